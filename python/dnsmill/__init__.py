@@ -1,0 +1,39 @@
+"""dnsmill: DNS data at scale.
+
+Parse zone files, resolve millions of names, batch-write records into SQLite, PostgreSQL and
+MySQL, and serve them. The heavy lifting is Rust (``dnsmill._core``); this package is the
+Python face of it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dnsmill._core import (
+    ConfigError,
+    DnsmillError,
+    QueueError,
+    Record,
+    ResolveError,
+    StoreError,
+    Zone,
+    ZoneSyntaxError,
+    __version__,
+    parse_zone,
+)
+
+# A library attaches no handler of its own; applications decide where logs go.
+logging.getLogger("dnsmill").addHandler(logging.NullHandler())
+
+__all__ = [
+    "ConfigError",
+    "DnsmillError",
+    "QueueError",
+    "Record",
+    "ResolveError",
+    "StoreError",
+    "Zone",
+    "ZoneSyntaxError",
+    "__version__",
+    "parse_zone",
+]

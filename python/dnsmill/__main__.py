@@ -1,0 +1,5 @@
+"""``python -m dnsmill`` runs the command line."""
+
+from dnsmill.cli import main
+
+main()

@@ -1,0 +1,36 @@
+//! dnsmill's Rust core: zone parsing and writing, exposed to Python as `dnsmill._core`.
+//!
+//! The core ([`record`], [`zone`]) is plain Rust and compiles and tests without Python; the
+//! `py` modules and this file are the thin binding layer.
+
+pub mod error;
+pub mod record;
+pub mod runtime;
+pub mod zone;
+
+/// The native module. It only registers what the submodules define.
+#[pyo3::pymodule]
+mod _core {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use crate::zone::py::{parse_zone, PyRecord, PyZone, ZoneIterator};
+
+    #[pymodule_init]
+    fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        use crate::error::{
+            ConfigError, DnsmillError, QueueError, ResolveError, StoreError, ZoneSyntaxError,
+        };
+        let py = module.py();
+        module.add("DnsmillError", py.get_type::<DnsmillError>())?;
+        module.add("ZoneSyntaxError", py.get_type::<ZoneSyntaxError>())?;
+        module.add("ResolveError", py.get_type::<ResolveError>())?;
+        module.add("StoreError", py.get_type::<StoreError>())?;
+        module.add("QueueError", py.get_type::<QueueError>())?;
+        module.add("ConfigError", py.get_type::<ConfigError>())?;
+        module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        // Rust `tracing` events reach Python `logging` under the "dnsmill" logger names.
+        let _ = pyo3_log::try_init();
+        Ok(())
+    }
+}

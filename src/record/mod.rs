@@ -1,0 +1,303 @@
+//! The record model shared by every stage: one DNS record is (owner, type, class, TTL, rdata),
+//! names absolute and lowercase, rdata in canonical presentation form.
+//!
+//! Large sets live in a [`RecordSet`]: one text arena plus a fixed-size row per record, so a
+//! million records are two allocations, cheap to filter and to hand across threads.
+
+pub mod fields;
+pub mod name;
+pub mod rdata;
+pub mod rtype;
+mod svcb;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use rtype::{RecordClass, RecordType};
+
+/// One record, owning its text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Record {
+    /// Owner name, absolute and lowercase.
+    pub name: String,
+    /// Record type.
+    #[serde(rename = "type", serialize_with = "serialize_display")]
+    pub rtype: RecordType,
+    /// Record class.
+    #[serde(serialize_with = "serialize_display")]
+    pub class: RecordClass,
+    /// Time to live, seconds.
+    pub ttl: u32,
+    /// Canonical presentation rdata.
+    pub rdata: String,
+}
+
+fn serialize_display<T: std::fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+/// A record borrowed from a [`RecordSet`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct RecordRef<'a> {
+    /// Owner name, absolute and lowercase.
+    pub name: &'a str,
+    /// Record type.
+    #[serde(rename = "type", serialize_with = "serialize_display")]
+    pub rtype: RecordType,
+    /// Record class.
+    #[serde(serialize_with = "serialize_display")]
+    pub class: RecordClass,
+    /// Time to live, seconds.
+    pub ttl: u32,
+    /// Canonical presentation rdata.
+    pub rdata: &'a str,
+}
+
+impl RecordRef<'_> {
+    /// An owned copy.
+    pub fn to_owned_record(&self) -> Record {
+        Record {
+            name: self.name.to_owned(),
+            rtype: self.rtype,
+            class: self.class,
+            ttl: self.ttl,
+            rdata: self.rdata.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for RecordRef<'_> {
+    /// The record as one zone-file line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {} {}",
+            self.name, self.ttl, self.class, self.rtype, self.rdata
+        )
+    }
+}
+
+/// Where a piece of text sits in a set's arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    start: usize,
+    len: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    name: Span,
+    rdata: Span,
+    ttl: u32,
+    rtype: RecordType,
+    class: RecordClass,
+}
+
+/// An immutable, cheaply shareable set of records in input order.
+#[derive(Clone, Debug, Default)]
+pub struct RecordSet {
+    text: Arc<String>,
+    rows: Vec<Row>,
+}
+
+impl RecordSet {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the set holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The record at `index`.
+    pub fn get(&self, index: usize) -> Option<RecordRef<'_>> {
+        self.rows.get(index).map(|row| self.view(row))
+    }
+
+    fn slice(&self, span: Span) -> &str {
+        &self.text[span.start..span.start + span.len as usize]
+    }
+
+    fn view(&self, row: &Row) -> RecordRef<'_> {
+        RecordRef {
+            name: self.slice(row.name),
+            rtype: row.rtype,
+            class: row.class,
+            ttl: row.ttl,
+            rdata: self.slice(row.rdata),
+        }
+    }
+
+    /// Every record, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordRef<'_>> + '_ {
+        self.rows.iter().map(|row| self.view(row))
+    }
+
+    /// The records `keep` accepts, sharing this set's text.
+    pub fn filter(&self, mut keep: impl FnMut(&RecordRef<'_>) -> bool) -> RecordSet {
+        let rows = self
+            .rows
+            .iter()
+            .filter(|row| keep(&self.view(row)))
+            .copied()
+            .collect();
+        RecordSet {
+            text: Arc::clone(&self.text),
+            rows,
+        }
+    }
+
+    /// Records per type, ordered by type code.
+    pub fn count_by_type(&self) -> BTreeMap<RecordType, usize> {
+        let mut counts = BTreeMap::new();
+        for row in &self.rows {
+            *counts.entry(row.rtype).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Distinct owner names in order of first appearance.
+    pub fn names(&self) -> Vec<&str> {
+        let mut seen = HashSet::new();
+        let mut names = Vec::new();
+        let mut last: Option<Span> = None;
+        for row in &self.rows {
+            // Records of one owner are usually adjacent and share one span.
+            if last == Some(row.name) {
+                continue;
+            }
+            last = Some(row.name);
+            let name = self.slice(row.name);
+            if seen.insert(name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// Smallest and largest TTL, `None` when empty.
+    pub fn ttl_range(&self) -> Option<(u32, u32)> {
+        let mut ttls = self.rows.iter().map(|row| row.ttl);
+        let first = ttls.next()?;
+        Some(ttls.fold((first, first), |(lo, hi), ttl| (lo.min(ttl), hi.max(ttl))))
+    }
+
+    /// Total bytes of record text held (names and rdata).
+    pub fn text_bytes(&self) -> usize {
+        self.text.len()
+    }
+}
+
+impl FromIterator<Record> for RecordSet {
+    fn from_iter<I: IntoIterator<Item = Record>>(iter: I) -> Self {
+        let mut builder = RecordSetBuilder::default();
+        for record in iter {
+            let name = builder.push_text(&record.name);
+            builder.push_with_name(name, record.rtype, record.class, record.ttl, |out| {
+                out.push_str(&record.rdata);
+            });
+        }
+        builder.finish()
+    }
+}
+
+/// Builds a [`RecordSet`], writing names and rdata straight into the arena.
+#[derive(Debug, Default)]
+pub struct RecordSetBuilder {
+    text: String,
+    rows: Vec<Row>,
+}
+
+impl RecordSetBuilder {
+    /// Number of records pushed so far.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether nothing has been pushed.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Appends text to the arena and returns its span (for owner names used by several rows).
+    pub fn push_text(&mut self, text: &str) -> Span {
+        self.write_span(|out| out.push_str(text))
+    }
+
+    /// Appends whatever `write` produces to the arena and returns its span.
+    pub fn write_span(&mut self, write: impl FnOnce(&mut String)) -> Span {
+        let start = self.text.len();
+        write(&mut self.text);
+        Span {
+            start,
+            len: (self.text.len() - start) as u32,
+        }
+    }
+
+    /// Adds a record whose owner is an existing span and whose rdata `write_rdata` appends.
+    pub fn push_with_name(
+        &mut self,
+        name: Span,
+        rtype: RecordType,
+        class: RecordClass,
+        ttl: u32,
+        write_rdata: impl FnOnce(&mut String),
+    ) {
+        let rdata = self.write_span(write_rdata);
+        self.rows.push(Row {
+            name,
+            rdata,
+            ttl,
+            rtype,
+            class,
+        });
+    }
+
+    /// Adds a record whose rdata `write_rdata` appends, unless it fails; on failure nothing
+    /// of the record is kept.
+    pub fn try_push_with_name<E>(
+        &mut self,
+        name: Span,
+        rtype: RecordType,
+        class: RecordClass,
+        ttl: u32,
+        write_rdata: impl FnOnce(&mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = self.text.len();
+        if let Err(error) = write_rdata(&mut self.text) {
+            self.text.truncate(start);
+            return Err(error);
+        }
+        let rdata = Span {
+            start,
+            len: (self.text.len() - start) as u32,
+        };
+        self.rows.push(Row {
+            name,
+            rdata,
+            ttl,
+            rtype,
+            class,
+        });
+        Ok(())
+    }
+
+    /// The text of a span written earlier.
+    pub fn span_text(&self, span: Span) -> &str {
+        &self.text[span.start..span.start + span.len as usize]
+    }
+
+    /// The finished set.
+    pub fn finish(mut self) -> RecordSet {
+        self.text.shrink_to_fit();
+        self.rows.shrink_to_fit();
+        RecordSet {
+            text: Arc::new(self.text),
+            rows: self.rows,
+        }
+    }
+}

@@ -1,0 +1,1262 @@
+//! Rdata for every supported type: presentation fields to wire form, and wire form to the one
+//! canonical presentation text dnsmill stores.
+//!
+//! Going through the wire form is what makes the canonical text canonical: `\# 4 C0000201` and
+//! `192.0.2.1` become the same bytes, and the same bytes always print the same way.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::fields::{
+    decode_into, parse_decimal, parse_signature_time, push_quoted, push_signature_time, unescape_into, Field,
+    FieldError, Fields, BASE32HEX, BASE64, HEX,
+};
+use super::name::{parse_name, wire_name_end, write_name};
+use super::rtype::{RecordClass, RecordType};
+use super::svcb;
+
+/// Largest rdata the wire format can carry.
+pub const MAX_RDATA_LEN: usize = 65_535;
+
+/// Parses the rdata fields of a record into wire form (appended to `wire`).
+pub fn parse_rdata(
+    rtype: RecordType,
+    class: RecordClass,
+    fields: &[Field<'_>],
+    origin: Option<&[u8]>,
+    wire: &mut Vec<u8>,
+) -> Result<(), FieldError> {
+    let start = wire.len();
+    let generic = matches!(fields.first(), Some(f) if f.text == b"\\#" && !f.quoted);
+    if generic {
+        parse_generic(fields, wire)?;
+        if is_known(rtype, class) {
+            // A known type in generic form must still be valid rdata of that type.
+            let mut scratch = String::new();
+            format_known(rtype, &wire[start..], &mut scratch).map_err(|reason| FieldError {
+                index: 0,
+                message: format!("generic rdata is not valid {rtype}: {reason}"),
+            })?;
+        }
+    } else if is_known(rtype, class) {
+        let mut cursor = Fields::new(fields, origin);
+        parse_known(rtype, &mut cursor, wire)?;
+        cursor.finish()?;
+    } else {
+        return Err(FieldError {
+            index: 0,
+            message: if rtype.mnemonic().is_some() {
+                format!("{rtype} in class {class} must use the generic form '\\# length hex'")
+            } else {
+                format!("unknown type {rtype} must use the generic form '\\# length hex'")
+            },
+        });
+    }
+    if wire.len() - start > MAX_RDATA_LEN {
+        return Err(FieldError {
+            index: 0,
+            message: format!(
+                "rdata is {} bytes, over the limit of {MAX_RDATA_LEN}",
+                wire.len() - start
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Appends the canonical presentation text of wire rdata.
+pub fn format_rdata(
+    rtype: RecordType,
+    class: RecordClass,
+    wire: &[u8],
+    out: &mut String,
+) -> Result<(), String> {
+    if is_known(rtype, class) {
+        let start = out.len();
+        format_known(rtype, wire, out).inspect_err(|_| out.truncate(start))
+    } else {
+        format_generic(wire, out);
+        Ok(())
+    }
+}
+
+fn is_known(rtype: RecordType, class: RecordClass) -> bool {
+    rtype.mnemonic().is_some() && (class == RecordClass::IN || !rtype.is_class_specific())
+}
+
+fn parse_generic(fields: &[Field<'_>], wire: &mut Vec<u8>) -> Result<(), FieldError> {
+    let mut cursor = Fields::new(fields, None);
+    cursor.word("\\#")?;
+    let declared = cursor.number("generic rdata length", MAX_RDATA_LEN as u64)? as usize;
+    if declared == 0 {
+        return cursor.finish();
+    }
+    let decoded = cursor.encoded_rest("generic rdata hex", &HEX, wire)?;
+    if decoded != declared {
+        return Err(FieldError {
+            index: 1,
+            message: format!("generic rdata length is {declared} but the hex holds {decoded} bytes"),
+        });
+    }
+    Ok(())
+}
+
+fn format_generic(wire: &[u8], out: &mut String) {
+    let _ = write!(out, "\\# {}", wire.len());
+    if !wire.is_empty() {
+        out.push(' ');
+        out.push_str(&HEX.encode(wire));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text to wire
+
+fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldError> {
+    match rtype {
+        RecordType::A => {
+            let text = f.word("IPv4 address")?;
+            let addr = parse_ipv4(text).ok_or_else(|| f.error_here(bad("IPv4 address", text)))?;
+            wire.extend_from_slice(&addr.octets());
+        }
+        RecordType::AAAA => {
+            let text = f.word("IPv6 address")?;
+            let addr = parse_ipv6(text).ok_or_else(|| f.error_here(bad("IPv6 address", text)))?;
+            wire.extend_from_slice(&addr.octets());
+        }
+        RecordType::NS | RecordType::CNAME | RecordType::DNAME | RecordType::PTR => {
+            f.name("target name", wire)?;
+        }
+        RecordType::SOA => {
+            f.name("primary server (MNAME)", wire)?;
+            f.name("responsible mailbox (RNAME)", wire)?;
+            f.u32("serial", wire)?;
+            f.duration("refresh", wire)?;
+            f.duration("retry", wire)?;
+            f.duration("expire", wire)?;
+            f.duration("minimum", wire)?;
+        }
+        RecordType::MX | RecordType::KX | RecordType::AFSDB => {
+            f.u16("preference", wire)?;
+            f.name("exchange name", wire)?;
+        }
+        RecordType::TXT | RecordType::SPF => {
+            f.char_string("text", wire)?;
+            for field in f.rest() {
+                f.push_char_string(*field, wire)?;
+            }
+        }
+        RecordType::HINFO => {
+            f.char_string("CPU", wire)?;
+            f.char_string("OS", wire)?;
+        }
+        RecordType::RP => {
+            f.name("mailbox name", wire)?;
+            f.name("TXT name", wire)?;
+        }
+        RecordType::LOC => parse_loc(f, wire)?,
+        RecordType::SRV => {
+            f.u16("priority", wire)?;
+            f.u16("weight", wire)?;
+            f.u16("port", wire)?;
+            f.name("target name", wire)?;
+        }
+        RecordType::NAPTR => {
+            f.u16("order", wire)?;
+            f.u16("preference", wire)?;
+            f.char_string("flags", wire)?;
+            f.char_string("services", wire)?;
+            f.char_string("regexp", wire)?;
+            f.name("replacement", wire)?;
+        }
+        RecordType::CERT => {
+            let text = f.word("certificate type")?;
+            let cert_type = lookup_code(text, CERT_TYPES, u64::from(u16::MAX))
+                .ok_or_else(|| f.error_here(bad("certificate type", text)))?;
+            wire.extend_from_slice(&(cert_type as u16).to_be_bytes());
+            f.u16("key tag", wire)?;
+            algorithm(f, wire)?;
+            f.encoded_rest("certificate (base64)", &BASE64, wire)?;
+        }
+        RecordType::APL => parse_apl(f, wire)?,
+        RecordType::DS | RecordType::CDS => {
+            f.u16("key tag", wire)?;
+            algorithm(f, wire)?;
+            let text = f.word("digest type")?;
+            let digest_type = lookup_code(text, DIGEST_TYPES, u64::from(u8::MAX))
+                .ok_or_else(|| f.error_here(bad("digest type", text)))? as u8;
+            wire.push(digest_type);
+            let len = f.encoded_rest("digest (hex)", &HEX, wire)?;
+            check_digest_len(ds_digest_len(digest_type), len).map_err(|m| f.error_here(m))?;
+        }
+        RecordType::SSHFP => {
+            f.u8("algorithm", wire)?;
+            f.u8("fingerprint type", wire)?;
+            f.encoded_rest("fingerprint (hex)", &HEX, wire)?;
+        }
+        RecordType::IPSECKEY => {
+            f.u8("precedence", wire)?;
+            let gateway_type = f.u8("gateway type", wire)?;
+            f.u8("algorithm", wire)?;
+            let text = f.word("gateway")?;
+            match gateway_type {
+                0 if text == b"." => {}
+                0 => return Err(f.error_here("gateway must be '.' when the gateway type is 0")),
+                1 => wire.extend_from_slice(
+                    &parse_ipv4(text)
+                        .ok_or_else(|| f.error_here(bad("IPv4 gateway", text)))?
+                        .octets(),
+                ),
+                2 => wire.extend_from_slice(
+                    &parse_ipv6(text)
+                        .ok_or_else(|| f.error_here(bad("IPv6 gateway", text)))?
+                        .octets(),
+                ),
+                3 => parse_name(text, f.origin, wire).map_err(|m| f.error_here(format!("gateway: {m}")))?,
+                other => return Err(f.error_here(format!("unknown gateway type {other}"))),
+            }
+            f.encoded_rest("public key (base64)", &BASE64, wire)?;
+        }
+        RecordType::RRSIG => {
+            let text = f.word("type covered")?;
+            let covered =
+                RecordType::from_text(text).ok_or_else(|| f.error_here(bad("type covered", text)))?;
+            wire.extend_from_slice(&covered.0.to_be_bytes());
+            algorithm(f, wire)?;
+            f.u8("labels", wire)?;
+            f.u32("original TTL", wire)?;
+            for what in ["signature expiration", "signature inception"] {
+                let text = f.word(what)?;
+                let time = parse_signature_time(text).map_err(|m| f.error_here(format!("{what}: {m}")))?;
+                wire.extend_from_slice(&time.to_be_bytes());
+            }
+            f.u16("key tag", wire)?;
+            f.name("signer name", wire)?;
+            f.encoded_rest("signature (base64)", &BASE64, wire)?;
+        }
+        RecordType::NSEC => {
+            f.name("next domain name", wire)?;
+            parse_type_bitmap(f, wire)?;
+        }
+        RecordType::DNSKEY | RecordType::CDNSKEY => {
+            f.u16("flags", wire)?;
+            f.u8("protocol", wire)?;
+            algorithm(f, wire)?;
+            f.encoded_rest("public key (base64)", &BASE64, wire)?;
+        }
+        RecordType::DHCID | RecordType::OPENPGPKEY => {
+            f.encoded_rest("data (base64)", &BASE64, wire)?;
+        }
+        RecordType::NSEC3 => {
+            f.u8("hash algorithm", wire)?;
+            f.u8("flags", wire)?;
+            f.u16("iterations", wire)?;
+            parse_salt(f, wire)?;
+            let text = f.word("next hashed owner name")?;
+            let len_at = wire.len();
+            wire.push(0);
+            let len = decode_into(&BASE32HEX, text, wire)
+                .map_err(|m| f.error_here(format!("next hashed owner name: {m}")))?;
+            if len == 0 || len > 255 {
+                return Err(f.error_here("next hashed owner name must be 1 to 255 bytes"));
+            }
+            wire[len_at] = len as u8;
+            parse_type_bitmap(f, wire)?;
+        }
+        RecordType::NSEC3PARAM => {
+            f.u8("hash algorithm", wire)?;
+            f.u8("flags", wire)?;
+            f.u16("iterations", wire)?;
+            parse_salt(f, wire)?;
+        }
+        RecordType::TLSA | RecordType::SMIMEA => {
+            f.u8("certificate usage", wire)?;
+            f.u8("selector", wire)?;
+            f.u8("matching type", wire)?;
+            f.encoded_rest("certificate association data (hex)", &HEX, wire)?;
+        }
+        RecordType::CSYNC => {
+            f.u32("SOA serial", wire)?;
+            f.u16("flags", wire)?;
+            parse_type_bitmap(f, wire)?;
+        }
+        RecordType::ZONEMD => {
+            f.u32("serial", wire)?;
+            f.u8("scheme", wire)?;
+            let hash = f.u8("hash algorithm", wire)?;
+            let len = f.encoded_rest("digest (hex)", &HEX, wire)?;
+            check_digest_len(zonemd_digest_len(hash), len).map_err(|m| f.error_here(m))?;
+        }
+        RecordType::SVCB | RecordType::HTTPS => {
+            f.u16("priority", wire)?;
+            f.name("target name", wire)?;
+            svcb::parse_params(f, wire)?;
+        }
+        RecordType::EUI48 | RecordType::EUI64 => {
+            let octets = if rtype == RecordType::EUI48 { 6 } else { 8 };
+            let text = f.word("address")?;
+            parse_eui(text, octets, wire).ok_or_else(|| {
+                f.error_here(format!(
+                    "address must be {octets} hex pairs joined by '-', not '{}'",
+                    String::from_utf8_lossy(text)
+                ))
+            })?;
+        }
+        RecordType::URI => {
+            f.u16("priority", wire)?;
+            f.u16("weight", wire)?;
+            let field = f.next_field("target")?;
+            let start = wire.len();
+            unescape_into(field.text, wire).map_err(|m| f.error_here(m))?;
+            if wire.len() == start {
+                return Err(f.error_here("target must not be empty"));
+            }
+        }
+        RecordType::CAA => {
+            f.u8("flags", wire)?;
+            let tag = f.word("tag")?;
+            if tag.is_empty() || tag.len() > 255 || !tag.iter().all(u8::is_ascii_alphanumeric) {
+                return Err(f.error_here(format!(
+                    "tag must be 1 to 255 letters and digits, not '{}'",
+                    String::from_utf8_lossy(tag)
+                )));
+            }
+            wire.push(tag.len() as u8);
+            wire.extend_from_slice(tag);
+            let field = f.next_field("value")?;
+            unescape_into(field.text, wire).map_err(|m| f.error_here(m))?;
+        }
+        other => unreachable!("type {other} is listed as known but has no parser"),
+    }
+    Ok(())
+}
+
+#[cold]
+fn bad(what: &str, text: &[u8]) -> String {
+    format!("bad {what} '{}'", String::from_utf8_lossy(text))
+}
+
+fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+fn parse_ipv6(text: &[u8]) -> Option<Ipv6Addr> {
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// DNSSEC algorithm numbers with the mnemonics BIND prints (first) and accepts.
+const ALGORITHMS: &[(&str, u64)] = &[
+    ("RSAMD5", 1),
+    ("DH", 2),
+    ("DSA", 3),
+    ("ECC", 4),
+    ("RSASHA1", 5),
+    ("NSEC3DSA", 6),
+    ("DSA-NSEC3-SHA1", 6),
+    ("NSEC3RSASHA1", 7),
+    ("RSASHA1-NSEC3-SHA1", 7),
+    ("RSASHA256", 8),
+    ("RSASHA512", 10),
+    ("ECCGOST", 12),
+    ("ECC-GOST", 12),
+    ("ECDSAP256SHA256", 13),
+    ("ECDSAP384SHA384", 14),
+    ("ED25519", 15),
+    ("ED448", 16),
+    ("INDIRECT", 252),
+    ("PRIVATEDNS", 253),
+    ("PRIVATEOID", 254),
+];
+
+const DIGEST_TYPES: &[(&str, u64)] = &[("SHA-1", 1), ("SHA-256", 2), ("GOST", 3), ("SHA-384", 4)];
+
+const CERT_TYPES: &[(&str, u64)] = &[
+    ("PKIX", 1),
+    ("SPKI", 2),
+    ("PGP", 3),
+    ("IPKIX", 4),
+    ("ISPKI", 5),
+    ("IPGP", 6),
+    ("ACPKIX", 7),
+    ("IACPKIX", 8),
+    ("URI", 253),
+    ("OID", 254),
+];
+
+fn lookup_code(text: &[u8], table: &[(&str, u64)], max: u64) -> Option<u64> {
+    parse_decimal(text, max).or_else(|| {
+        table
+            .iter()
+            .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(text))
+            .map(|&(_, code)| code)
+    })
+}
+
+fn mnemonic_of(code: u64, table: &[(&'static str, u64)]) -> Option<&'static str> {
+    table.iter().find(|&&(_, c)| c == code).map(|&(name, _)| name)
+}
+
+fn algorithm(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<u8, FieldError> {
+    let text = f.word("algorithm")?;
+    let code = lookup_code(text, ALGORITHMS, u64::from(u8::MAX))
+        .ok_or_else(|| f.error_here(bad("algorithm", text)))? as u8;
+    wire.push(code);
+    Ok(code)
+}
+
+fn ds_digest_len(digest_type: u8) -> Option<usize> {
+    match digest_type {
+        1 => Some(20),
+        2 | 3 => Some(32),
+        4 => Some(48),
+        _ => None,
+    }
+}
+
+fn zonemd_digest_len(hash: u8) -> Option<usize> {
+    match hash {
+        1 => Some(48),
+        2 => Some(64),
+        _ => None,
+    }
+}
+
+fn check_digest_len(expected: Option<usize>, actual: usize) -> Result<(), String> {
+    match expected {
+        Some(expected) if expected != actual => Err(format!(
+            "digest is {actual} bytes, the digest type needs {expected}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn parse_salt(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldError> {
+    let text = f.word("salt")?;
+    let len_at = wire.len();
+    wire.push(0);
+    if text == b"-" {
+        return Ok(());
+    }
+    let len = decode_into(&HEX, text, wire).map_err(|m| f.error_here(format!("salt: {m}")))?;
+    if len > 255 {
+        return Err(f.error_here("salt is longer than 255 bytes"));
+    }
+    wire[len_at] = len as u8;
+    Ok(())
+}
+
+fn parse_type_bitmap(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldError> {
+    let mut types = Vec::new();
+    while !f.is_empty() {
+        let text = f.word("type")?;
+        let rtype = RecordType::from_text(text).ok_or_else(|| f.error_here(bad("type in bitmap", text)))?;
+        types.push(rtype.0);
+    }
+    types.sort_unstable();
+    types.dedup();
+    let mut index = 0;
+    while index < types.len() {
+        let window = (types[index] >> 8) as u8;
+        let mut bitmap = [0u8; 32];
+        let mut used = 0;
+        while index < types.len() && (types[index] >> 8) as u8 == window {
+            let low = (types[index] & 0xff) as usize;
+            bitmap[low / 8] |= 0x80 >> (low % 8);
+            used = low / 8 + 1;
+            index += 1;
+        }
+        wire.push(window);
+        wire.push(used as u8);
+        wire.extend_from_slice(&bitmap[..used]);
+    }
+    Ok(())
+}
+
+fn parse_eui(text: &[u8], octets: usize, wire: &mut Vec<u8>) -> Option<()> {
+    if text.len() != octets * 3 - 1 {
+        return None;
+    }
+    for (i, chunk) in text.chunks(3).enumerate() {
+        if i + 1 < octets && chunk.get(2) != Some(&b'-') {
+            return None;
+        }
+        let hi = (chunk[0] as char).to_digit(16)?;
+        let lo = (chunk[1] as char).to_digit(16)?;
+        wire.push((hi * 16 + lo) as u8);
+    }
+    Some(())
+}
+
+fn parse_apl(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldError> {
+    while !f.is_empty() {
+        let text = f.word("APL item")?;
+        let item = apl_item(text).ok_or_else(|| {
+            f.error_here(format!(
+                "APL item must be [!]family:address/prefix, not '{}'",
+                String::from_utf8_lossy(text)
+            ))
+        })?;
+        wire.extend_from_slice(&item.0.to_be_bytes());
+        wire.push(item.1);
+        let mut address = item.3;
+        let full_len = if item.0 == 1 { 4 } else { 16 };
+        let mut len = full_len;
+        while len > 0 && address[len - 1] == 0 {
+            len -= 1;
+        }
+        address.truncate(len);
+        wire.push(if item.2 { 0x80 } else { 0 } | len as u8);
+        wire.extend_from_slice(&address);
+    }
+    Ok(())
+}
+
+/// (family, prefix, negated, address bytes)
+fn apl_item(text: &[u8]) -> Option<(u16, u8, bool, Vec<u8>)> {
+    let (negated, text) = match text.strip_prefix(b"!") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let text = std::str::from_utf8(text).ok()?;
+    let (family, rest) = text.split_once(':')?;
+    let (address, prefix) = rest.rsplit_once('/')?;
+    let prefix: u8 = prefix.parse().ok()?;
+    match family {
+        "1" if prefix <= 32 => Some((
+            1,
+            prefix,
+            negated,
+            address.parse::<Ipv4Addr>().ok()?.octets().to_vec(),
+        )),
+        "2" if prefix <= 128 => Some((
+            2,
+            prefix,
+            negated,
+            address.parse::<Ipv6Addr>().ok()?.octets().to_vec(),
+        )),
+        _ => None,
+    }
+}
+
+// LOC (RFC 1876): sizes are in centimetres, encoded as mantissa and power of ten.
+
+fn parse_loc(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldError> {
+    let latitude = loc_angle(f, "latitude", 90, [b'N', b'S'])?;
+    let longitude = loc_angle(f, "longitude", 180, [b'E', b'W'])?;
+    let text = f.word("altitude")?;
+    let altitude_cm = loc_metres(text, true)
+        .filter(|cm| (-10_000_000..=4_284_967_295).contains(cm))
+        .ok_or_else(|| f.error_here(bad("altitude", text)))?;
+    let mut sizes = [100i64, 1_000_000, 1_000];
+    for (slot, what) in sizes
+        .iter_mut()
+        .zip(["size", "horizontal precision", "vertical precision"])
+    {
+        if f.is_empty() {
+            break;
+        }
+        let text = f.word(what)?;
+        *slot = loc_metres(text, false)
+            .filter(|cm| *cm <= 9_000_000_000)
+            .ok_or_else(|| f.error_here(bad(what, text)))?;
+    }
+    wire.push(0);
+    for cm in sizes {
+        wire.push(encode_loc_size(cm));
+    }
+    wire.extend_from_slice(&latitude.to_be_bytes());
+    wire.extend_from_slice(&longitude.to_be_bytes());
+    wire.extend_from_slice(&((altitude_cm + 10_000_000) as u32).to_be_bytes());
+    Ok(())
+}
+
+fn loc_angle(
+    f: &mut Fields<'_, '_>,
+    what: &str,
+    max_degrees: u64,
+    hemispheres: [u8; 2],
+) -> Result<u32, FieldError> {
+    let degrees = f.number(what, max_degrees)?;
+    let mut minutes = 0;
+    let mut millis = 0;
+    let mut text = f.word(what)?;
+    if text.first().is_some_and(u8::is_ascii_digit) {
+        minutes = parse_decimal(text, 59).ok_or_else(|| f.error_here(bad("minutes", text)))?;
+        text = f.word(what)?;
+        if text.first().is_some_and(u8::is_ascii_digit) {
+            millis = parse_fixed(text, 3)
+                .filter(|ms| *ms < 60_000)
+                .ok_or_else(|| f.error_here(bad("seconds", text)))?;
+            text = f.word(what)?;
+        }
+    }
+    let hemisphere = match text {
+        [h] => h.to_ascii_uppercase(),
+        _ => 0,
+    };
+    if !hemispheres.contains(&hemisphere) {
+        return Err(f.error_here(format!(
+            "expected {} or {} after the {what}, not '{}'",
+            hemispheres[0] as char,
+            hemispheres[1] as char,
+            String::from_utf8_lossy(text)
+        )));
+    }
+    let total = (degrees * 3600 + minutes * 60) * 1000 + millis as u64;
+    if total > max_degrees * 3_600_000 {
+        return Err(f.error_here(format!("{what} is beyond {max_degrees} degrees")));
+    }
+    let offset = total as i64 * if hemisphere == hemispheres[0] { 1 } else { -1 };
+    Ok((i64::from(1u32 << 31) + offset) as u32)
+}
+
+/// A decimal with up to `places` fractional digits, scaled to an integer.
+fn parse_fixed(text: &[u8], places: u32) -> Option<i64> {
+    let (whole, fraction) = match text.iter().position(|&b| b == b'.') {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &b""[..]),
+    };
+    if whole.is_empty() || fraction.len() > places as usize || !fraction.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let whole = parse_decimal(whole, 100_000_000_000)? as i64;
+    let mut frac = 0i64;
+    for i in 0..places as usize {
+        frac = frac * 10 + fraction.get(i).map_or(0, |d| i64::from(d - b'0'));
+    }
+    Some(whole * 10i64.pow(places) + frac)
+}
+
+fn loc_metres(text: &[u8], signed: bool) -> Option<i64> {
+    let text = text.strip_suffix(b"m").unwrap_or(text);
+    let (negative, text) = match text.strip_prefix(b"-") {
+        Some(rest) if signed => (true, rest),
+        _ => (false, text),
+    };
+    let cm = parse_fixed(text, 2)?;
+    Some(if negative { -cm } else { cm })
+}
+
+fn encode_loc_size(cm: i64) -> u8 {
+    let mut exponent = 0u32;
+    while exponent < 9 && cm >= 10i64.pow(exponent + 1) {
+        exponent += 1;
+    }
+    let mantissa = (cm / 10i64.pow(exponent)).min(9);
+    (mantissa as u8) << 4 | exponent as u8
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire to text
+
+/// Reads wire rdata field by field; every read checks bounds.
+pub struct WireReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> WireReader<'a> {
+    /// Starts reading `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        WireReader { data, pos: 0 }
+    }
+
+    /// Whether all bytes were read.
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    /// The next `len` bytes.
+    pub fn bytes(&mut self, len: usize) -> Result<&'a [u8], String> {
+        let end = self.pos.checked_add(len).filter(|&end| end <= self.data.len());
+        let end = end.ok_or_else(|| "rdata is too short".to_string())?;
+        let bytes = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    /// All bytes not read yet.
+    pub fn rest(&mut self) -> &'a [u8] {
+        let rest = &self.data[self.pos..];
+        self.pos = self.data.len();
+        rest
+    }
+
+    /// A `u8`.
+    pub fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.bytes(1)?[0])
+    }
+
+    /// A big-endian `u16`.
+    pub fn u16(&mut self) -> Result<u16, String> {
+        let b = self.bytes(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    /// A big-endian `u32`.
+    pub fn u32(&mut self) -> Result<u32, String> {
+        let b = self.bytes(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// An uncompressed domain name.
+    pub fn name(&mut self) -> Result<&'a [u8], String> {
+        let end = wire_name_end(self.data, self.pos).ok_or_else(|| "bad domain name in rdata".to_string())?;
+        let name = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(name)
+    }
+
+    /// A length-prefixed character string.
+    pub fn char_string(&mut self) -> Result<&'a [u8], String> {
+        let len = self.u8()?;
+        self.bytes(usize::from(len))
+    }
+
+    /// Fails when bytes are left over.
+    pub fn finish(&self) -> Result<(), String> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} unexpected trailing bytes",
+                self.data.len() - self.pos
+            ))
+        }
+    }
+}
+
+fn push_num(out: &mut String, value: impl std::fmt::Display) {
+    let _ = write!(out, "{value}");
+}
+
+fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), String> {
+    let mut r = WireReader::new(wire);
+    match rtype {
+        RecordType::A => {
+            let b = r.bytes(4)?;
+            push_num(out, Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+        }
+        RecordType::AAAA => {
+            let b: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| "bad IPv6 address")?;
+            push_num(out, Ipv6Addr::from(b));
+        }
+        RecordType::NS | RecordType::CNAME | RecordType::DNAME | RecordType::PTR => {
+            write_name(r.name()?, out)
+        }
+        RecordType::SOA => {
+            write_name(r.name()?, out);
+            out.push(' ');
+            write_name(r.name()?, out);
+            for _ in 0..5 {
+                out.push(' ');
+                push_num(out, r.u32()?);
+            }
+        }
+        RecordType::MX | RecordType::KX | RecordType::AFSDB => {
+            push_num(out, r.u16()?);
+            out.push(' ');
+            write_name(r.name()?, out);
+        }
+        RecordType::TXT | RecordType::SPF => {
+            push_quoted(r.char_string()?, out);
+            while !r.is_empty() {
+                out.push(' ');
+                push_quoted(r.char_string()?, out);
+            }
+        }
+        RecordType::HINFO => {
+            push_quoted(r.char_string()?, out);
+            out.push(' ');
+            push_quoted(r.char_string()?, out);
+        }
+        RecordType::RP => {
+            write_name(r.name()?, out);
+            out.push(' ');
+            write_name(r.name()?, out);
+        }
+        RecordType::LOC => format_loc(&mut r, out)?,
+        RecordType::SRV => {
+            let _ = write!(out, "{} {} {} ", r.u16()?, r.u16()?, r.u16()?);
+            write_name(r.name()?, out);
+        }
+        RecordType::NAPTR => {
+            let _ = write!(out, "{} {} ", r.u16()?, r.u16()?);
+            for _ in 0..3 {
+                push_quoted(r.char_string()?, out);
+                out.push(' ');
+            }
+            write_name(r.name()?, out);
+        }
+        RecordType::CERT => {
+            let cert_type = r.u16()?;
+            match mnemonic_of(u64::from(cert_type), CERT_TYPES) {
+                Some(name) => out.push_str(name),
+                None => push_num(out, cert_type),
+            }
+            let _ = write!(out, " {} ", r.u16()?);
+            let alg = r.u8()?;
+            match mnemonic_of(u64::from(alg), ALGORITHMS) {
+                Some(name) => out.push_str(name),
+                None => push_num(out, alg),
+            }
+            out.push(' ');
+            push_base64(r.rest(), out)?;
+        }
+        RecordType::APL => format_apl(&mut r, out)?,
+        RecordType::DS | RecordType::CDS => {
+            let _ = write!(out, "{} {} ", r.u16()?, r.u8()?);
+            let digest_type = r.u8()?;
+            push_num(out, digest_type);
+            out.push(' ');
+            let digest = r.rest();
+            check_digest_len(ds_digest_len(digest_type), digest.len())?;
+            push_hex(digest, out)?;
+        }
+        RecordType::SSHFP => {
+            let _ = write!(out, "{} {} ", r.u8()?, r.u8()?);
+            push_hex(r.rest(), out)?;
+        }
+        RecordType::IPSECKEY => {
+            let precedence = r.u8()?;
+            let gateway_type = r.u8()?;
+            let _ = write!(out, "{precedence} {gateway_type} {} ", r.u8()?);
+            match gateway_type {
+                0 => out.push('.'),
+                1 => {
+                    let b = r.bytes(4)?;
+                    push_num(out, Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+                }
+                2 => {
+                    let b: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| "bad IPv6 gateway")?;
+                    push_num(out, Ipv6Addr::from(b));
+                }
+                3 => write_name(r.name()?, out),
+                other => return Err(format!("unknown gateway type {other}")),
+            }
+            out.push(' ');
+            push_base64(r.rest(), out)?;
+        }
+        RecordType::RRSIG => {
+            push_num(out, RecordType(r.u16()?));
+            let _ = write!(out, " {} {} {} ", r.u8()?, r.u8()?, r.u32()?);
+            push_signature_time(r.u32()?, out);
+            out.push(' ');
+            push_signature_time(r.u32()?, out);
+            let _ = write!(out, " {} ", r.u16()?);
+            write_name(r.name()?, out);
+            out.push(' ');
+            push_base64(r.rest(), out)?;
+        }
+        RecordType::NSEC => {
+            write_name(r.name()?, out);
+            format_type_bitmap(r.rest(), out)?;
+        }
+        RecordType::DNSKEY | RecordType::CDNSKEY => {
+            let _ = write!(out, "{} {} {} ", r.u16()?, r.u8()?, r.u8()?);
+            push_base64(r.rest(), out)?;
+        }
+        RecordType::DHCID | RecordType::OPENPGPKEY => push_base64(r.rest(), out)?,
+        RecordType::NSEC3 => {
+            let _ = write!(out, "{} {} {} ", r.u8()?, r.u8()?, r.u16()?);
+            push_salt(r.char_string()?, out);
+            out.push(' ');
+            let next = r.char_string()?;
+            if next.is_empty() {
+                return Err("empty next hashed owner name".into());
+            }
+            out.push_str(&BASE32HEX.encode(next));
+            format_type_bitmap(r.rest(), out)?;
+        }
+        RecordType::NSEC3PARAM => {
+            let _ = write!(out, "{} {} {} ", r.u8()?, r.u8()?, r.u16()?);
+            push_salt(r.char_string()?, out);
+        }
+        RecordType::TLSA | RecordType::SMIMEA => {
+            let _ = write!(out, "{} {} {} ", r.u8()?, r.u8()?, r.u8()?);
+            push_hex(r.rest(), out)?;
+        }
+        RecordType::CSYNC => {
+            let _ = write!(out, "{} {}", r.u32()?, r.u16()?);
+            format_type_bitmap(r.rest(), out)?;
+        }
+        RecordType::ZONEMD => {
+            let serial = r.u32()?;
+            let scheme = r.u8()?;
+            let hash = r.u8()?;
+            let _ = write!(out, "{serial} {scheme} {hash} ");
+            let digest = r.rest();
+            check_digest_len(zonemd_digest_len(hash), digest.len())?;
+            push_hex(digest, out)?;
+        }
+        RecordType::SVCB | RecordType::HTTPS => {
+            push_num(out, r.u16()?);
+            out.push(' ');
+            write_name(r.name()?, out);
+            svcb::format_params(r.rest(), out)?;
+        }
+        RecordType::EUI48 | RecordType::EUI64 => {
+            let len = if rtype == RecordType::EUI48 { 6 } else { 8 };
+            for (i, byte) in r.bytes(len)?.iter().enumerate() {
+                if i > 0 {
+                    out.push('-');
+                }
+                let _ = write!(out, "{byte:02x}");
+            }
+        }
+        RecordType::URI => {
+            let _ = write!(out, "{} {} ", r.u16()?, r.u16()?);
+            let target = r.rest();
+            if target.is_empty() {
+                return Err("empty URI target".into());
+            }
+            push_quoted(target, out);
+        }
+        RecordType::CAA => {
+            push_num(out, r.u8()?);
+            out.push(' ');
+            let tag = r.char_string()?;
+            if tag.is_empty() || !tag.iter().all(u8::is_ascii_alphanumeric) {
+                return Err("bad CAA tag".into());
+            }
+            out.push_str(std::str::from_utf8(tag).map_err(|_| "bad CAA tag")?);
+            out.push(' ');
+            push_quoted(r.rest(), out);
+        }
+        other => unreachable!("type {other} is listed as known but has no formatter"),
+    }
+    r.finish()
+}
+
+fn push_base64(bytes: &[u8], out: &mut String) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Err("missing base64 data".into());
+    }
+    BASE64.encode_append(bytes, out);
+    Ok(())
+}
+
+fn push_hex(bytes: &[u8], out: &mut String) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Err("missing hex data".into());
+    }
+    HEX.encode_append(bytes, out);
+    Ok(())
+}
+
+fn push_salt(salt: &[u8], out: &mut String) {
+    if salt.is_empty() {
+        out.push('-');
+    } else {
+        HEX.encode_append(salt, out);
+    }
+}
+
+fn format_type_bitmap(mut bitmap: &[u8], out: &mut String) -> Result<(), String> {
+    let mut last_window: Option<u8> = None;
+    while !bitmap.is_empty() {
+        let [window, len, ..] = *bitmap else {
+            return Err("truncated type bitmap".into());
+        };
+        let len = usize::from(len);
+        if last_window.is_some_and(|last| window <= last) || len == 0 || len > 32 || bitmap.len() < 2 + len {
+            return Err("malformed type bitmap".into());
+        }
+        last_window = Some(window);
+        for (byte_index, &byte) in bitmap[2..2 + len].iter().enumerate() {
+            for bit in 0..8 {
+                if byte & (0x80 >> bit) != 0 {
+                    let code = u16::from(window) << 8 | (byte_index * 8 + bit) as u16;
+                    out.push(' ');
+                    push_num(out, RecordType(code));
+                }
+            }
+        }
+        bitmap = &bitmap[2 + len..];
+    }
+    Ok(())
+}
+
+fn format_apl(r: &mut WireReader<'_>, out: &mut String) -> Result<(), String> {
+    let mut first = true;
+    while !r.is_empty() {
+        let family = r.u16()?;
+        let prefix = r.u8()?;
+        let flags = r.u8()?;
+        let len = usize::from(flags & 0x7f);
+        let data = r.bytes(len)?;
+        if data.last() == Some(&0) {
+            return Err("APL address has trailing zero bytes".into());
+        }
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        if flags & 0x80 != 0 {
+            out.push('!');
+        }
+        match family {
+            1 if len <= 4 && prefix <= 32 => {
+                let mut b = [0u8; 4];
+                b[..len].copy_from_slice(data);
+                let _ = write!(out, "1:{}/{prefix}", Ipv4Addr::from(b));
+            }
+            2 if len <= 16 && prefix <= 128 => {
+                let mut b = [0u8; 16];
+                b[..len].copy_from_slice(data);
+                let _ = write!(out, "2:{}/{prefix}", Ipv6Addr::from(b));
+            }
+            _ => return Err(format!("unsupported APL item (family {family}, prefix {prefix})")),
+        }
+    }
+    Ok(())
+}
+
+fn format_loc(r: &mut WireReader<'_>, out: &mut String) -> Result<(), String> {
+    if r.u8()? != 0 {
+        return Err("unsupported LOC version".into());
+    }
+    let sizes = [r.u8()?, r.u8()?, r.u8()?];
+    let latitude = i64::from(r.u32()?) - (1i64 << 31);
+    let longitude = i64::from(r.u32()?) - (1i64 << 31);
+    let altitude = i64::from(r.u32()?) - 10_000_000;
+    if latitude.abs() > 90 * 3_600_000 || longitude.abs() > 180 * 3_600_000 {
+        return Err("LOC coordinates out of range".into());
+    }
+    for size in sizes {
+        if size >> 4 > 9 || size & 0x0f > 9 {
+            return Err("bad LOC size or precision".into());
+        }
+    }
+    for (value, hemispheres) in [(latitude, ['N', 'S']), (longitude, ['E', 'W'])] {
+        let abs = value.abs();
+        let _ = write!(
+            out,
+            "{} {} {}.{:03} {} ",
+            abs / 3_600_000,
+            abs / 60_000 % 60,
+            abs / 1000 % 60,
+            abs % 1000,
+            if value >= 0 {
+                hemispheres[0]
+            } else {
+                hemispheres[1]
+            }
+        );
+    }
+    let sign = if altitude < 0 { "-" } else { "" };
+    let _ = write!(out, "{sign}{}.{:02}m", altitude.abs() / 100, altitude.abs() % 100);
+    for size in sizes {
+        let mantissa = u64::from(size >> 4);
+        let exponent = u32::from(size & 0x0f);
+        if exponent >= 2 {
+            let _ = write!(out, " {}m", mantissa * 10u64.pow(exponent - 2));
+        } else {
+            let _ = write!(out, " 0.{:02}m", mantissa * 10u64.pow(exponent));
+        }
+    }
+    Ok(())
+}
+
+/// Typed views of canonical rdata text, for the fields users ask for by name.
+pub mod typed {
+    /// MX (and KX/AFSDB): (preference, exchange).
+    pub fn preference_and_name(rdata: &str) -> Option<(u16, &str)> {
+        let (pref, name) = rdata.split_once(' ')?;
+        Some((pref.parse().ok()?, name))
+    }
+
+    /// SRV: (priority, weight, port, target).
+    pub fn srv(rdata: &str) -> Option<(u16, u16, u16, &str)> {
+        let mut parts = rdata.splitn(4, ' ');
+        Some((
+            parts.next()?.parse().ok()?,
+            parts.next()?.parse().ok()?,
+            parts.next()?.parse().ok()?,
+            parts.next()?,
+        ))
+    }
+
+    /// SOA fields, in order.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Soa<'a> {
+        /// Primary name server.
+        pub mname: &'a str,
+        /// Responsible mailbox.
+        pub rname: &'a str,
+        /// Zone serial.
+        pub serial: u32,
+        /// Refresh interval, seconds.
+        pub refresh: u32,
+        /// Retry interval, seconds.
+        pub retry: u32,
+        /// Expire interval, seconds.
+        pub expire: u32,
+        /// Negative-caching TTL, seconds.
+        pub minimum: u32,
+    }
+
+    /// Splits canonical SOA rdata.
+    pub fn soa(rdata: &str) -> Option<Soa<'_>> {
+        let mut parts = rdata.split(' ');
+        let mname = parts.next()?;
+        let rname = parts.next()?;
+        let mut number = || parts.next()?.parse::<u32>().ok();
+        Some(Soa {
+            mname,
+            rname,
+            serial: number()?,
+            refresh: number()?,
+            retry: number()?,
+            expire: number()?,
+            minimum: number()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Canonical text of `rdata` for `rtype`, read the way the zone lexer splits fields.
+    pub(crate) fn canonical(rtype: &str, rdata: &str) -> Result<String, String> {
+        let rtype = RecordType::from_text(rtype.as_bytes()).expect("test uses a valid type");
+        let fields: Vec<Field<'_>> = split_fields(rdata);
+        let mut origin = Vec::new();
+        parse_name(b"example.com.", None, &mut origin).unwrap();
+        let mut wire = Vec::new();
+        parse_rdata(rtype, RecordClass::IN, &fields, Some(&origin), &mut wire).map_err(|e| e.message)?;
+        let mut out = String::new();
+        format_rdata(rtype, RecordClass::IN, &wire, &mut out)?;
+        Ok(out)
+    }
+
+    fn split_fields(text: &str) -> Vec<Field<'_>> {
+        let mut fields = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b' ' {
+                i += 1;
+                continue;
+            }
+            let quoted = bytes[i] == b'"';
+            let start = if quoted { i + 1 } else { i };
+            let mut j = start;
+            while j < bytes.len()
+                && (if quoted {
+                    bytes[j] != b'"'
+                } else {
+                    bytes[j] != b' '
+                })
+            {
+                if bytes[j] == b'\\' {
+                    j += 1;
+                }
+                j += 1;
+            }
+            fields.push(Field {
+                text: &bytes[start..j.min(bytes.len())],
+                quoted,
+                line: 1,
+                column: start as u32 + 1,
+            });
+            i = j + 1;
+        }
+        fields
+    }
+
+    #[test]
+    fn canonical_forms_match_bind() {
+        let cases = [
+            ("A", "192.0.2.1", "192.0.2.1"),
+            ("AAAA", "2001:DB8:0:0::1", "2001:db8::1"),
+            ("MX", "10 Mail", "10 mail.example.com."),
+            ("TXT", "\"a\\\"b\" plain \\065bc", "\"a\\\"b\" \"plain\" \"Abc\""),
+            (
+                "DS",
+                "60485 RSASHA1 1 2bb183af5f22588179a53b0a 98631fad1a292118",
+                "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
+            ),
+            (
+                "CERT",
+                "1 65535 RSASHA256 aGVsbG8=",
+                "PKIX 65535 RSASHA256 aGVsbG8=",
+            ),
+            (
+                "RRSIG",
+                "A 8 3 3600 1704067200 1701388800 12345 Example.com. AwEAAQ==",
+                "A 8 3 3600 20240101000000 20231201000000 12345 example.com. AwEAAQ==",
+            ),
+            (
+                "NSEC",
+                "ns1 A NS SOA TYPE1234 RRSIG",
+                "ns1.example.com. A NS SOA RRSIG TYPE1234",
+            ),
+            (
+                "NSEC3",
+                "1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr A RRSIG",
+                "1 1 12 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A RRSIG",
+            ),
+            ("NSEC3PARAM", "1 0 0 -", "1 0 0 -"),
+            (
+                "LOC",
+                "52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m",
+                "52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m",
+            ),
+            (
+                "LOC",
+                "42 21 54 N 71 06 18 W -24m 30m",
+                "42 21 54.000 N 71 6 18.000 W -24.00m 30m 10000m 10m",
+            ),
+            (
+                "APL",
+                "1:192.168.32.0/21 !1:192.168.38.0/28 2:ff00::/8 1:0.0.0.0/0",
+                "1:192.168.32.0/21 !1:192.168.38.0/28 2:ff00::/8 1:0.0.0.0/0",
+            ),
+            ("EUI48", "00-00-5E-00-53-2A", "00-00-5e-00-53-2a"),
+            ("CAA", "128 tbs Unknown", "128 tbs \"Unknown\""),
+            (
+                "IPSECKEY",
+                "10 3 2 gw.example.net. AQNRU3mG",
+                "10 3 2 gw.example.net. AQNRU3mG",
+            ),
+            ("A", "\\# 4 0A000001", "10.0.0.1"),
+            ("TXT", "\\# 6 05 68656c6c6f", "\"hello\""),
+            ("TYPE999", "\\# 3 abcdef", "\\# 3 ABCDEF"),
+            ("TYPE62347", "\\# 0", "\\# 0"),
+        ];
+        for (rtype, input, expected) in cases {
+            assert_eq!(
+                canonical(rtype, input).as_deref(),
+                Ok(expected),
+                "{rtype} {input}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_rdata_names_the_problem() {
+        let cases = [
+            ("A", "300.1.1.1", "bad IPv4 address"),
+            ("A", "", "missing IPv4 address"),
+            ("A", "1.2.3.4 5", "unexpected extra field"),
+            ("MX", "70000 mail", "preference must be a number"),
+            ("DS", "1 8 2 abcd", "digest is 2 bytes"),
+            (
+                "TXT",
+                &format!("\"{}\"", "x".repeat(256)),
+                "over the limit of 255",
+            ),
+            ("A", "\\# 5 0A000001", "length is 5"),
+            ("A", "\\# 3 0A0000", "not valid A"),
+            ("TYPE999", "abc", "generic form"),
+            ("EUI48", "00-00-5e-00-53", "6 hex pairs"),
+            ("LOC", "91 0 0 N 0 E 0m", "latitude"),
+        ];
+        for (rtype, input, expected) in cases {
+            let err = canonical(rtype, input).unwrap_err();
+            assert!(err.contains(expected), "{rtype} {input}: {err}");
+        }
+    }
+}

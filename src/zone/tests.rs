@@ -1,0 +1,267 @@
+//! Parser behaviour end to end, and the bounded fuzz run: no input may panic the parser.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::record::{RecordSet, RecordType};
+
+fn options(origin: Option<&str>) -> ParseOptions {
+    ParseOptions {
+        origin: origin.map(str::to_string),
+        ..ParseOptions::default()
+    }
+}
+
+fn parse(text: &str, origin: Option<&str>) -> Result<RecordSet, ZoneError> {
+    match parse_bytes(text.as_bytes(), Arc::from("t.zone"), None, &options(origin)) {
+        Ok(parsed) => Ok(parsed.records),
+        Err(ParseFailure::Syntax(error)) => Err(error),
+        Err(other) => panic!("unexpected failure {other}"),
+    }
+}
+
+fn lines(records: &RecordSet) -> Vec<String> {
+    records.iter().map(|r| r.to_string()).collect()
+}
+
+#[test]
+fn owners_ttls_and_classes_are_inherited() {
+    let text = "$ORIGIN example.com.\n\
+                @ 3600 IN SOA ns host 1 2 3 4 300\n\
+                \tIN NS ns\n\
+                www A 192.0.2.1\n\
+                \t 60 AAAA ::1\n\
+                mail IN 120 MX 10 @\n\
+                other.net. TXT x\n";
+    let records = parse(text, None).unwrap();
+    assert_eq!(
+        lines(&records),
+        [
+            "example.com. 3600 IN SOA ns.example.com. host.example.com. 1 2 3 4 300",
+            "example.com. 3600 IN NS ns.example.com.",
+            "www.example.com. 3600 IN A 192.0.2.1",
+            "www.example.com. 60 IN AAAA ::1",
+            "mail.example.com. 120 IN MX 10 example.com.",
+            "other.net. 120 IN TXT \"x\"",
+        ]
+    );
+}
+
+#[test]
+fn default_ttl_follows_bind() {
+    // $TTL wins over the last explicit TTL.
+    let records = parse("$TTL 100\na.x. 5 A 1.1.1.1\nb.x. A 1.1.1.2\n", None).unwrap();
+    assert_eq!(records.get(1).unwrap().ttl, 100);
+    // Without $TTL, the last explicit TTL.
+    let records = parse("a.x. 5 A 1.1.1.1\nb.x. A 1.1.1.2\n", None).unwrap();
+    assert_eq!(records.get(1).unwrap().ttl, 5);
+    // Without either, the SOA minimum, which then becomes the default.
+    let records = parse(
+        "x. SOA ns.x. h.x. 1 2 3 4 77\na.x. 9 A 1.1.1.1\nb.x. A 1.1.1.2\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(records.get(0).unwrap().ttl, 77);
+    assert_eq!(records.get(2).unwrap().ttl, 77);
+    let err = parse("a.x. A 1.1.1.1\n", None).unwrap_err();
+    assert!(err.message.contains("no TTL"), "{err}");
+}
+
+#[test]
+fn errors_carry_line_and_column() {
+    let err = parse("$TTL 1\na.x. A 1.1.1.1\nb.x. A 1.1.1.300\n", None).unwrap_err();
+    assert_eq!((err.line, err.column), (3, 8));
+    assert!(err.message.contains("bad IPv4 address '1.1.1.300'"), "{err}");
+    assert_eq!(err.to_string(), "t.zone:3:8: A: bad IPv4 address '1.1.1.300'");
+    let err = parse("$TTL 1\na.x. MX 10\n", None).unwrap_err();
+    assert_eq!((err.line, err.column), (2, 11));
+    assert!(err.message.contains("missing exchange"), "{err}");
+    let err = parse("$TTL 1\na.x. BOGUS 1\n", None).unwrap_err();
+    assert_eq!((err.line, err.column), (2, 6));
+    let err = parse("$TTL 1\nwww A 1.1.1.1\n", None).unwrap_err();
+    assert!(err.message.contains("no origin"), "{err}");
+}
+
+#[test]
+fn collect_mode_keeps_good_records_and_all_errors() {
+    let text = "$TTL 1\na.x. A 1.1.1.1\nb.x. A nope\nc.x. TXT \"open\nd.x. A 1.1.1.4\ne.x. MX ( 10\n bad..name. )\nf.x. A 1.1.1.6\n";
+    let opts = ParseOptions {
+        collect_errors: true,
+        ..ParseOptions::default()
+    };
+    let parsed = parse_bytes(text.as_bytes(), Arc::from("t"), None, &opts).unwrap();
+    let names: Vec<_> = parsed.records.iter().map(|r| r.name).collect();
+    assert_eq!(names, ["a.x.", "d.x.", "f.x."]);
+    let at: Vec<_> = parsed.errors.iter().map(|e| (e.line, e.column)).collect();
+    assert_eq!(at, [(3, 8), (4, 10), (7, 2)]);
+}
+
+#[test]
+fn include_reads_relative_files_and_restores_origin() {
+    let dir = std::env::temp_dir().join(format!("dnsmill-include-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(
+        dir.join("sub/child.zone"),
+        "www A 10.0.0.1\n$ORIGIN deeper.\nx A 10.0.0.2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("main.zone"),
+        "$TTL 60\n$ORIGIN example.com.\nhost A 10.0.0.9\n$INCLUDE sub/child.zone inner.example.com.\n\tA 10.0.0.10\nafter A 10.0.0.11\n",
+    )
+    .unwrap();
+    let opts = ParseOptions {
+        allow_include: true,
+        ..ParseOptions::default()
+    };
+    let parsed = parse_file(&dir.join("main.zone"), &opts).unwrap();
+    assert_eq!(
+        lines(&parsed.records),
+        [
+            "host.example.com. 60 IN A 10.0.0.9",
+            "www.inner.example.com. 60 IN A 10.0.0.1",
+            "x.deeper. 60 IN A 10.0.0.2",
+            "host.example.com. 60 IN A 10.0.0.10",
+            "after.example.com. 60 IN A 10.0.0.11",
+        ]
+    );
+    let refused = parse_file(&dir.join("main.zone"), &ParseOptions::default()).unwrap_err();
+    assert!(refused.to_string().contains("$INCLUDE is disabled"), "{refused}");
+    std::fs::write(dir.join("loop.zone"), "$INCLUDE loop.zone\n").unwrap();
+    let looped = parse_file(&dir.join("loop.zone"), &opts).unwrap_err();
+    assert!(looped.to_string().contains("deeper than the limit"), "{looped}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn generate_expands_and_is_capped() {
+    let records = parse(
+        "$TTL 5\n$ORIGIN x.\n$GENERATE 1-3 host$ A 10.0.0.$\n$GENERATE 0-2/2 a${0,3,d} CNAME b${5,4,x}\n$GENERATE 1-1 p$ 60 IN MX \"10 mx$\"\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        lines(&records),
+        [
+            "host1.x. 5 IN A 10.0.0.1",
+            "host2.x. 5 IN A 10.0.0.2",
+            "host3.x. 5 IN A 10.0.0.3",
+            "a000.x. 5 IN CNAME b0005.x.",
+            "a002.x. 5 IN CNAME b0007.x.",
+            "p1.x. 60 IN MX 10 mx1.x.",
+        ]
+    );
+    let err = parse("$TTL 5\n$GENERATE 0-4000000000 h$.x. A 10.0.0.1\n", None).unwrap_err();
+    assert!(err.message.contains("over the limit"), "{err}");
+}
+
+#[test]
+fn limits_reject_hostile_input_clearly() {
+    let opts = ParseOptions {
+        limits: Limits {
+            max_line_len: 100,
+            ..Limits::default()
+        },
+        ..ParseOptions::default()
+    };
+    let text = format!("$TTL 1\nx. TXT \"{}\"\n", "a".repeat(200));
+    let err = parse_bytes(text.as_bytes(), Arc::from("t"), None, &opts).unwrap_err();
+    assert!(err.to_string().contains("longer than the limit of 100"), "{err}");
+    let big_txt = format!("$TTL 1\nx. TXT {}\n", vec!["\"abc\""; 20_000].join(" "));
+    let err = parse(&big_txt, None).unwrap_err();
+    assert!(err.message.contains("over the limit of 65535"), "{err}");
+}
+
+#[test]
+fn known_types_in_generic_form_equal_the_normal_form() {
+    let records = parse(
+        "$TTL 1\na.x. A 192.0.2.1\na.x. TYPE1 \\# 4 C0000201\nb.x. CLASS1 MX \\# 8 000A 02 6D78 0178 00\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(records.get(0).unwrap().rdata, records.get(1).unwrap().rdata);
+    assert_eq!(records.get(2).unwrap().rdata, "10 mx.x.");
+    assert_eq!(records.get(2).unwrap().rtype, RecordType::MX);
+}
+
+#[test]
+fn written_zones_parse_back_to_the_same_records() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/all-types.zone")).unwrap();
+    let records = parse(&text, Some("example.com")).unwrap();
+    assert!(records.len() > 50);
+    let written = to_zone_text(&records);
+    let again = parse(&written, None).unwrap();
+    let mut a = lines(&records);
+    let mut b = lines(&again);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+fn parse_anything(bytes: &[u8]) {
+    for collect_errors in [false, true] {
+        let opts = ParseOptions {
+            origin: Some("example.com.".into()),
+            collect_errors,
+            limits: Limits {
+                max_generate: 1000,
+                ..Limits::default()
+            },
+            ..ParseOptions::default()
+        };
+        if let Ok(parsed) = parse_bytes(bytes, Arc::from("fuzz"), None, &opts) {
+            // Whatever was accepted must write out and parse back identically.
+            let written = to_zone_text(&parsed.records);
+            let again = parse_bytes(
+                written.as_bytes(),
+                Arc::from("again"),
+                None,
+                &ParseOptions::default(),
+            )
+            .unwrap_or_else(|e| panic!("rewritten zone does not parse: {e}\n{written}"));
+            assert_eq!(again.records.len(), parsed.records.len());
+        }
+    }
+}
+
+const SEED_ZONE: &str = include_str!("../../tests/data/all-types.zone");
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        parse_anything(&bytes);
+    }
+
+    #[test]
+    fn mutated_zones_never_panic(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..24)
+    ) {
+        let mut bytes = SEED_ZONE.as_bytes().to_vec();
+        for (at, byte, kind) in edits {
+            let i = at.index(bytes.len().max(1));
+            match kind {
+                0 if i < bytes.len() => bytes[i] = byte,
+                1 => bytes.insert(i.min(bytes.len()), byte),
+                _ if i < bytes.len() => { bytes.remove(i); }
+                _ => {}
+            }
+        }
+        parse_anything(&bytes);
+    }
+
+    #[test]
+    fn token_soup_never_panics(tokens in proptest::collection::vec(prop::sample::select(vec![
+        "a", "@", ".", "*", "\\", "\\#", "0", "65536", "1h", "IN", "CH", "CLASS9", "A", "MX", "TXT", "SVCB",
+        "LOC", "APL", "NSEC", "RRSIG", "TYPE0", "(", ")", "\"", ";c", "\n", "\t", " ", "$ORIGIN", "$TTL",
+        "$GENERATE", "$INCLUDE", "1-5", "${0,3,n}", "alpn=h2", "mandatory=port", "1:1.2.3.4/8", "N", "E",
+        "-1m", "\\255", "\\.", "x.y.", "20240101000000", "aGVsbG8=", "ABCD", "-",
+    ]), 0..64)) {
+        let text: String = tokens.iter().flat_map(|t| [*t, " "]).collect();
+        parse_anything(text.as_bytes());
+    }
+}

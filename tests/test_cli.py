@@ -1,0 +1,60 @@
+"""The `dnsmill zone` commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+DNSMILL = [sys.executable, "-m", "dnsmill"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DNSMILL, *args], capture_output=True, text=True, check=False)
+
+
+def test_check_reports_every_error_with_location(tmp_path: Path) -> None:
+    good = tmp_path / "example.com.zone"
+    good.write_text("$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n")
+    bad = tmp_path / "bad.zone"
+    bad.write_text("$TTL 60\n$ORIGIN x.\na A 1.2.3\nb MX 10\nc A 192.0.2.3\n")
+    result = run("zone", "check", str(good))
+    assert result.returncode == 0, result.stderr
+    assert "3 records, OK" in result.stdout
+    result = run("zone", "check", str(good), str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:3:5: A: bad IPv4 address '1.2.3'" in result.stderr
+    assert f"{bad}:4:8: MX: missing exchange name" in result.stderr
+    assert "1 records, 2 errors" in result.stdout
+
+
+def test_stats_json(tmp_path: Path) -> None:
+    path = tmp_path / "db.example.org"
+    path.write_text("$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns 30 A 192.0.2.1\nwww A 192.0.2.2\n")
+    result = run("zone", "stats", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["records"] == 4
+    assert stats["by_type"] == {"A": 2, "NS": 1, "SOA": 1}
+    assert (stats["ttl_min"], stats["ttl_max"]) == (30, 60)
+    assert stats["names"] == 3
+    table = run("zone", "stats", str(path))
+    assert "records/s" in table.stdout
+
+
+def test_convert_formats(tmp_path: Path) -> None:
+    path = tmp_path / "zone.txt"
+    path.write_text('$TTL 60\n$ORIGIN example.net.\n@ SOA ns h 1 2 3 4 5\nwww TXT "a,b" "c"\n')
+    zone_text = run("zone", "convert", str(path), "--to", "zone")
+    assert zone_text.stdout.splitlines()[1] == 'www.example.net.\t60\tIN\tTXT\t"a,b" "c"'
+    jsonl = run("zone", "convert", str(path), "--to", "jsonl")
+    assert json.loads(jsonl.stdout.splitlines()[1])["rdata"] == '"a,b" "c"'
+    csv_text = run("zone", "convert", str(path), "--to", "csv")
+    assert csv_text.stdout.splitlines()[2] == 'www.example.net.,TXT,IN,60,"""a,b"" ""c"""'
+    out = tmp_path / "out.jsonl"
+    assert run("zone", "convert", str(path), "--to", "jsonl", "-O", str(out)).returncode == 0
+    assert out.read_text() == jsonl.stdout
+    missing = run("zone", "convert", str(tmp_path / "absent.zone"))
+    assert missing.returncode == 1
+    assert "absent.zone" in missing.stderr
