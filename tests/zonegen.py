@@ -36,7 +36,9 @@ def txt_string(rng: random.Random) -> str:
     return '"' + rng.choice(pieces) + str(rng.randint(0, 99)) + '"'
 
 
-def generated_zone(seed: int, include_dir: Path | None = None) -> str:
+def generated_zone(seed: int, include_dir: Path | None = None, *, for_dnspython: bool = False) -> str:
+    """A zone for `seed`. `for_dnspython` leaves out the constructs where dnspython departs
+    from BIND (dnsmill follows BIND there; each is listed below with the reason)."""
     rng = random.Random(seed)
     lines: list[str] = []
     add = lines.append
@@ -121,7 +123,9 @@ def generated_zone(seed: int, include_dir: Path | None = None) -> str:
     add("$TTL 2h")
     add(f"$GENERATE 1-{rng.randint(2, 20)} gen$ A 10.1.0.$")
     add("$GENERATE 0-8/4 pgen${0,3,d} PTR tgt${10,4,x}")
-    add('$GENERATE 1-3 mxgen$ 60 IN MX "10 mx$"')
+    if not for_dnspython:
+        # dnspython misreads a $GENERATE line that gives both a TTL and a class before the type.
+        add('$GENERATE 1-3 mxgen$ 60 IN MX "10 mx$"')
     add("crlf A 192.0.2.77\r")
     add('crlf2 TXT "crlf"\r')
     if include_dir is not None:

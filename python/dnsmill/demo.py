@@ -52,22 +52,36 @@ def realistic_zone(records: int, seed: int = 1, origin: str = "example.com.") ->
             out.append(f"$ORIGIN s{section}.{origin}")
             out.append(f"$TTL {rng.choice((300, 600, 3600, 86400))}")
         word = WORDS[host % len(WORDS)]
-        name = f"{word}-{host}"
+        name = f"{word}-{WORDS[host * 7 % len(WORDS)]}-{host}"
+        ttl = f"{rng.choice((300, 900, 3600))}\t" if rng.random() < 0.4 else ""
+        comment = (
+            f" ; {WORDS[host * 3 % len(WORDS)]} frontend, rack {host % 97}" if rng.random() < 0.35 else ""
+        )
         kind = rng.random()
         if kind < 0.05:
-            out.append(f"{name}.s{section}.{origin}\t{rng.randint(60, 86400)}\tIN\tCNAME\t{WORDS[rng.randrange(26)]}-{max(host - 1, 0)}")
+            target = (
+                f"{WORDS[rng.randrange(len(WORDS))]}-{WORDS[rng.randrange(len(WORDS))]}-{max(host - 1, 0)}"
+            )
+            out.append(f"{name}.s{section}.{origin}\t{rng.randint(60, 86400)}\tIN\tCNAME\t{target}{comment}")
             written += 1
         else:
-            out.append(f"{name}\tIN\tA\t10.{host >> 16 & 255}.{host >> 8 & 255}.{host & 255}")
+            out.append(f"{name}\t{ttl}IN\tA\t10.{host >> 16 & 255}.{host >> 8 & 255}.{host & 255}{comment}")
             written += 1
             if kind < 0.55:
-                out.append(f"\tIN\tAAAA\t2001:db8:{host >> 16:x}:{host & 0xFFFF:x}::1")
+                out.append(
+                    f"\t{ttl}IN\tAAAA\t2001:db8:{host >> 16:x}:{host & 0xFFFF:x}:0:0:0:{rng.randint(1, 0xFFFF):x}"
+                )
                 written += 1
-            if kind < 0.30:
-                out.append(f"\t3600\tIN\tMX\t{rng.randint(1, 50)} mx{rng.randint(1, 3)}.{origin}")
+            if kind < 0.35:
+                out.append(
+                    f"\t3600\tIN\tMX\t{rng.randint(1, 50)}\tmx{rng.randint(1, 3)}.{word}-mail.{origin}"
+                )
                 written += 1
-            if kind < 0.25:
-                out.append(f'\tIN\tTXT\t"v=spf1 include:_spf.{word}.net ~all" "note \\"{host}\\""')
+            if kind < 0.35:
+                out.append(
+                    f'\tIN\tTXT\t"v=spf1 ip4:198.51.{host >> 8 & 255}.0/24 ip6:2001:db8::/32 include:_spf.{word}.net ~all" '
+                    f'"note \\"{host}\\""'
+                )
                 written += 1
         host += 1
     out.append("")
