@@ -7,7 +7,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -53,6 +53,16 @@ def load(path: Path, origin: str | None, allow_include: bool, collect: bool) -> 
         allow_include=allow_include,
         collect_errors=collect,
     )
+
+
+def type_table(stats: dict[str, Any], title: str) -> Table:
+    """Records per type, most common first, from `Zone.stats()`."""
+    table = Table(title=title)
+    table.add_column("type")
+    table.add_column("records", justify="right")
+    for rtype, count in sorted(stats["by_type"].items(), key=lambda item: -item[1]):
+        table.add_row(rtype, f"{count:,}")
+    return table
 
 
 class OutputFormat(str, Enum):
@@ -120,12 +130,7 @@ def zone_stats(
     if as_json:
         print(json.dumps(stats, indent=2))
         return
-    table = Table(title=f"{file}: {stats['records']} records, {stats['names']} owner names")
-    table.add_column("type")
-    table.add_column("records", justify="right")
-    for rtype, count in sorted(stats["by_type"].items(), key=lambda item: -item[1]):
-        table.add_row(rtype, f"{count:,}")
-    console.print(table)
+    console.print(type_table(stats, f"{file}: {stats['records']:,} records, {stats['names']:,} owner names"))
     if stats["ttl_min"] is not None:
         console.print(f"TTL range: {stats['ttl_min']} .. {stats['ttl_max']} s")
     rate = stats["records"] / elapsed if elapsed > 0 else 0.0

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 import dnsmill
+from dnsmill.cli import type_table
 
 WORDS = (
     "alpha bravo cloud data edge forge gamma harbor index jet kilo lumen metro nova orbit pixel "
@@ -108,12 +108,9 @@ def main(argv: list[str] | None = None) -> None:
         parsed = time.perf_counter() - started
 
         stats = zone.stats()
-        table = Table(title=f"{path.name}: {stats['records']:,} records, {stats['names']:,} owner names")
-        table.add_column("type")
-        table.add_column("records", justify="right")
-        for rtype, count in sorted(stats["by_type"].items(), key=lambda item: -item[1]):
-            table.add_row(rtype, f"{count:,}")
-        console.print(table)
+        console.print(
+            type_table(stats, f"{path.name}: {stats['records']:,} records, {stats['names']:,} owner names")
+        )
         console.print(f"TTL range {stats['ttl_min']} .. {stats['ttl_max']} s")
         console.print(f"first records: {zone[0]!r} | {zone[1]!r}")
         mx = zone.filter(type="MX")

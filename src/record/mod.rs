@@ -247,14 +247,12 @@ impl RecordSetBuilder {
         ttl: u32,
         write_rdata: impl FnOnce(&mut String),
     ) {
-        let rdata = self.write_span(write_rdata);
-        self.rows.push(Row {
-            name,
-            rdata,
-            ttl,
-            rtype,
-            class,
-        });
+        let written: Result<(), std::convert::Infallible> =
+            self.try_push_with_name(name, rtype, class, ttl, |out| {
+                write_rdata(out);
+                Ok(())
+            });
+        let Ok(()) = written;
     }
 
     /// Adds a record whose rdata `write_rdata` appends, unless it fails; on failure nothing

@@ -255,22 +255,33 @@ pub fn format_params(wire: &[u8], out: &mut String) -> Result<(), String> {
     Ok(())
 }
 
+/// Appends `=a,b,c` for a non-empty list of 16-bit values, each written by `push_item`.
+fn push_u16_list(
+    r: &mut WireReader<'_>,
+    what: &str,
+    out: &mut String,
+    push_item: impl Fn(u16, &mut String),
+) -> Result<(), String> {
+    if r.is_empty() {
+        return Err(format!("empty {what} value"));
+    }
+    out.push('=');
+    let mut first = true;
+    while !r.is_empty() {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        push_item(r.u16()?, out);
+    }
+    Ok(())
+}
+
 fn format_value(key: u16, value: &[u8], out: &mut String) -> Result<(), String> {
     let mut r = WireReader::new(value);
     match key {
         MANDATORY => {
-            if value.is_empty() || !value.len().is_multiple_of(2) {
-                return Err("bad mandatory value".into());
-            }
-            out.push('=');
-            let mut first = true;
-            while !r.is_empty() {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                push_key(r.u16()?, out);
-            }
+            push_u16_list(&mut r, "mandatory", out, push_key)?;
         }
         ALPN => {
             if value.is_empty() {
@@ -330,18 +341,9 @@ fn format_value(key: u16, value: &[u8], out: &mut String) -> Result<(), String> 
             BASE64.encode_append(value, out);
         }
         TLS_SUPPORTED_GROUPS => {
-            if value.is_empty() || !value.len().is_multiple_of(2) {
-                return Err("bad tls-supported-groups value".into());
-            }
-            out.push('=');
-            let mut first = true;
-            while !r.is_empty() {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                let _ = write!(out, "{}", r.u16()?);
-            }
+            push_u16_list(&mut r, "tls-supported-groups", out, |group, out| {
+                let _ = write!(out, "{group}");
+            })?;
         }
         _ if value.is_empty() => {}
         _ => {
