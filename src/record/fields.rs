@@ -335,17 +335,26 @@ pub fn unescape_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
-/// Appends bytes inside a quoted string: `"` and `\` escaped, unprintables as `\DDD`.
+/// Appends bytes inside a quoted string: `"` and `\\` escaped, unprintables as `\\DDD`.
 pub fn push_quoted_body(bytes: &[u8], out: &mut String) {
-    for &byte in bytes {
-        match byte {
-            b'"' | b'\\' => {
-                out.push('\\');
-                out.push(char::from(byte));
-            }
-            0x20..=0x7e => out.push(char::from(byte)),
-            _ => name::push_decimal_escape(byte, out),
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // Copy the longest run that needs no escaping in one go.
+        let plain = rest
+            .iter()
+            .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'\\')
+            .unwrap_or(rest.len());
+        out.push_str(std::str::from_utf8(&rest[..plain]).expect("printable ASCII is UTF-8"));
+        let Some(&byte) = rest.get(plain) else {
+            break;
+        };
+        if byte == b'"' || byte == b'\\' {
+            out.push('\\');
+            out.push(char::from(byte));
+        } else {
+            name::push_decimal_escape(byte, out);
         }
+        rest = &rest[plain + 1..];
     }
 }
 

@@ -143,29 +143,46 @@ pub fn write_name(wire: &[u8], out: &mut String) {
         out.push('.');
         return;
     }
+    // Built in a stack buffer and appended once: per-character pushes dominate otherwise.
+    // 255 wire bytes print as at most 4 characters each.
+    let mut text = [0u8; MAX_NAME_LEN * 4];
+    let mut len = 0;
     let mut at = 0;
-    while let Some(&len) = wire.get(at) {
-        if len == 0 {
+    while let Some(&label_len) = wire.get(at) {
+        if label_len == 0 {
             break;
         }
-        let label = &wire[at + 1..at + 1 + usize::from(len)];
+        let label = &wire[at + 1..at + 1 + usize::from(label_len)];
         for &byte in label {
-            push_name_byte(byte, out);
+            len += put_name_byte(byte, &mut text[len..]);
         }
-        out.push('.');
-        at += 1 + usize::from(len);
+        text[len] = b'.';
+        len += 1;
+        at += 1 + usize::from(label_len);
     }
+    out.push_str(std::str::from_utf8(&text[..len]).expect("name text is ASCII"));
 }
 
+/// Writes one label byte in presentation form into `dst`; returns the bytes written.
 #[inline]
-fn push_name_byte(byte: u8, out: &mut String) {
+fn put_name_byte(byte: u8, dst: &mut [u8]) -> usize {
     match byte {
         b'.' | b';' | b'\\' | b'(' | b')' | b'@' | b'$' | b'"' => {
-            out.push('\\');
-            out.push(char::from(byte));
+            dst[0] = b'\\';
+            dst[1] = byte;
+            2
         }
-        0x21..=0x7e => out.push(char::from(byte)),
-        _ => push_decimal_escape(byte, out),
+        0x21..=0x7e => {
+            dst[0] = byte;
+            1
+        }
+        _ => {
+            dst[0] = b'\\';
+            dst[1] = b'0' + byte / 100;
+            dst[2] = b'0' + byte / 10 % 10;
+            dst[3] = b'0' + byte % 10;
+            4
+        }
     }
 }
 

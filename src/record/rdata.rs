@@ -336,8 +336,41 @@ fn bad(what: &str, text: &[u8]) -> String {
     format!("bad {what} '{}'", String::from_utf8_lossy(text))
 }
 
+/// Dotted-quad IPv4, strict: four decimal octets without leading zeros (as `inet_pton`).
 fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
-    std::str::from_utf8(text).ok()?.parse().ok()
+    let mut octets = [0u8; 4];
+    let mut parts = text.split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(parse_decimal(part, 255)?).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+}
+
+/// Appends a dotted-quad without the formatting machinery (A records are most of a zone).
+fn push_ipv4(octets: &[u8], out: &mut String) {
+    let mut text = [0u8; 15];
+    let mut len = 0;
+    for (i, &octet) in octets.iter().enumerate() {
+        if i > 0 {
+            text[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            text[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        text[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    out.push_str(std::str::from_utf8(&text[..len]).expect("digits and dots are ASCII"));
 }
 
 fn parse_ipv6(text: &[u8]) -> Option<Ipv6Addr> {
@@ -733,10 +766,7 @@ fn push_num(out: &mut String, value: impl std::fmt::Display) {
 fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), String> {
     let mut r = WireReader::new(wire);
     match rtype {
-        RecordType::A => {
-            let b = r.bytes(4)?;
-            push_num(out, Ipv4Addr::new(b[0], b[1], b[2], b[3]));
-        }
+        RecordType::A => push_ipv4(r.bytes(4)?, out),
         RecordType::AAAA => {
             let b: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| "bad IPv6 address")?;
             push_num(out, Ipv6Addr::from(b));
