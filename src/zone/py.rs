@@ -211,10 +211,15 @@ impl PyZone {
     }
 
     /// Every record as a list of `Record` objects.
-    fn records(&self) -> Vec<PyRecord> {
-        (0..self.records.len())
-            .map(|index| self.record_at(index))
-            .collect()
+    fn records<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        // PyO3 objects are tracked by the cyclic collector, which otherwise makes repeated passes
+        // over the growing list; records hold no Python references, so no cycle can form.
+        with_gc_paused(py, || {
+            let records: Vec<PyRecord> = (0..self.records.len())
+                .map(|index| self.record_at(index))
+                .collect();
+            PyList::new(py, records)
+        })
     }
 
     /// Number of records per type mnemonic, ordered by type code.
@@ -340,6 +345,20 @@ impl PyZone {
         let polars = import_optional(slf.py(), "polars", "to_polars")?;
         polars.call_method1("DataFrame", (slf,))
     }
+}
+
+/// Runs `work` with Python's cyclic garbage collector paused (restored afterwards).
+fn with_gc_paused<'py, T>(py: Python<'py>, work: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    let gc = py.import("gc")?;
+    let was_enabled: bool = gc.call_method0("isenabled")?.extract()?;
+    if was_enabled {
+        gc.call_method0("disable")?;
+    }
+    let result = work();
+    if was_enabled {
+        gc.call_method0("enable")?;
+    }
+    result
 }
 
 fn is_at_or_under(name: &str, ancestor: &str) -> bool {
