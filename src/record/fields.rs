@@ -335,7 +335,7 @@ pub fn unescape_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
-/// Appends bytes inside a quoted string: `"` and `\\` escaped, unprintables as `\\DDD`.
+/// Appends bytes inside a quoted string: `"` and `\` escaped, unprintables as `\DDD`.
 pub fn push_quoted_body(bytes: &[u8], out: &mut String) {
     let mut rest = bytes;
     while !rest.is_empty() {

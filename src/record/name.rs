@@ -177,21 +177,20 @@ fn put_name_byte(byte: u8, dst: &mut [u8]) -> usize {
             1
         }
         _ => {
-            dst[0] = b'\\';
-            dst[1] = b'0' + byte / 100;
-            dst[2] = b'0' + byte / 10 % 10;
-            dst[3] = b'0' + byte % 10;
+            dst[..4].copy_from_slice(&decimal_escape(byte));
             4
         }
     }
 }
 
+/// The `\DDD` form of a byte that cannot appear literally.
+fn decimal_escape(byte: u8) -> [u8; 4] {
+    [b'\\', b'0' + byte / 100, b'0' + byte / 10 % 10, b'0' + byte % 10]
+}
+
 /// Appends `\DDD` for a byte that cannot appear literally.
 pub fn push_decimal_escape(byte: u8, out: &mut String) {
-    out.push('\\');
-    out.push(char::from(b'0' + byte / 100));
-    out.push(char::from(b'0' + byte / 10 % 10));
-    out.push(char::from(b'0' + byte % 10));
+    out.push_str(std::str::from_utf8(&decimal_escape(byte)).expect("an escape is ASCII"));
 }
 
 /// Number of labels, not counting the root and a leading `*` (RRSIG labels field).

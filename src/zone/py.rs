@@ -347,18 +347,27 @@ impl PyZone {
     }
 }
 
-/// Runs `work` with Python's cyclic garbage collector paused (restored afterwards).
+/// Runs `work` with Python's cyclic garbage collector paused; it is switched back on however
+/// `work` ends, a panic included.
 fn with_gc_paused<'py, T>(py: Python<'py>, work: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    struct Resume<'py>(Option<Bound<'py, PyModule>>);
+    impl Drop for Resume<'_> {
+        fn drop(&mut self) {
+            if let Some(gc) = &self.0 {
+                // Re-enabling cannot fail short of interpreter teardown; nothing to report then.
+                let _ = gc.call_method0("enable");
+            }
+        }
+    }
     let gc = py.import("gc")?;
     let was_enabled: bool = gc.call_method0("isenabled")?.extract()?;
-    if was_enabled {
+    let _resume = if was_enabled {
         gc.call_method0("disable")?;
-    }
-    let result = work();
-    if was_enabled {
-        gc.call_method0("enable")?;
-    }
-    result
+        Resume(Some(gc))
+    } else {
+        Resume(None)
+    };
+    work()
 }
 
 fn is_at_or_under(name: &str, ancestor: &str) -> bool {
