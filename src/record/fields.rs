@@ -335,6 +335,13 @@ pub fn unescape_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
+/// Appends bytes known to be ASCII (so valid UTF-8) without checking them again.
+pub fn push_ascii(out: &mut String, ascii: &[u8]) {
+    assert!(ascii.is_ascii(), "push_ascii is only given ASCII");
+    // SAFETY: ASCII bytes are valid UTF-8 on their own, so the String stays valid UTF-8.
+    unsafe { out.as_mut_vec() }.extend_from_slice(ascii);
+}
+
 /// Appends bytes inside a quoted string: `"` and `\` escaped, unprintables as `\DDD`.
 pub fn push_quoted_body(bytes: &[u8], out: &mut String) {
     let mut rest = bytes;
@@ -344,7 +351,7 @@ pub fn push_quoted_body(bytes: &[u8], out: &mut String) {
             .iter()
             .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'\\')
             .unwrap_or(rest.len());
-        out.push_str(std::str::from_utf8(&rest[..plain]).expect("printable ASCII is UTF-8"));
+        push_ascii(out, &rest[..plain]);
         let Some(&byte) = rest.get(plain) else {
             break;
         };

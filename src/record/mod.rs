@@ -1,9 +1,10 @@
 //! The record model shared by every stage: one DNS record is (owner, type, class, TTL, rdata),
 //! names absolute and lowercase, rdata in canonical presentation form.
 //!
-//! Large sets live in a [`RecordSet`]: one text arena plus a fixed-size row per record, so a
-//! million records are two allocations, cheap to filter and to hand across threads.
+//! Large sets live in a [`RecordSet`]: text arenas plus a fixed-size row per record, so a
+//! million records are a handful of allocations, cheap to filter and to hand across threads.
 
+pub mod address;
 pub mod fields;
 pub mod name;
 pub mod rdata;
@@ -79,12 +80,17 @@ impl std::fmt::Display for RecordRef<'_> {
     }
 }
 
-/// Where a piece of text sits in a set's arena.
+/// Where a piece of text sits among a set's arenas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span {
-    start: usize,
+    start: u32,
     len: u32,
+    arena: u16,
 }
+
+/// An arena is closed once it holds this many bytes. One write is a name or one record's rdata
+/// (well under a megabyte), so offsets within an arena always fit in 32 bits.
+const ARENA_LIMIT: usize = 1 << 31;
 
 #[derive(Clone, Copy, Debug)]
 struct Row {
@@ -98,7 +104,7 @@ struct Row {
 /// An immutable, cheaply shareable set of records in input order.
 #[derive(Clone, Debug, Default)]
 pub struct RecordSet {
-    text: Arc<String>,
+    arenas: Arc<Vec<String>>,
     rows: Vec<Row>,
 }
 
@@ -119,7 +125,7 @@ impl RecordSet {
     }
 
     fn slice(&self, span: Span) -> &str {
-        &self.text[span.start..span.start + span.len as usize]
+        span_in(&self.arenas, span)
     }
 
     fn view(&self, row: &Row) -> RecordRef<'_> {
@@ -146,7 +152,7 @@ impl RecordSet {
             .copied()
             .collect();
         RecordSet {
-            text: Arc::clone(&self.text),
+            arenas: Arc::clone(&self.arenas),
             rows,
         }
     }
@@ -188,7 +194,7 @@ impl RecordSet {
 
     /// Total bytes of record text held (names and rdata).
     pub fn text_bytes(&self) -> usize {
-        self.text.len()
+        self.arenas.iter().map(String::len).sum()
     }
 }
 
@@ -205,11 +211,26 @@ impl FromIterator<Record> for RecordSet {
     }
 }
 
-/// Builds a [`RecordSet`], writing names and rdata straight into the arena.
-#[derive(Debug, Default)]
+fn span_in(arenas: &[String], span: Span) -> &str {
+    let start = span.start as usize;
+    &arenas[usize::from(span.arena)][start..start + span.len as usize]
+}
+
+/// Builds a [`RecordSet`], writing names and rdata straight into its arenas.
+#[derive(Debug)]
 pub struct RecordSetBuilder {
-    text: String,
+    /// Never empty; writes go to the last.
+    arenas: Vec<String>,
     rows: Vec<Row>,
+}
+
+impl Default for RecordSetBuilder {
+    fn default() -> Self {
+        RecordSetBuilder {
+            arenas: vec![String::new()],
+            rows: Vec::new(),
+        }
+    }
 }
 
 impl RecordSetBuilder {
@@ -223,6 +244,21 @@ impl RecordSetBuilder {
         self.rows.is_empty()
     }
 
+    /// Makes room for `text` more bytes of arena and `rows` more records.
+    pub fn reserve(&mut self, text: usize, rows: usize) {
+        self.open_arena().reserve(text.min(ARENA_LIMIT));
+        self.rows.reserve(rows);
+    }
+
+    /// The arena writes go to, a fresh one once the last is full.
+    fn open_arena(&mut self) -> &mut String {
+        if self.arenas.last().is_none_or(|arena| arena.len() >= ARENA_LIMIT) {
+            self.arenas.push(String::new());
+        }
+        let last = self.arenas.len() - 1;
+        &mut self.arenas[last]
+    }
+
     /// Appends text to the arena and returns its span (for owner names used by several rows).
     pub fn push_text(&mut self, text: &str) -> Span {
         self.write_span(|out| out.push_str(text))
@@ -230,12 +266,28 @@ impl RecordSetBuilder {
 
     /// Appends whatever `write` produces to the arena and returns its span.
     pub fn write_span(&mut self, write: impl FnOnce(&mut String)) -> Span {
-        let start = self.text.len();
-        write(&mut self.text);
-        Span {
-            start,
-            len: (self.text.len() - start) as u32,
+        let written: Result<Span, std::convert::Infallible> = self.try_write_span(|out| {
+            write(out);
+            Ok(())
+        });
+        let Ok(span) = written;
+        span
+    }
+
+    /// Like [`RecordSetBuilder::write_span`], keeping nothing when `write` fails.
+    fn try_write_span<E>(&mut self, write: impl FnOnce(&mut String) -> Result<(), E>) -> Result<Span, E> {
+        let arena = self.open_arena();
+        let start = arena.len();
+        if let Err(error) = write(arena) {
+            arena.truncate(start);
+            return Err(error);
         }
+        let len = arena.len() - start;
+        Ok(Span {
+            start: start as u32,
+            len: len as u32,
+            arena: (self.arenas.len() - 1) as u16,
+        })
     }
 
     /// Adds a record whose owner is an existing span and whose rdata `write_rdata` appends.
@@ -265,15 +317,7 @@ impl RecordSetBuilder {
         ttl: u32,
         write_rdata: impl FnOnce(&mut String) -> Result<(), E>,
     ) -> Result<(), E> {
-        let start = self.text.len();
-        if let Err(error) = write_rdata(&mut self.text) {
-            self.text.truncate(start);
-            return Err(error);
-        }
-        let rdata = Span {
-            start,
-            len: (self.text.len() - start) as u32,
-        };
+        let rdata = self.try_write_span(write_rdata)?;
         self.rows.push(Row {
             name,
             rdata,
@@ -284,17 +328,35 @@ impl RecordSetBuilder {
         Ok(())
     }
 
+    /// Moves every record of `other` after those of `self`. The text stays where it is: the
+    /// other builder's arenas are adopted, not copied.
+    pub fn append(&mut self, other: RecordSetBuilder) {
+        let base = self.arenas.len() as u16;
+        let moved = |span: Span| Span {
+            arena: span.arena + base,
+            ..span
+        };
+        self.arenas.extend(other.arenas);
+        self.rows.extend(other.rows.into_iter().map(|row| Row {
+            name: moved(row.name),
+            rdata: moved(row.rdata),
+            ..row
+        }));
+    }
+
     /// The text of a span written earlier.
     pub fn span_text(&self, span: Span) -> &str {
-        &self.text[span.start..span.start + span.len as usize]
+        span_in(&self.arenas, span)
     }
 
     /// The finished set.
     pub fn finish(mut self) -> RecordSet {
-        self.text.shrink_to_fit();
+        for arena in &mut self.arenas {
+            arena.shrink_to_fit();
+        }
         self.rows.shrink_to_fit();
         RecordSet {
-            text: Arc::new(self.text),
+            arenas: Arc::new(self.arenas),
             rows: self.rows,
         }
     }

@@ -3,6 +3,8 @@
 //! Names are lowercased as they are read (ASCII only, RFC 4343), so equal names are equal
 //! bytes everywhere downstream: in the canonical rdata, in the stores' unique keys, in filters.
 
+use super::fields::push_ascii;
+
 /// Longest label, in bytes (RFC 1035 2.3.4).
 pub const MAX_LABEL_LEN: usize = 63;
 /// Longest name in wire form, length bytes included (RFC 1035 2.3.4).
@@ -160,7 +162,7 @@ pub fn write_name(wire: &[u8], out: &mut String) {
         len += 1;
         at += 1 + usize::from(label_len);
     }
-    out.push_str(std::str::from_utf8(&text[..len]).expect("name text is ASCII"));
+    push_ascii(out, &text[..len]);
 }
 
 /// Writes one label byte in presentation form into `dst`; returns the bytes written.
@@ -190,7 +192,7 @@ fn decimal_escape(byte: u8) -> [u8; 4] {
 
 /// Appends `\DDD` for a byte that cannot appear literally.
 pub fn push_decimal_escape(byte: u8, out: &mut String) {
-    out.push_str(std::str::from_utf8(&decimal_escape(byte)).expect("an escape is ASCII"));
+    push_ascii(out, &decimal_escape(byte));
 }
 
 /// Number of labels, not counting the root and a leading `*` (RRSIG labels field).

@@ -4,9 +4,7 @@
 //! Going through the wire form is what makes the canonical text canonical: `\# 4 C0000201` and
 //! `192.0.2.1` become the same bytes, and the same bytes always print the same way.
 
-use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
-
+use super::address::{parse_ipv4, parse_ipv6, push_ipv4, push_ipv6};
 use super::fields::{
     decode_into, parse_decimal, parse_signature_time, push_quoted, push_signature_time, unescape_into, Field,
     FieldError, Fields, BASE32HEX, BASE64, HEX,
@@ -14,6 +12,7 @@ use super::fields::{
 use super::name::{parse_name, wire_name_end, write_name};
 use super::rtype::{RecordClass, RecordType};
 use super::svcb;
+use std::fmt::Write as _;
 
 /// Largest rdata the wire format can carry.
 pub const MAX_RDATA_LEN: usize = 65_535;
@@ -117,12 +116,12 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
         RecordType::A => {
             let text = f.word("IPv4 address")?;
             let addr = parse_ipv4(text).ok_or_else(|| f.error_here(bad("IPv4 address", text)))?;
-            wire.extend_from_slice(&addr.octets());
+            wire.extend_from_slice(&addr);
         }
         RecordType::AAAA => {
             let text = f.word("IPv6 address")?;
             let addr = parse_ipv6(text).ok_or_else(|| f.error_here(bad("IPv6 address", text)))?;
-            wire.extend_from_slice(&addr.octets());
+            wire.extend_from_slice(&addr);
         }
         RecordType::NS | RecordType::CNAME | RecordType::DNAME | RecordType::PTR => {
             f.name("target name", wire)?;
@@ -203,14 +202,10 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
                 0 if text == b"." => {}
                 0 => return Err(f.error_here("gateway must be '.' when the gateway type is 0")),
                 1 => wire.extend_from_slice(
-                    &parse_ipv4(text)
-                        .ok_or_else(|| f.error_here(bad("IPv4 gateway", text)))?
-                        .octets(),
+                    &parse_ipv4(text).ok_or_else(|| f.error_here(bad("IPv4 gateway", text)))?,
                 ),
                 2 => wire.extend_from_slice(
-                    &parse_ipv6(text)
-                        .ok_or_else(|| f.error_here(bad("IPv6 gateway", text)))?
-                        .octets(),
+                    &parse_ipv6(text).ok_or_else(|| f.error_here(bad("IPv6 gateway", text)))?,
                 ),
                 3 => parse_name(text, f.origin, wire).map_err(|m| f.error_here(format!("gateway: {m}")))?,
                 other => return Err(f.error_here(format!("unknown gateway type {other}"))),
@@ -334,47 +329,6 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
 #[cold]
 fn bad(what: &str, text: &[u8]) -> String {
     format!("bad {what} '{}'", String::from_utf8_lossy(text))
-}
-
-/// Dotted-quad IPv4, strict: four decimal octets without leading zeros (as `inet_pton`).
-fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let mut parts = text.split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
-        }
-        *octet = u8::try_from(parse_decimal(part, 255)?).ok()?;
-    }
-    parts.next().is_none().then_some(Ipv4Addr::from(octets))
-}
-
-/// Appends a dotted-quad without the formatting machinery (A records are most of a zone).
-fn push_ipv4(octets: &[u8], out: &mut String) {
-    let mut text = [0u8; 15];
-    let mut len = 0;
-    for (i, &octet) in octets.iter().enumerate() {
-        if i > 0 {
-            text[len] = b'.';
-            len += 1;
-        }
-        if octet >= 100 {
-            text[len] = b'0' + octet / 100;
-            len += 1;
-        }
-        if octet >= 10 {
-            text[len] = b'0' + octet / 10 % 10;
-            len += 1;
-        }
-        text[len] = b'0' + octet % 10;
-        len += 1;
-    }
-    out.push_str(std::str::from_utf8(&text[..len]).expect("digits and dots are ASCII"));
-}
-
-fn parse_ipv6(text: &[u8]) -> Option<Ipv6Addr> {
-    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 /// DNSSEC algorithm numbers with the mnemonics BIND prints (first) and accepts.
@@ -555,18 +509,8 @@ fn apl_item(text: &[u8]) -> Option<(u16, u8, bool, Vec<u8>)> {
     let (address, prefix) = rest.rsplit_once('/')?;
     let prefix: u8 = prefix.parse().ok()?;
     match family {
-        "1" if prefix <= 32 => Some((
-            1,
-            prefix,
-            negated,
-            address.parse::<Ipv4Addr>().ok()?.octets().to_vec(),
-        )),
-        "2" if prefix <= 128 => Some((
-            2,
-            prefix,
-            negated,
-            address.parse::<Ipv6Addr>().ok()?.octets().to_vec(),
-        )),
+        "1" if prefix <= 32 => Some((1, prefix, negated, parse_ipv4(address.as_bytes())?.to_vec())),
+        "2" if prefix <= 128 => Some((2, prefix, negated, parse_ipv6(address.as_bytes())?.to_vec())),
         _ => None,
     }
 }
@@ -708,6 +652,14 @@ impl<'a> WireReader<'a> {
         Ok(bytes)
     }
 
+    /// The next `N` bytes, as an array.
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let bytes = self.bytes(N)?;
+        let mut array = [0u8; N];
+        array.copy_from_slice(bytes);
+        Ok(array)
+    }
+
     /// All bytes not read yet.
     pub fn rest(&mut self) -> &'a [u8] {
         let rest = &self.data[self.pos..];
@@ -766,10 +718,9 @@ fn push_num(out: &mut String, value: impl std::fmt::Display) {
 fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), String> {
     let mut r = WireReader::new(wire);
     match rtype {
-        RecordType::A => push_ipv4(r.bytes(4)?, out),
+        RecordType::A => push_ipv4(r.array()?, out),
         RecordType::AAAA => {
-            let b: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| "bad IPv6 address")?;
-            push_num(out, Ipv6Addr::from(b));
+            push_ipv6(r.array()?, out);
         }
         RecordType::NS | RecordType::CNAME | RecordType::DNAME | RecordType::PTR => {
             write_name(r.name()?, out)
@@ -854,12 +805,10 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
             match gateway_type {
                 0 => out.push('.'),
                 1 => {
-                    let b = r.bytes(4)?;
-                    push_num(out, Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+                    push_ipv4(r.array()?, out);
                 }
                 2 => {
-                    let b: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| "bad IPv6 gateway")?;
-                    push_num(out, Ipv6Addr::from(b));
+                    push_ipv6(r.array()?, out);
                 }
                 3 => write_name(r.name()?, out),
                 other => return Err(format!("unknown gateway type {other}")),
@@ -1029,12 +978,16 @@ fn format_apl(r: &mut WireReader<'_>, out: &mut String) -> Result<(), String> {
             1 if len <= 4 && prefix <= 32 => {
                 let mut b = [0u8; 4];
                 b[..len].copy_from_slice(data);
-                let _ = write!(out, "1:{}/{prefix}", Ipv4Addr::from(b));
+                out.push_str("1:");
+                push_ipv4(b, out);
+                let _ = write!(out, "/{prefix}");
             }
             2 if len <= 16 && prefix <= 128 => {
                 let mut b = [0u8; 16];
                 b[..len].copy_from_slice(data);
-                let _ = write!(out, "2:{}/{prefix}", Ipv6Addr::from(b));
+                out.push_str("2:");
+                push_ipv6(b, out);
+                let _ = write!(out, "/{prefix}");
             }
             _ => return Err(format!("unsupported APL item (family {family}, prefix {prefix})")),
         }

@@ -1,8 +1,8 @@
 //! SVCB and HTTPS service parameters (RFC 9460, RFC 9461, RFC 9540, RFC 9848).
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::address::{parse_ipv4, parse_ipv6, push_ipv4, push_ipv6};
 use super::fields::{decode_into, push_quoted_body, unescape_into, FieldError, Fields, BASE64};
 use super::rdata::WireReader;
 
@@ -137,14 +137,14 @@ fn encode_value(key: u16, value: Option<&[u8]>) -> Result<Vec<u8>, String> {
         }
         IPV4HINT => {
             for item in plain_list(needs_value(value)?)? {
-                let addr: Ipv4Addr = item.parse().map_err(|_| format!("bad IPv4 address '{item}'"))?;
-                out.extend_from_slice(&addr.octets());
+                let addr = parse_ipv4(item.as_bytes()).ok_or_else(|| format!("bad IPv4 address '{item}'"))?;
+                out.extend_from_slice(&addr);
             }
         }
         IPV6HINT => {
             for item in plain_list(needs_value(value)?)? {
-                let addr: Ipv6Addr = item.parse().map_err(|_| format!("bad IPv6 address '{item}'"))?;
-                out.extend_from_slice(&addr.octets());
+                let addr = parse_ipv6(item.as_bytes()).ok_or_else(|| format!("bad IPv6 address '{item}'"))?;
+                out.extend_from_slice(&addr);
             }
         }
         ECH => {
@@ -328,11 +328,9 @@ fn format_value(key: u16, value: &[u8], out: &mut String) -> Result<(), String> 
                 if i > 0 {
                     out.push(',');
                 }
-                if size == 4 {
-                    let _ = write!(out, "{}", Ipv4Addr::new(chunk[0], chunk[1], chunk[2], chunk[3]));
-                } else {
-                    let octets: [u8; 16] = chunk.try_into().map_err(|_| "bad IPv6 hint")?;
-                    let _ = write!(out, "{}", Ipv6Addr::from(octets));
+                match chunk.try_into() {
+                    Ok(octets) => push_ipv4(octets, out),
+                    Err(_) => push_ipv6(chunk.try_into().map_err(|_| "bad IPv6 hint")?, out),
                 }
             }
         }

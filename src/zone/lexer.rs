@@ -25,12 +25,23 @@ pub struct Entry {
     pub end: (u32, u32),
 }
 
+/// A place in the input at the start of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineStart {
+    /// Byte offset.
+    pub offset: usize,
+    /// 1-based line number.
+    pub line: u32,
+}
+
 /// Lexer over a whole master file held in memory.
 pub struct Lexer<'a> {
     input: &'a [u8],
     pos: usize,
     line: u32,
     line_start: usize,
+    /// No entry starting at or after this offset is read.
+    stop_at: usize,
     max_line_len: usize,
     max_entry_len: usize,
 }
@@ -38,13 +49,36 @@ pub struct Lexer<'a> {
 impl<'a> Lexer<'a> {
     /// A lexer over `input`; lines and entries longer than the limits are errors.
     pub fn new(input: &'a [u8], max_line_len: usize, max_entry_len: usize) -> Self {
+        let start = LineStart { offset: 0, line: 1 };
+        Self::between(input, start, input.len(), max_line_len, max_entry_len)
+    }
+
+    /// A lexer over the entries of `input` that start in `start..stop_at`; an entry that
+    /// begins before `stop_at` is read to its end even when it runs past it.
+    pub fn between(
+        input: &'a [u8],
+        start: LineStart,
+        stop_at: usize,
+        max_line_len: usize,
+        max_entry_len: usize,
+    ) -> Self {
         Lexer {
             input,
-            pos: 0,
-            line: 1,
-            line_start: 0,
+            pos: start.offset,
+            line: start.line,
+            line_start: start.offset,
+            stop_at,
             max_line_len,
             max_entry_len,
+        }
+    }
+
+    /// Where the next entry would start: after [`Lexer::next_entry`] returned `Ok(None)`, the
+    /// first line start at or after the stop offset that is outside any entry.
+    pub fn position(&self) -> LineStart {
+        LineStart {
+            offset: self.pos,
+            line: self.line,
         }
     }
 
@@ -121,6 +155,9 @@ impl<'a> Lexer<'a> {
         let mut at_line_start = self.pos == self.line_start;
         loop {
             if at_line_start && fields.is_empty() && depth == 0 {
+                if self.pos >= self.stop_at {
+                    return Ok(None);
+                }
                 blank_owner = matches!(input.get(self.pos), Some(b' ' | b'\t'));
                 entry_start = self.pos;
                 at_line_start = false;
@@ -218,12 +255,12 @@ impl<'a> Lexer<'a> {
     /// Finds the closing quote of a string starting at `start`; strings stay on one line.
     fn scan_quoted(&self, start: usize) -> Result<usize, LexError> {
         let mut i = start;
-        while i < self.input.len() {
+        while let Some(found) = memchr::memchr3(b'"', b'\\', b'\n', &self.input[i..]) {
+            i += found;
             match self.input[i] {
                 b'"' => return Ok(i),
                 b'\\' if self.input.get(i + 1).is_some_and(|&b| b != b'\n') => i += 2,
-                b'\n' => break,
-                _ => i += 1,
+                _ => break,
             }
         }
         Err(self.error_at(start - 1, "quoted string is not closed on its line"))
@@ -232,23 +269,38 @@ impl<'a> Lexer<'a> {
     /// Finds the end of an unquoted field. A `"` inside a field opens a quoted part that is
     /// kept in the field (`alpn="h2,h3"` in SVCB).
     fn scan_word(&self, start: usize) -> Result<usize, LexError> {
+        let input = self.input;
         let mut i = start;
-        while i < self.input.len() {
-            match self.input[i] {
-                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' => break,
-                b'\\' => {
-                    if matches!(self.input.get(i + 1), None | Some(b'\n')) {
+        loop {
+            // Most bytes of a field are ordinary: skip them with one table look-up each.
+            while i < input.len() && !WORD_SPECIAL[usize::from(input[i])] {
+                i += 1;
+            }
+            match input.get(i) {
+                Some(b'\\') => {
+                    if matches!(input.get(i + 1), None | Some(b'\n')) {
                         return Err(self.error_at(i, "backslash at end of line"));
                     }
                     i += 2;
                 }
-                b'"' => i = self.scan_quoted(i + 1)? + 1,
-                _ => i += 1,
+                Some(b'"') => i = self.scan_quoted(i + 1)? + 1,
+                _ => return Ok(i.min(input.len())),
             }
         }
-        Ok(i.min(self.input.len()))
     }
 }
+
+/// Bytes that end an unquoted field or need a closer look inside one.
+static WORD_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let specials = b" \t\r\n;()\\\"";
+    let mut i = 0;
+    while i < specials.len() {
+        table[specials[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {

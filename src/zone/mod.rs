@@ -6,7 +6,9 @@ pub mod parser;
 pub mod py;
 pub mod writer;
 
-pub use parser::{parse_bytes, parse_file, Limits, ParseFailure, ParseOptions, ParsedZone, ZoneError};
+pub use parser::{
+    parse_bytes, parse_file, Limits, Parallelism, ParseFailure, ParseOptions, ParsedZone, ZoneError,
+};
 pub use writer::{to_zone_text, write_records, Format};
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! and the rdata of every type, with errors located to file, line and column.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::generate::{expand_template, split_template_fields, GenerateRange};
-use super::lexer::{Entry, LexError, Lexer};
+use super::lexer::{Entry, LexError, Lexer, LineStart};
 use crate::record::fields::{parse_ttl, Field, FieldError};
 use crate::record::name::{parse_name, write_name};
 use crate::record::rdata::{format_rdata, parse_rdata, typed};
@@ -38,6 +39,24 @@ impl Default for Limits {
     }
 }
 
+/// How a large file is split to be parsed on several cores.
+#[derive(Debug, Clone)]
+pub struct Parallelism {
+    /// Most parts parsed at once; `None` means one per available core.
+    pub max_parts: Option<usize>,
+    /// Smallest part worth a thread of its own, bytes.
+    pub min_part_bytes: usize,
+}
+
+impl Default for Parallelism {
+    fn default() -> Self {
+        Parallelism {
+            max_parts: None,
+            min_part_bytes: 4 << 20,
+        }
+    }
+}
+
 /// How to parse a zone.
 #[derive(Debug, Clone, Default)]
 pub struct ParseOptions {
@@ -51,6 +70,8 @@ pub struct ParseOptions {
     pub collect_errors: bool,
     /// Bounds against hostile input.
     pub limits: Limits,
+    /// Splitting of large files across cores (the result is the same either way).
+    pub parallelism: Parallelism,
 }
 
 /// A problem in a zone file, located.
@@ -110,18 +131,392 @@ pub fn parse_file(path: &Path, options: &ParseOptions) -> Result<ParsedZone, Par
 }
 
 /// Parses zone text; `label` names it in errors, `base_dir` anchors relative `$INCLUDE` paths.
+///
+/// A large input is cut at line starts into parts that are parsed on all cores at once. A part
+/// after the first cannot know the state its predecessor leaves (origin, TTLs, previous owner,
+/// zone class, whether the cut fell inside parentheses), so it starts from a guess read off the
+/// lines before the cut and notes which of the guessed state it relied on. Its result is kept
+/// only if the predecessor really stopped at the cut and agrees on everything relied on;
+/// otherwise the part is parsed again from where the predecessor stopped. The records and
+/// errors are therefore exactly those of a parse from start to end.
 pub fn parse_bytes(
     input: &[u8],
     label: Arc<str>,
     base_dir: Option<PathBuf>,
     options: &ParseOptions,
 ) -> Result<ParsedZone, ParseFailure> {
-    let mut parser = Parser::new(options, label.clone())?;
-    parser.parse_source(input, &label, base_dir.as_deref(), 0)?;
+    let initial = Carried::initial(options, &label)?;
+    let cuts = cut_points(input, options);
+    let dir = base_dir.as_deref();
+    let end_of = |index: usize| cuts.get(index).copied().unwrap_or(input.len());
+    let abandon = AtomicBool::new(false);
+    let context = PartContext {
+        input,
+        label: &label,
+        dir,
+        options,
+        abandon: &abandon,
+    };
+    let (first, guessed) = std::thread::scope(|scope| {
+        let workers: Vec<_> = cuts
+            .iter()
+            .enumerate()
+            .map(|(index, &cut)| {
+                let (initial, context) = (&initial, &context);
+                scope.spawn(move || {
+                    let start = LineStart {
+                        offset: cut,
+                        line: line_number_at(input, cut),
+                    };
+                    let guess = guess_state_at(input, cut, initial);
+                    context.parse(start, end_of(index + 1), guess, true)
+                })
+            })
+            .collect();
+        let first = context.parse(
+            LineStart { offset: 0, line: 1 },
+            end_of(0),
+            initial.clone(),
+            false,
+        );
+        if first.failure.is_some() {
+            abandon.store(true, Ordering::Relaxed);
+        }
+        let guessed: Vec<Part> = workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        (first, guessed)
+    });
+    let mut zone = Assembly::new(first)?;
+    for (index, part) in guessed.into_iter().enumerate() {
+        let part = if zone.end.offset == cuts[index] && part.agrees_with(&zone.state) {
+            part
+        } else {
+            tracing::debug!(
+                line = zone.end.line,
+                "{label}: part parsed again from its true start state"
+            );
+            context.parse(zone.end, end_of(index + 1), zone.state.clone(), false)
+        };
+        zone.absorb(part, options)?;
+    }
     Ok(ParsedZone {
-        records: parser.builder.finish(),
-        errors: parser.errors,
+        records: zone.builder.finish(),
+        errors: zone.errors,
     })
+}
+
+/// What every part of one parse shares.
+struct PartContext<'a> {
+    input: &'a [u8],
+    label: &'a Arc<str>,
+    dir: Option<&'a Path>,
+    options: &'a ParseOptions,
+    /// Set when the parse has failed before the later parts matter.
+    abandon: &'a AtomicBool,
+}
+
+impl PartContext<'_> {
+    /// Parses the entries that start in `start..stop_at`, beginning in `state`; with `guessed`,
+    /// notes which parts of that state the entries relied on.
+    fn parse(&self, start: LineStart, stop_at: usize, state: Carried, guessed: bool) -> Part {
+        let mut parser = Parser::resume(self.options, state.clone(), guessed.then(Reliance::default));
+        let span = stop_at.saturating_sub(start.offset);
+        parser.builder.reserve(span, span / 40);
+        let limits = &self.options.limits;
+        let mut lexer = Lexer::between(
+            self.input,
+            start,
+            stop_at,
+            limits.max_line_len,
+            limits.max_entry_len,
+        );
+        let outcome = parser.parse_entries(&mut lexer, self.label, self.dir, 0, Some(self.abandon));
+        Part {
+            end: lexer.position(),
+            guess: state,
+            end_state: parser.state(),
+            reliance: parser.reliance,
+            failure: outcome.err(),
+            builder: parser.builder,
+            errors: parser.errors,
+        }
+    }
+}
+
+/// The records and errors of one part of a file, and how it ended.
+struct Part {
+    builder: RecordSetBuilder,
+    errors: Vec<ZoneError>,
+    /// Why the part stopped early (first error in stop mode, too many errors, a read failure).
+    failure: Option<ParseFailure>,
+    /// Where the entry after the part's last one starts.
+    end: LineStart,
+    /// The state the part started from.
+    guess: Carried,
+    /// The state it left.
+    end_state: Carried,
+    /// For a guessed start, which of that state it relied on.
+    reliance: Option<Reliance>,
+}
+
+impl Part {
+    /// Whether this part, parsed from a guessed state, reads the same from `actual`.
+    fn agrees_with(&self, actual: &Carried) -> bool {
+        let Some(reliance) = &self.reliance else {
+            return true;
+        };
+        let (guess, relied) = (&self.guess, |what: Inherited| reliance.relied[what as usize]);
+        (!relied(Inherited::Origin) || guess.origin == actual.origin)
+            && (!relied(Inherited::DefaultTtl) || guess.default_ttl == actual.default_ttl)
+            && (!relied(Inherited::LastTtl) || guess.last_ttl == actual.last_ttl)
+            && (!relied(Inherited::Owner) || guess.owner == actual.owner)
+            && (!relied(Inherited::ZoneClass) || guess.zone_class == actual.zone_class)
+    }
+}
+
+impl Part {
+    /// The state this part leaves when it begins in `actual`: what it never replaced is still
+    /// `actual`'s, not the guess's.
+    fn end_state_after(self, actual: &Carried) -> Carried {
+        let Some(reliance) = self.reliance else {
+            return self.end_state;
+        };
+        let mine = |what: Inherited| reliance.replaced[what as usize];
+        let end = self.end_state;
+        Carried {
+            origin: if mine(Inherited::Origin) {
+                end.origin
+            } else {
+                actual.origin.clone()
+            },
+            default_ttl: if mine(Inherited::DefaultTtl) {
+                end.default_ttl
+            } else {
+                actual.default_ttl
+            },
+            last_ttl: if mine(Inherited::LastTtl) {
+                end.last_ttl
+            } else {
+                actual.last_ttl
+            },
+            owner: if mine(Inherited::Owner) {
+                end.owner
+            } else {
+                actual.owner.clone()
+            },
+            zone_class: if mine(Inherited::ZoneClass) {
+                end.zone_class
+            } else {
+                actual.zone_class
+            },
+        }
+    }
+}
+
+/// The parts accepted so far, joined.
+struct Assembly {
+    builder: RecordSetBuilder,
+    errors: Vec<ZoneError>,
+    end: LineStart,
+    state: Carried,
+}
+
+impl Assembly {
+    fn new(first: Part) -> Result<Self, ParseFailure> {
+        if let Some(failure) = first.failure {
+            return Err(failure);
+        }
+        Ok(Assembly {
+            builder: first.builder,
+            errors: first.errors,
+            end: first.end,
+            state: first.end_state,
+        })
+    }
+
+    fn absorb(&mut self, mut part: Part, options: &ParseOptions) -> Result<(), ParseFailure> {
+        self.builder.append(std::mem::take(&mut part.builder));
+        for error in std::mem::take(&mut part.errors) {
+            collect_error(&mut self.errors, error, options)?;
+        }
+        if let Some(failure) = part.failure.take() {
+            return Err(failure);
+        }
+        self.end = part.end;
+        self.state = part.end_state_after(&self.state);
+        Ok(())
+    }
+}
+
+/// Offsets where parts after the first begin: line starts that open a record with an owner
+/// name (so no part begins inside a record or relies on the previous owner), spread evenly.
+fn cut_points(input: &[u8], options: &ParseOptions) -> Vec<usize> {
+    let parallelism = &options.parallelism;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let parts = parallelism
+        .max_parts
+        .unwrap_or(cores)
+        .min(input.len() / parallelism.min_part_bytes.max(1))
+        .max(1);
+    let mut cuts: Vec<usize> = Vec::with_capacity(parts - 1);
+    for index in 1..parts {
+        let from = (input.len() / parts * index).max(cuts.last().map_or(0, |&cut| cut + 1));
+        let found = memchr::memchr_iter(b'\n', &input[from.min(input.len())..])
+            .take(4096)
+            .map(|at| from + at + 1)
+            .find(|&start| {
+                input
+                    .get(start)
+                    .is_some_and(|&byte| !b" \t\r\n;$()\"".contains(&byte))
+            });
+        cuts.extend(found);
+    }
+    cuts
+}
+
+/// 1-based number of the line that starts at `offset`.
+fn line_number_at(input: &[u8], offset: usize) -> u32 {
+    let newlines = input[..offset].iter().filter(|&&byte| byte == b'\n').count();
+    (newlines + 1) as u32
+}
+
+/// The state most likely in force at `offset`: the last `$ORIGIN` and `$TTL` before it, on
+/// top of the state the file starts with. Wrong guesses only cost a second parse of a part.
+fn guess_state_at(input: &[u8], offset: usize, initial: &Carried) -> Carried {
+    let mut state = Carried {
+        owner: None,
+        last_ttl: None,
+        zone_class: Some(RecordClass::IN),
+        ..initial.clone()
+    };
+    let mut ttl = None;
+    // Relative $ORIGINs build on the ones before them: collect back to an absolute one, then
+    // apply them in file order.
+    let mut origins = Vec::new();
+    let mut origin_known = false;
+    for (directive, argument) in directives_before(&input[..offset]) {
+        if directive.eq_ignore_ascii_case(b"$TTL") && ttl.is_none() {
+            ttl = parse_ttl(argument).ok();
+        } else if directive.eq_ignore_ascii_case(b"$ORIGIN") && !origin_known {
+            origins.push(argument);
+            origin_known = argument.ends_with(b".") || origins.len() >= 64;
+        }
+        if ttl.is_some() && origin_known {
+            break;
+        }
+    }
+    state.default_ttl = ttl.or(state.default_ttl);
+    for name in origins.into_iter().rev() {
+        let mut wire = Vec::new();
+        if parse_name(name, state.origin.as_deref(), &mut wire).is_ok() {
+            state.origin = Some(wire);
+        }
+    }
+    state
+}
+
+/// The directive lines of `text` (name and first argument), last first.
+fn directives_before(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    memchr::memrchr_iter(b'$', text)
+        .filter(move |&at| at == 0 || text[at - 1] == b'\n')
+        .filter_map(move |at| {
+            let line = &text[at..];
+            let line = &line[..memchr::memchr2(b'\n', b';', line).unwrap_or(line.len())];
+            let mut words = line
+                .split(|byte| byte.is_ascii_whitespace())
+                .filter(|word| !word.is_empty());
+            Some((words.next()?, words.next()?))
+        })
+}
+
+/// The parser state that passes from one entry to the next, and so from one part of a file
+/// to the next.
+#[derive(Debug, Clone, PartialEq)]
+struct Carried {
+    origin: Option<Vec<u8>>,
+    default_ttl: Option<u32>,
+    last_ttl: Option<u32>,
+    /// The previous owner, in presentation form.
+    owner: Option<String>,
+    zone_class: Option<RecordClass>,
+}
+
+impl Carried {
+    /// The state a file starts in.
+    fn initial(options: &ParseOptions, label: &Arc<str>) -> Result<Self, ParseFailure> {
+        let origin = match &options.origin {
+            None => None,
+            Some(text) => {
+                let absolute = if text.ends_with('.') {
+                    text.clone()
+                } else {
+                    format!("{text}.")
+                };
+                let mut wire = Vec::new();
+                parse_name(absolute.as_bytes(), None, &mut wire).map_err(|message| {
+                    ParseFailure::Syntax(ZoneError {
+                        file: label.clone(),
+                        line: 0,
+                        column: 0,
+                        message: format!("bad origin '{text}': {message}"),
+                    })
+                })?;
+                Some(wire)
+            }
+        };
+        Ok(Carried {
+            origin,
+            default_ttl: options.default_ttl,
+            last_ttl: None,
+            owner: None,
+            zone_class: None,
+        })
+    }
+}
+
+/// The pieces of [`Carried`], for noting which of them a part relied on.
+#[derive(Clone, Copy)]
+enum Inherited {
+    Origin,
+    DefaultTtl,
+    LastTtl,
+    Owner,
+    ZoneClass,
+}
+
+/// Which pieces of its starting state a part read before replacing them.
+#[derive(Debug, Default, Clone, Copy)]
+struct Reliance {
+    relied: [bool; 5],
+    replaced: [bool; 5],
+}
+
+/// Records an error in collect mode, or turns it into the failure that ends the parse.
+fn collect_error(
+    errors: &mut Vec<ZoneError>,
+    error: ZoneError,
+    options: &ParseOptions,
+) -> Result<(), ParseFailure> {
+    if !options.collect_errors {
+        return Err(ParseFailure::Syntax(error));
+    }
+    if errors.len() >= options.limits.max_errors {
+        return Err(ParseFailure::Syntax(ZoneError {
+            message: format!(
+                "more than {} errors, giving up (last: {})",
+                options.limits.max_errors, error.message
+            ),
+            ..error
+        }));
+    }
+    errors.push(error);
+    Ok(())
 }
 
 struct Parser<'o> {
@@ -135,6 +530,8 @@ struct Parser<'o> {
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
     zone_class: Option<RecordClass>,
+    /// Set for a part parsed from a guessed state: what of that state it relied on.
+    reliance: Option<Reliance>,
     wire: Vec<u8>,
     scratch: Vec<u8>,
 }
@@ -157,60 +554,76 @@ struct Header {
 type Located = (usize, String);
 
 impl<'o> Parser<'o> {
-    fn new(options: &'o ParseOptions, label: Arc<str>) -> Result<Self, ParseFailure> {
-        let origin = match &options.origin {
-            None => None,
-            Some(text) => {
-                let absolute = if text.ends_with('.') {
-                    text.clone()
-                } else {
-                    format!("{text}.")
-                };
-                let mut wire = Vec::new();
-                parse_name(absolute.as_bytes(), None, &mut wire).map_err(|message| {
-                    ParseFailure::Syntax(ZoneError {
-                        file: label,
-                        line: 0,
-                        column: 0,
-                        message: format!("bad origin '{text}': {message}"),
-                    })
-                })?;
-                Some(wire)
-            }
-        };
-        Ok(Parser {
+    /// A parser that continues from `state`.
+    fn resume(options: &'o ParseOptions, state: Carried, reliance: Option<Reliance>) -> Self {
+        let mut builder = RecordSetBuilder::default();
+        let owner = state.owner.map(|text| Owner {
+            span: builder.push_text(&text),
+            // Never matches a field: the token this owner was written as is not known here.
+            token: Vec::new(),
+            origin_generation: u64::MAX,
+        });
+        Parser {
             options,
-            builder: RecordSetBuilder::default(),
+            builder,
             errors: Vec::new(),
-            origin,
+            origin: state.origin,
             origin_generation: 0,
-            owner: None,
-            default_ttl: options.default_ttl,
-            last_ttl: None,
-            zone_class: None,
+            owner,
+            default_ttl: state.default_ttl,
+            last_ttl: state.last_ttl,
+            zone_class: state.zone_class,
+            reliance,
             wire: Vec::with_capacity(512),
             scratch: Vec::with_capacity(256),
-        })
+        }
+    }
+
+    /// The state the next entry would be parsed in.
+    fn state(&self) -> Carried {
+        Carried {
+            origin: self.origin.clone(),
+            default_ttl: self.default_ttl,
+            last_ttl: self.last_ttl,
+            owner: self
+                .owner
+                .as_ref()
+                .map(|owner| self.builder.span_text(owner.span).to_string()),
+            zone_class: self.zone_class,
+        }
+    }
+
+    /// Notes that the entry being parsed depends on `what` as it was when the part began.
+    fn rely_on(&mut self, what: Inherited) {
+        if let Some(reliance) = &mut self.reliance {
+            if !reliance.replaced[what as usize] {
+                reliance.relied[what as usize] = true;
+            }
+        }
+    }
+
+    /// Notes that `what` has been given a value of this part's own; returns whether it had one
+    /// before, for [`Parser::restore_replaced`].
+    fn replace(&mut self, what: Inherited) -> bool {
+        match &mut self.reliance {
+            Some(reliance) => std::mem::replace(&mut reliance.replaced[what as usize], true),
+            None => true,
+        }
+    }
+
+    /// Undoes [`Parser::replace`] when a saved value of `what` is put back.
+    fn restore_replaced(&mut self, what: Inherited, replaced: bool) {
+        if let Some(reliance) = &mut self.reliance {
+            reliance.replaced[what as usize] = replaced;
+        }
     }
 
     /// Records an error; stops the parse unless collecting (and under the error limit).
     fn fail(&mut self, error: ZoneError) -> Result<(), ParseFailure> {
-        if !self.options.collect_errors {
-            return Err(ParseFailure::Syntax(error));
-        }
-        if self.errors.len() >= self.options.limits.max_errors {
-            return Err(ParseFailure::Syntax(ZoneError {
-                message: format!(
-                    "more than {} errors, giving up (last: {})",
-                    self.options.limits.max_errors, error.message
-                ),
-                ..error
-            }));
-        }
-        self.errors.push(error);
-        Ok(())
+        collect_error(&mut self.errors, error, self.options)
     }
 
+    /// Parses a whole (included) file.
     fn parse_source(
         &mut self,
         input: &[u8],
@@ -220,8 +633,23 @@ impl<'o> Parser<'o> {
     ) -> Result<(), ParseFailure> {
         let limits = &self.options.limits;
         let mut lexer = Lexer::new(input, limits.max_line_len, limits.max_entry_len);
+        self.parse_entries(&mut lexer, label, dir, depth, None)
+    }
+
+    /// Parses every entry `lexer` yields; `abandon`, once set, ends the parse early.
+    fn parse_entries(
+        &mut self,
+        lexer: &mut Lexer<'_>,
+        label: &Arc<str>,
+        dir: Option<&Path>,
+        depth: u32,
+        abandon: Option<&AtomicBool>,
+    ) -> Result<(), ParseFailure> {
         let mut fields: Vec<Field<'_>> = Vec::with_capacity(16);
         loop {
+            if abandon.is_some_and(|abandon| abandon.load(Ordering::Relaxed)) {
+                return Ok(());
+            }
             let entry = match lexer.next_entry(&mut fields) {
                 Ok(Some(entry)) => entry,
                 Ok(None) => return Ok(()),
@@ -277,9 +705,11 @@ impl<'o> Parser<'o> {
                 return Ok(owner.span);
             }
         }
+        self.rely_on(Inherited::Origin);
         let mut wire = Vec::with_capacity(64);
         parse_name(field.text, self.origin.as_deref(), &mut wire)
             .map_err(|m| (0, format!("owner name: {m}")))?;
+        self.replace(Inherited::Owner);
         let span = self.builder.write_span(|out| write_name(&wire, out));
         self.owner = Some(Owner {
             span,
@@ -290,7 +720,7 @@ impl<'o> Parser<'o> {
     }
 
     /// Reads `[TTL] [class] type` (TTL and class in either order) starting at `index`.
-    fn header(&self, fields: &[Field<'_>], mut index: usize) -> Result<(Header, usize), Located> {
+    fn header(&mut self, fields: &[Field<'_>], mut index: usize) -> Result<(Header, usize), Located> {
         let mut ttl = None;
         let mut class = None;
         loop {
@@ -316,7 +746,8 @@ impl<'o> Parser<'o> {
         }
     }
 
-    fn check_class(&self, class: Option<RecordClass>, index: usize) -> Result<RecordClass, Located> {
+    fn check_class(&mut self, class: Option<RecordClass>, index: usize) -> Result<RecordClass, Located> {
+        self.rely_on(Inherited::ZoneClass);
         let zone_class = self.zone_class.unwrap_or(RecordClass::IN);
         match class {
             Some(class) if self.zone_class.is_some() && class != zone_class => Err((
@@ -330,6 +761,7 @@ impl<'o> Parser<'o> {
 
     fn record(&mut self, fields: &[Field<'_>], entry: &Entry) -> Result<(), Located> {
         let (owner, first) = if entry.blank_owner {
+            self.rely_on(Inherited::Owner);
             match &self.owner {
                 Some(owner) => (owner.span, 0),
                 None => return Err((0, "record has no owner name and there is no previous one".into())),
@@ -349,20 +781,23 @@ impl<'o> Parser<'o> {
         rdata_at: usize,
     ) -> Result<(), Located> {
         let Header { ttl, class, rtype } = header;
+        self.rely_on(Inherited::Origin);
         self.wire.clear();
         parse_rdata(rtype, class, rdata, self.origin.as_deref(), &mut self.wire)
             .map_err(|FieldError { index, message }| (rdata_at + index, format!("{rtype}: {message}")))?;
         let ttl = match ttl {
             Some(ttl) => {
+                self.replace(Inherited::LastTtl);
                 self.last_ttl = Some(ttl);
                 ttl
             }
-            None => match self.default_ttl.or(self.last_ttl) {
+            None => match self.inherited_ttl() {
                 Some(ttl) => ttl,
                 None if rtype == RecordType::SOA => {
                     // RFC 2308 fallback for zones without $TTL: the SOA minimum becomes the default.
                     let minimum =
                         soa_minimum(&self.wire).ok_or((rdata_at, "SOA rdata is malformed".to_string()))?;
+                    self.replace(Inherited::DefaultTtl);
                     self.default_ttl = Some(minimum);
                     minimum
                 }
@@ -374,7 +809,10 @@ impl<'o> Parser<'o> {
                 }
             },
         };
-        self.zone_class.get_or_insert(class);
+        if self.zone_class.is_none() {
+            self.replace(Inherited::ZoneClass);
+            self.zone_class = Some(class);
+        }
         let wire = &self.wire;
         self.builder
             .try_push_with_name(owner, rtype, class, ttl, |out| {
@@ -395,6 +833,7 @@ impl<'o> Parser<'o> {
         match name.as_slice() {
             b"$ORIGIN" => {
                 expect_args(fields, 2, 2, "$ORIGIN takes one name")?;
+                self.rely_on(Inherited::Origin);
                 let mut wire = Vec::new();
                 parse_name(fields[1].text, self.origin.as_deref(), &mut wire)
                     .map_err(|m| DirectiveError::Here((1, format!("$ORIGIN: {m}"))))?;
@@ -405,6 +844,7 @@ impl<'o> Parser<'o> {
                 expect_args(fields, 2, 2, "$TTL takes one TTL")?;
                 let ttl =
                     parse_ttl(fields[1].text).map_err(|m| DirectiveError::Here((1, format!("$TTL: {m}"))))?;
+                self.replace(Inherited::DefaultTtl);
                 self.default_ttl = Some(ttl);
                 Ok(())
             }
@@ -417,7 +857,17 @@ impl<'o> Parser<'o> {
         }
     }
 
+    /// The TTL of a record that gives none: `$TTL`, else the last explicit TTL (RFC 2308).
+    fn inherited_ttl(&mut self) -> Option<u32> {
+        self.rely_on(Inherited::DefaultTtl);
+        if self.default_ttl.is_none() {
+            self.rely_on(Inherited::LastTtl);
+        }
+        self.default_ttl.or(self.last_ttl)
+    }
+
     fn set_origin(&mut self, origin: Option<Vec<u8>>) {
+        self.replace(Inherited::Origin);
         self.origin = origin;
         self.origin_generation += 1;
     }
@@ -453,6 +903,7 @@ impl<'o> Parser<'o> {
             Some(dir) if relative.is_relative() => dir.join(&relative),
             _ => relative,
         };
+        self.rely_on(Inherited::Origin);
         let include_origin = match fields.get(2) {
             Some(field) => {
                 let mut wire = Vec::new();
@@ -466,11 +917,15 @@ impl<'o> Parser<'o> {
             .map_err(|e| DirectiveError::Here((1, format!("cannot read {}: {e}", path.display()))))?;
         let saved_origin = self.origin.clone();
         let saved_owner = self.owner.clone();
+        let origin_replaced = self.replace(Inherited::Origin);
+        let owner_replaced = self.replace(Inherited::Owner);
         self.set_origin(include_origin);
         let child_label: Arc<str> = path.to_string_lossy().into();
         let result = self.parse_source(&input, &child_label, path.parent(), depth + 1);
         self.set_origin(saved_origin);
         self.owner = saved_owner;
+        self.restore_replaced(Inherited::Origin, origin_replaced);
+        self.restore_replaced(Inherited::Owner, owner_replaced);
         let _ = label;
         result.map_err(DirectiveError::Nested)
     }
@@ -506,6 +961,7 @@ impl<'o> Parser<'o> {
         }
         let template = rhs[0].text;
         let lhs = fields[2].text;
+        self.rely_on(Inherited::Origin);
         let saved_owner = self.owner.clone();
         let mut owner_text = Vec::new();
         let mut rdata_text = Vec::new();

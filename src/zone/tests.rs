@@ -201,6 +201,63 @@ fn written_zones_parse_back_to_the_same_records() {
     assert_eq!(a, b);
 }
 
+/// Records, errors and failure of a parse, as text, for comparing parses.
+fn outcome(bytes: &[u8], options: &ParseOptions) -> (Vec<String>, Vec<ZoneError>, Option<String>) {
+    match parse_bytes(bytes, Arc::from("t.zone"), None, options) {
+        Ok(parsed) => (lines(&parsed.records), parsed.errors, None),
+        Err(failure) => (Vec::new(), Vec::new(), Some(failure.to_string())),
+    }
+}
+
+/// Parsing in parts on several threads must give exactly what one pass gives.
+fn assert_parts_agree(bytes: &[u8], options: &ParseOptions) {
+    let one_pass = ParseOptions {
+        parallelism: Parallelism {
+            max_parts: Some(1),
+            ..Parallelism::default()
+        },
+        ..options.clone()
+    };
+    let expected = outcome(bytes, &one_pass);
+    for parts in [2, 3, 7] {
+        let split = ParseOptions {
+            parallelism: Parallelism {
+                max_parts: Some(parts),
+                min_part_bytes: 1,
+            },
+            ..options.clone()
+        };
+        assert_eq!(outcome(bytes, &split), expected, "{parts} parts");
+    }
+}
+
+#[test]
+fn parts_agree_with_one_pass() {
+    let zone = "$TTL 300\n$ORIGIN example.com.\n@ SOA ns h (\n1 2 3\n4 5 )\n NS ns\n\
+        ns A 192.0.2.1\nwww 60 A 192.0.2.2\n AAAA ::1\n$ORIGIN sub\nx TXT \"a ; b\" ( \"c\"\n)\n\
+        y CNAME x\n$TTL 1h\n$origin other.example.\nz MX 10 mx\n\
+        ; comment\nq ( A\n192.0.2.9 )\nr CH A 192.0.2.1\nbroken A 999.1.1.1\ns A 192.0.2.3\n";
+    for collect_errors in [false, true] {
+        let options = ParseOptions {
+            collect_errors,
+            ..ParseOptions::default()
+        };
+        assert_parts_agree(zone.as_bytes(), &options);
+        assert_parts_agree(
+            SEED_ZONE.as_bytes(),
+            &ParseOptions {
+                origin: Some("example.com".into()),
+                ..options
+            },
+        );
+    }
+    // No $TTL: the SOA minimum, then the last explicit TTL, are inherited across the cuts.
+    assert_parts_agree(
+        b"a.x. SOA ns.x. h.x. 1 2 3 4 5\nb.x. A 192.0.2.1\nc.x. 7 A 192.0.2.2\nd.x. A 192.0.2.3\n",
+        &ParseOptions::default(),
+    );
+}
+
 fn parse_anything(bytes: &[u8]) {
     for collect_errors in [false, true] {
         let opts = ParseOptions {
@@ -224,6 +281,7 @@ fn parse_anything(bytes: &[u8]) {
             .unwrap_or_else(|e| panic!("rewritten zone does not parse: {e}\n{written}"));
             assert_eq!(again.records.len(), parsed.records.len());
         }
+        assert_parts_agree(bytes, &opts);
     }
 }
 
