@@ -145,44 +145,39 @@ pub fn write_name(wire: &[u8], out: &mut String) {
         out.push('.');
         return;
     }
-    // Built in a stack buffer and appended once: per-character pushes dominate otherwise.
-    // 255 wire bytes print as at most 4 characters each.
-    let mut text = [0u8; MAX_NAME_LEN * 4];
-    let mut len = 0;
+    out.reserve(wire.len());
     let mut at = 0;
     while let Some(&label_len) = wire.get(at) {
         if label_len == 0 {
             break;
         }
-        let label = &wire[at + 1..at + 1 + usize::from(label_len)];
-        for &byte in label {
-            len += put_name_byte(byte, &mut text[len..]);
+        let mut rest = &wire[at + 1..at + 1 + usize::from(label_len)];
+        // Labels rarely need escapes: append each run of plain bytes in one go.
+        while !rest.is_empty() {
+            let plain = rest
+                .iter()
+                .position(|&byte| !is_plain_name_byte(byte))
+                .unwrap_or(rest.len());
+            push_ascii(out, &rest[..plain]);
+            let Some(&byte) = rest.get(plain) else {
+                break;
+            };
+            if byte.is_ascii_graphic() {
+                out.push('\\');
+                out.push(char::from(byte));
+            } else {
+                push_decimal_escape(byte, out);
+            }
+            rest = &rest[plain + 1..];
         }
-        text[len] = b'.';
-        len += 1;
+        out.push('.');
         at += 1 + usize::from(label_len);
     }
-    push_ascii(out, &text[..len]);
 }
 
-/// Writes one label byte in presentation form into `dst`; returns the bytes written.
-#[inline]
-fn put_name_byte(byte: u8, dst: &mut [u8]) -> usize {
-    match byte {
-        b'.' | b';' | b'\\' | b'(' | b')' | b'@' | b'$' | b'"' => {
-            dst[0] = b'\\';
-            dst[1] = byte;
-            2
-        }
-        0x21..=0x7e => {
-            dst[0] = byte;
-            1
-        }
-        _ => {
-            dst[..4].copy_from_slice(&decimal_escape(byte));
-            4
-        }
-    }
+/// Whether a label byte prints as itself: visible ASCII that is not special in master files.
+fn is_plain_name_byte(byte: u8) -> bool {
+    byte.is_ascii_graphic() && !matches!(byte, b'.' | b';' | b'\\' | b'(' | b')' | b'@' | b'$' | b'"')
 }
 
 /// The `\DDD` form of a byte that cannot appear literally.

@@ -258,6 +258,33 @@ fn parts_agree_with_one_pass() {
     );
 }
 
+#[test]
+fn files_read_in_pieces_parse_like_one_read() {
+    let dir = std::env::temp_dir().join(format!("dnsmill-pieces-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pieces.zone");
+    let mut text = String::from("$ORIGIN example.com.\n$TTL 300\n");
+    for i in 0..500 {
+        text.push_str(&format!(
+            "host-{i} A 192.0.2.{}\n AAAA 2001:db8::{i:x}\n",
+            i % 250
+        ));
+    }
+    std::fs::write(&path, &text).unwrap();
+    let pieces = ParseOptions {
+        parallelism: Parallelism {
+            max_parts: Some(3),
+            min_part_bytes: 1,
+        },
+        ..ParseOptions::default()
+    };
+    let from_file = parse_file(&path, &pieces).unwrap();
+    let from_text = parse(&text, None).unwrap();
+    assert_eq!(from_file.records.len(), 1000);
+    assert_eq!(lines(&from_file.records), lines(&from_text));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn parse_anything(bytes: &[u8]) {
     for collect_errors in [false, true] {
         let opts = ParseOptions {
