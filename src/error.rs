@@ -26,6 +26,9 @@ pub enum Error {
     /// A caller passed a value that cannot be used.
     #[error("{0}")]
     InvalidArgument(String),
+    /// Resolution could not run (no usable nameserver, no socket).
+    #[error("{0}")]
+    Resolve(String),
     /// The work was interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
@@ -94,6 +97,7 @@ impl From<Error> for PyErr {
                 }
             }
             Error::InvalidArgument(message) => pyo3::exceptions::PyValueError::new_err(message),
+            Error::Resolve(message) => ResolveError::new_err(message),
             Error::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted"),
         }
     }

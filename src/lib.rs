@@ -1,10 +1,12 @@
-//! dnsmill's Rust core: zone parsing and writing, exposed to Python as `dnsmill._core`.
+//! dnsmill's Rust core: zone parsing and writing and bulk resolution, exposed to Python as
+//! `dnsmill._core`.
 //!
-//! The core ([`record`], [`zone`]) is plain Rust and compiles and tests without Python; the
+//! The core ([`record`], [`zone`], [`resolve`]) is plain Rust and compiles and tests without Python; the
 //! `py` modules and this file are the thin binding layer.
 
 pub mod error;
 pub mod record;
+pub mod resolve;
 pub mod runtime;
 pub mod zone;
 
@@ -13,6 +15,8 @@ pub mod zone;
 mod _core {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use crate::resolve::py::{PyQueryResult, PyResolver, PyResultSet, PyResultStream, ResultIterator};
     #[pymodule_export]
     use crate::zone::py::{parse_zone, PyRecord, PyZone, ZoneIterator};
 

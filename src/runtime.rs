@@ -1,10 +1,14 @@
-//! The one place that releases the GIL around real work.
+//! The one place that releases the GIL around real work, and the one tokio runtime.
 //!
-//! Work runs on a helper thread while the calling thread, detached from the interpreter, waits
-//! for it and wakes every 100 ms to check for Ctrl-C. On an interrupt the caller returns at once
-//! with `KeyboardInterrupt`; the work finishes in the background and its result is dropped.
+//! CPU work runs on a helper thread, network work as a task on the shared runtime; either
+//! way the calling thread, detached from the interpreter, waits for it and wakes every 100 ms
+//! to check for Ctrl-C (and to report progress). On an interrupt the caller returns at once
+//! with `KeyboardInterrupt`: network work is told to stop, CPU work finishes in the background
+//! and its result is dropped.
 
-use std::sync::mpsc;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -52,4 +56,59 @@ where
 /// Runs short `work` without the GIL on the calling thread.
 pub fn detach<T: Send, F: FnOnce() -> T + Send>(py: Python<'_>, work: F) -> T {
     py.detach(work)
+}
+
+/// The process's one tokio runtime, started on first use with a worker per core.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("dnsmill-io")
+            .build()
+            // Without a runtime no network work can happen at all: there is nothing to fall
+            // back to, and the OS refusing threads at start-up is not recoverable here.
+            .expect("cannot start the tokio runtime")
+    })
+}
+
+/// Runs `work` on the shared runtime while the caller waits without the GIL. Every wake-up
+/// (about 100 ms) checks for Ctrl-C and calls `on_tick`; an interrupt or an error from
+/// `on_tick` sets `cancel`, which `work` is expected to honour, and returns that error.
+pub fn wait_on_runtime<T, F>(
+    py: Python<'_>,
+    work: F,
+    cancel: &Arc<AtomicBool>,
+    mut on_tick: impl FnMut(Python<'_>) -> PyResult<()>,
+) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+{
+    let (sender, receiver) = mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let _ = sender.send(work.await);
+    });
+    let mut receiver = receiver;
+    loop {
+        let (received, returned) = py.detach(move || {
+            let received = receiver.recv_timeout(SIGNAL_CHECK_INTERVAL);
+            (received, receiver)
+        });
+        receiver = returned;
+        match received {
+            Ok(result) => return result.map_err(PyErr::from),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(error) = py.check_signals().and_then(|()| on_tick(py)) {
+                    cancel.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "dnsmill task stopped without a result (it panicked)",
+                ))
+            }
+        }
+    }
 }

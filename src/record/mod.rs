@@ -88,6 +88,16 @@ pub struct Span {
     arena: u16,
 }
 
+impl Span {
+    /// The same text once its arenas have been adopted by a builder that held `arenas` before.
+    pub fn after_adoption(self, arenas: u16) -> Span {
+        Span {
+            arena: self.arena + arenas,
+            ..self
+        }
+    }
+}
+
 /// An arena is closed once it holds this many bytes. One write is a name or one record's rdata
 /// (well under a megabyte), so offsets within an arena always fit in 32 bits.
 const ARENA_LIMIT: usize = 1 << 31;
@@ -190,6 +200,19 @@ impl RecordSet {
         let mut ttls = self.rows.iter().map(|row| row.ttl);
         let first = ttls.next()?;
         Some(ttls.fold((first, first), |(lo, hi), ttl| (lo.min(ttl), hi.max(ttl))))
+    }
+
+    /// The text of a span written while the set was built.
+    pub fn span_text(&self, span: Span) -> &str {
+        self.slice(span)
+    }
+
+    /// The records at `indices`, in that order, sharing this set's text.
+    pub fn gather(&self, indices: impl IntoIterator<Item = usize>) -> RecordSet {
+        RecordSet {
+            arenas: Arc::clone(&self.arenas),
+            rows: indices.into_iter().map(|index| self.rows[index]).collect(),
+        }
     }
 
     /// Total bytes of record text held (names and rdata).
@@ -328,20 +351,24 @@ impl RecordSetBuilder {
         Ok(())
     }
 
+    /// Drops the records pushed after the first `len` (their text stays in the arena).
+    pub fn truncate(&mut self, len: usize) {
+        self.rows.truncate(len);
+    }
+
     /// Moves every record of `other` after those of `self`. The text stays where it is: the
-    /// other builder's arenas are adopted, not copied.
-    pub fn append(&mut self, other: RecordSetBuilder) {
+    /// other builder's arenas are adopted, not copied. Returns how many arenas `self` had, for
+    /// [`Span::after_adoption`] on spans kept elsewhere.
+    pub fn append(&mut self, other: RecordSetBuilder) -> u16 {
         let base = self.arenas.len() as u16;
-        let moved = |span: Span| Span {
-            arena: span.arena + base,
-            ..span
-        };
+        let moved = |span: Span| span.after_adoption(base);
         self.arenas.extend(other.arenas);
         self.rows.extend(other.rows.into_iter().map(|row| Row {
             name: moved(row.name),
             rdata: moved(row.rdata),
             ..row
         }));
+        base
     }
 
     /// The text of a span written earlier.

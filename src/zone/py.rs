@@ -100,6 +100,15 @@ pub struct PyZone {
 }
 
 impl PyZone {
+    /// A zone object over records that came from elsewhere (resolver answers).
+    pub(crate) fn from_records(records: Arc<RecordSet>) -> PyZone {
+        PyZone {
+            records,
+            errors: Vec::new(),
+            origin: None,
+        }
+    }
+
     fn derived(&self, records: RecordSet) -> PyZone {
         PyZone {
             records: Arc::new(records),
@@ -130,7 +139,7 @@ fn normalise_name(name: &str) -> PyResult<String> {
     Ok(text)
 }
 
-fn parse_type_list(types: &Bound<'_, PyAny>) -> PyResult<Vec<RecordType>> {
+pub(crate) fn parse_type_list(types: &Bound<'_, PyAny>) -> PyResult<Vec<RecordType>> {
     let names: Vec<String> = if let Ok(single) = types.extract::<String>() {
         single.split(',').map(|s| s.trim().to_string()).collect()
     } else {
@@ -349,7 +358,7 @@ impl PyZone {
 
 /// Runs `work` with Python's cyclic garbage collector paused; it is switched back on however
 /// `work` ends, a panic included.
-fn with_gc_paused<'py, T>(py: Python<'py>, work: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+pub(crate) fn with_gc_paused<'py, T>(py: Python<'py>, work: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     struct Resume<'py>(Option<Bound<'py, PyModule>>);
     impl Drop for Resume<'_> {
         fn drop(&mut self) {
@@ -379,7 +388,11 @@ fn is_at_or_under(name: &str, ancestor: &str) -> bool {
             && !name[..name.len() - ancestor.len() - 1].ends_with('\\'))
 }
 
-fn import_optional<'py>(py: Python<'py>, module: &str, method: &str) -> PyResult<Bound<'py, PyModule>> {
+pub(crate) fn import_optional<'py>(
+    py: Python<'py>,
+    module: &str,
+    method: &str,
+) -> PyResult<Bound<'py, PyModule>> {
     py.import(module).map_err(|_| {
         PyImportError::new_err(format!(
             "{method}() needs the '{module}' package: pip install {module}"
@@ -472,8 +485,8 @@ type RecordArgs = (String, String, u32, String, String);
 /// One DNS record: frozen, hashable, its repr the zone line.
 #[pyclass(module = "dnsmill._core", name = "Record", frozen)]
 pub struct PyRecord {
-    set: Arc<RecordSet>,
-    index: usize,
+    pub(crate) set: Arc<RecordSet>,
+    pub(crate) index: usize,
 }
 
 impl PyRecord {

@@ -68,7 +68,8 @@ fn write_zone_line(record: &RecordRef<'_>, out: &mut impl Write) -> io::Result<(
     )
 }
 
-fn write_csv_field(text: &str, out: &mut impl Write) -> io::Result<()> {
+/// Writes one CSV field, quoted when it holds a quote, comma or line break (RFC 4180).
+pub fn write_csv_field(text: &str, out: &mut impl Write) -> io::Result<()> {
     if text.contains(['"', ',', '\n', '\r']) {
         out.write_all(b"\"")?;
         out.write_all(text.replace('"', "\"\"").as_bytes())?;

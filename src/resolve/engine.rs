@@ -1,0 +1,1052 @@
+//! The resolution engine: lanes of long-lived UDP sockets on the shared tokio runtime.
+//!
+//! Each lane owns one socket (its own random source port), its in-flight table keyed by
+//! transaction id, its timers and its share of the concurrency limit, so lanes share nothing on
+//! the hot path but the input queue and, when limits are set, the rate buckets. A reply is
+//! accepted only when its source address, id and question all match a try in flight.
+//!
+//! Speed without tuning comes from two feedback loops per lane:
+//! - an in-flight window that grows while replies keep up and halves on loss (once per loss
+//!   episode), capped by `concurrency`;
+//! - a retransmission timer per nameserver from the measured round trips (RFC 6298), so a lost
+//!   datagram is retried after a few round trips rather than after the full `timeout`. The
+//!   earlier tries stay registered, so a reply to any of them completes the query.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::config::ResolverConfig;
+use super::message::{canonical_rdata, encode_query, message_id, rcode, Response};
+use super::results::{ResultRow, ResultsBuilder, RunStats, Status};
+use crate::record::name::{parse_name, write_name};
+use crate::record::RecordType;
+
+/// Names handed to the engine, numbered from `first` in input order.
+#[derive(Debug, Default)]
+pub struct NameBatch {
+    /// Number of the first name.
+    pub first: u64,
+    /// The names as given.
+    pub names: Vec<String>,
+}
+
+/// Progress counters, read by whoever reports progress.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Queries finished (any status).
+    pub done: AtomicU64,
+    /// Tries sent.
+    pub sent: AtomicU64,
+    /// Names taken from the input.
+    pub names: AtomicU64,
+}
+
+/// Everything one run shares between its lanes.
+pub struct Run {
+    /// Settings; `nameservers` is not empty.
+    pub config: ResolverConfig,
+    /// Types asked for every name.
+    pub types: Vec<RecordType>,
+    /// Set to stop: lanes give up their queries and end.
+    pub cancel: Arc<AtomicBool>,
+    /// Counters for progress reports.
+    pub progress: Arc<Progress>,
+    /// Rows per batch sent to the output.
+    pub batch_rows: usize,
+}
+
+/// Fewest retransmission timeout, whatever the measured round trips.
+const MIN_RTO: Duration = Duration::from_millis(10);
+/// How often an idle lane checks for cancellation and flushes partial output.
+const TICK: Duration = Duration::from_millis(50);
+/// Largest UDP payload read.
+const MAX_UDP: usize = 65_535;
+
+/// Resolves every name of `input` for every type of `run`, sending results to `output` in
+/// batches. Ends when the input is closed and every query has finished, or on cancellation.
+pub async fn resolve(
+    run: Arc<Run>,
+    input: mpsc::Receiver<NameBatch>,
+    output: mpsc::Sender<ResultsBuilder>,
+) -> Result<RunStats, String> {
+    let started = Instant::now();
+    let input = Arc::new(tokio::sync::Mutex::new(input));
+    let limits = Arc::new(RateLimits::new(&run.config));
+    let lanes = run.config.sockets.max(1);
+    let mut tasks = Vec::with_capacity(lanes);
+    for lane_number in 0..lanes {
+        let bind: SocketAddr = if run.config.nameservers[0].is_ipv6() {
+            "[::]:0".parse().expect("a literal address")
+        } else {
+            "0.0.0.0:0".parse().expect("a literal address")
+        };
+        let socket = bind_udp(bind).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+        let window_cap = (run.config.concurrency / lanes).max(1);
+        let lane = Lane::new(
+            Arc::clone(&run),
+            socket,
+            window_cap,
+            lane_number,
+            Arc::clone(&limits),
+        );
+        tasks.push(tokio::spawn(lane.run(Arc::clone(&input), output.clone())));
+    }
+    drop(output);
+    let mut stats = RunStats::default();
+    for task in tasks {
+        let lane_stats = task.await.map_err(|e| format!("a resolver lane failed: {e}"))??;
+        stats.add(&lane_stats);
+    }
+    stats.elapsed = started.elapsed().as_secs_f64();
+    Ok(stats)
+}
+
+/// A UDP socket with buffers large enough for a full window of replies.
+fn bind_udp(address: SocketAddr) -> std::io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(address);
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    // Best effort: the kernel caps these at its own limits.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    let _ = socket.set_send_buffer_size(1 << 20);
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Token buckets for the overall and per-nameserver query rates.
+struct RateLimits {
+    overall: Option<Mutex<TokenBucket>>,
+    per_server: Vec<Mutex<TokenBucket>>,
+}
+
+impl RateLimits {
+    fn new(config: &ResolverConfig) -> Self {
+        RateLimits {
+            overall: config.qps.map(|qps| Mutex::new(TokenBucket::new(qps))),
+            per_server: match config.per_server_qps {
+                Some(qps) => (0..config.nameservers.len())
+                    .map(|_| Mutex::new(TokenBucket::new(qps)))
+                    .collect(),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    fn is_unlimited(&self) -> bool {
+        self.overall.is_none() && self.per_server.is_empty()
+    }
+
+    /// Takes a token for one query to `server`, or says how long until one is there.
+    fn take(&self, server: usize, now: Instant) -> Result<(), Duration> {
+        let mut overall = self.overall.as_ref().map(lock_bucket);
+        let mut server = self.per_server.get(server).map(lock_bucket);
+        let wait = [overall.as_deref_mut(), server.as_deref_mut()]
+            .into_iter()
+            .flatten()
+            .map(|bucket| bucket.wait(now))
+            .max()
+            .unwrap_or_default();
+        if !wait.is_zero() {
+            return Err(wait);
+        }
+        for bucket in [overall.as_deref_mut(), server.as_deref_mut()]
+            .into_iter()
+            .flatten()
+        {
+            bucket.tokens -= 1.0;
+        }
+        Ok(())
+    }
+}
+
+fn lock_bucket(bucket: &Mutex<TokenBucket>) -> std::sync::MutexGuard<'_, TokenBucket> {
+    // A bucket holds plain numbers: one left behind by a panicking lane is still usable.
+    bucket.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// A rate as a bucket of tokens refilled continuously, holding at most a tenth of a second's.
+struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64) -> Self {
+        let burst = (rate / 10.0).max(1.0);
+        TokenBucket {
+            rate,
+            burst,
+            tokens: 1.0,
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Refills, then the wait before a whole token is there (zero if one is).
+    fn wait(&mut self, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+        }
+    }
+}
+
+/// Round-trip estimate for one nameserver (RFC 6298).
+#[derive(Clone, Copy)]
+struct RoundTrip {
+    smoothed: Option<f64>,
+    variation: f64,
+}
+
+impl RoundTrip {
+    fn sample(&mut self, rtt: Duration) {
+        let rtt = rtt.as_secs_f64();
+        match self.smoothed {
+            None => {
+                self.smoothed = Some(rtt);
+                self.variation = rtt / 2.0;
+            }
+            Some(smoothed) => {
+                self.variation = 0.75 * self.variation + 0.25 * (smoothed - rtt).abs();
+                self.smoothed = Some(0.875 * smoothed + 0.125 * rtt);
+            }
+        }
+    }
+
+    /// When to retry: the timeout until the first sample, then SRTT + 4 RTTVAR.
+    fn retransmit_after(&self, ceiling: Duration) -> Duration {
+        match self.smoothed {
+            None => ceiling,
+            Some(smoothed) => {
+                Duration::from_secs_f64(smoothed + 4.0 * self.variation).clamp(MIN_RTO, ceiling)
+            }
+        }
+    }
+}
+
+/// The adaptive in-flight window of one lane: slow start, then additive increase; halved on
+/// loss, at most once per round of tries sent before the previous cut.
+struct Window {
+    size: f64,
+    threshold: f64,
+    cap: f64,
+    last_cut: Instant,
+}
+
+impl Window {
+    fn new(cap: usize) -> Self {
+        let cap = cap as f64;
+        Window {
+            size: cap.min(16.0),
+            threshold: cap,
+            cap,
+            last_cut: Instant::now(),
+        }
+    }
+
+    fn allows(&self, in_flight: usize) -> bool {
+        (in_flight as f64) < self.size.floor().max(1.0)
+    }
+
+    fn on_reply(&mut self) {
+        let growth = if self.size < self.threshold {
+            1.0
+        } else {
+            1.0 / self.size
+        };
+        self.size = (self.size + growth).min(self.cap);
+    }
+
+    fn on_loss(&mut self, sent: Instant, now: Instant) {
+        if sent > self.last_cut {
+            self.threshold = (self.size / 2.0).max(2.0);
+            self.size = self.threshold;
+            self.last_cut = now;
+        }
+    }
+}
+
+/// One query: a name and a type.
+struct Query {
+    index: u64,
+    qname: Arc<[u8]>,
+    qtype: RecordType,
+}
+
+/// A query in flight, and its tries.
+struct Slot {
+    query: Query,
+    started: Instant,
+    attempts: u8,
+    first_server: usize,
+    tries: Vec<u16>,
+    /// Set while the query waits for a TCP exchange.
+    over_tcp: bool,
+    /// Bumped when the slot is reused, so stale timers and TCP results are ignored.
+    generation: u32,
+    active: bool,
+}
+
+/// One datagram sent and not yet answered.
+struct Try {
+    slot: u32,
+    generation: u32,
+    server: usize,
+    sent: Instant,
+    attempt: u8,
+}
+
+struct TcpOutcome {
+    slot: u32,
+    generation: u32,
+    server: usize,
+    reply: Result<Vec<u8>, String>,
+}
+
+struct Lane {
+    run: Arc<Run>,
+    socket: UdpSocket,
+    limits: Arc<RateLimits>,
+    window: Window,
+    round_trips: Vec<RoundTrip>,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    in_flight: usize,
+    tries: HashMap<u16, Try>,
+    timers: BinaryHeap<Reverse<(Instant, u64, TimerKey)>>,
+    timer_seq: u64,
+    fresh: VecDeque<Query>,
+    retries: VecDeque<u32>,
+    input_closed: bool,
+    next_server: usize,
+    out: ResultsBuilder,
+    last_flush: Instant,
+    stats: RunStats,
+    tcp_sender: mpsc::UnboundedSender<TcpOutcome>,
+    tcp_receiver: mpsc::UnboundedReceiver<TcpOutcome>,
+    tcp_pending: usize,
+    send_buffer: Vec<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct TimerKey {
+    id: u16,
+    generation: u32,
+    slot: u32,
+}
+
+impl Lane {
+    fn new(
+        run: Arc<Run>,
+        socket: UdpSocket,
+        window_cap: usize,
+        number: usize,
+        limits: Arc<RateLimits>,
+    ) -> Self {
+        let servers = run.config.nameservers.len();
+        let (tcp_sender, tcp_receiver) = mpsc::unbounded_channel();
+        Lane {
+            window: Window::new(window_cap),
+            round_trips: vec![
+                RoundTrip {
+                    smoothed: None,
+                    variation: 0.0
+                };
+                servers
+            ],
+            run,
+            socket,
+            limits,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            in_flight: 0,
+            tries: HashMap::new(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            fresh: VecDeque::new(),
+            retries: VecDeque::new(),
+            input_closed: false,
+            next_server: number % servers.max(1),
+            out: ResultsBuilder::default(),
+            last_flush: Instant::now(),
+            stats: RunStats::default(),
+            tcp_sender,
+            tcp_receiver,
+            tcp_pending: 0,
+            send_buffer: Vec::with_capacity(512),
+        }
+    }
+
+    async fn run(
+        mut self,
+        input: Arc<tokio::sync::Mutex<mpsc::Receiver<NameBatch>>>,
+        output: mpsc::Sender<ResultsBuilder>,
+    ) -> Result<RunStats, String> {
+        let mut buffer = vec![0u8; MAX_UDP];
+        loop {
+            if self.run.cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            self.refill(&input);
+            let rate_wait = self.send_what_we_can().await?;
+            if self.input_closed && self.fresh.is_empty() && self.retries.is_empty() && self.in_flight == 0 {
+                break;
+            }
+            if self.out.len() >= self.run.batch_rows || self.last_flush.elapsed() >= TICK * 2 {
+                self.flush(&output).await?;
+            }
+            let idle = self.in_flight == 0 && self.fresh.is_empty() && self.retries.is_empty();
+            let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
+            let mut wake = Instant::now() + TICK;
+            if let Some(at) = next_timer {
+                wake = wake.min(at);
+            }
+            if let Some(wait) = rate_wait {
+                wake = wake.min(Instant::now() + wait);
+            }
+            tokio::select! {
+                biased;
+                received = self.socket.recv_from(&mut buffer) => {
+                    match received {
+                        Ok((len, from)) => self.on_datagram(&buffer[..len], from),
+                        Err(error) => tracing::debug!("UDP receive failed: {error}"),
+                    }
+                    // Drain whatever else is queued without going back to the scheduler.
+                    for _ in 0..256 {
+                        match self.socket.try_recv_from(&mut buffer) {
+                            Ok((len, from)) => self.on_datagram(&buffer[..len], from),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(outcome) = self.tcp_receiver.recv(), if self.tcp_pending > 0 => {
+                    self.tcp_pending -= 1;
+                    self.on_tcp(outcome);
+                }
+                batch = lock_and_receive(&input), if idle && !self.input_closed => {
+                    self.take_batch(batch);
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+            self.expire_timers(Instant::now());
+        }
+        if self.run.cancel.load(Ordering::Relaxed) {
+            // Cancelled: what was in flight is dropped, not reported as timed out.
+            self.tries.clear();
+        }
+        self.flush(&output).await?;
+        Ok(self.stats)
+    }
+
+    /// Takes more names when few queries are waiting, without waiting for them.
+    fn refill(&mut self, input: &tokio::sync::Mutex<mpsc::Receiver<NameBatch>>) {
+        if self.input_closed || self.fresh.len() >= self.window.size as usize + 64 {
+            return;
+        }
+        let Ok(mut receiver) = input.try_lock() else {
+            return;
+        };
+        match receiver.try_recv() {
+            Ok(batch) => {
+                drop(receiver);
+                self.take_batch(Some(batch));
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => self.input_closed = true,
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+    }
+
+    fn take_batch(&mut self, batch: Option<NameBatch>) {
+        let Some(batch) = batch else {
+            self.input_closed = true;
+            return;
+        };
+        let types = self.run.types.len() as u64;
+        self.run
+            .progress
+            .names
+            .fetch_add(batch.names.len() as u64, Ordering::Relaxed);
+        let mut wire = Vec::with_capacity(256);
+        for (offset, name) in batch.names.into_iter().enumerate() {
+            let number = batch.first + offset as u64;
+            wire.clear();
+            match query_name(&name, &mut wire) {
+                Ok(()) => {
+                    let qname: Arc<[u8]> = Arc::from(wire.as_slice());
+                    for (type_number, &qtype) in self.run.types.iter().enumerate() {
+                        self.fresh.push_back(Query {
+                            index: number * types + type_number as u64,
+                            qname: Arc::clone(&qname),
+                            qtype,
+                        });
+                    }
+                }
+                Err(reason) => {
+                    let run = Arc::clone(&self.run);
+                    for (type_number, &qtype) in run.types.iter().enumerate() {
+                        let index = number * types + type_number as u64;
+                        self.record_failure(index, &name, qtype, Status::Invalid, &reason, 0, None, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends fresh queries and retries while the window and the rate limits allow. Returns
+    /// how long until the rate limits allow the next one, when they are what stops it.
+    async fn send_what_we_can(&mut self) -> Result<Option<Duration>, String> {
+        loop {
+            let retry = self.retries.front().copied();
+            if retry.is_none() && (self.fresh.is_empty() || !self.window.allows(self.in_flight)) {
+                return Ok(None);
+            }
+            let server = match retry {
+                Some(slot_index) => {
+                    let slot = &self.slots[slot_index as usize];
+                    (slot.first_server + usize::from(slot.attempts)) % self.servers()
+                }
+                None => self.next_server,
+            };
+            let now = Instant::now();
+            if !self.limits.is_unlimited() {
+                if let Err(wait) = self.limits.take(server, now) {
+                    return Ok(Some(wait));
+                }
+            }
+            let slot_index = match retry {
+                Some(slot_index) => {
+                    self.retries.pop_front();
+                    slot_index
+                }
+                None => {
+                    let query = self.fresh.pop_front().expect("checked above");
+                    self.next_server = (self.next_server + 1) % self.servers();
+                    self.open_slot(query, server, now)
+                }
+            };
+            self.send_try(slot_index, server, now).await?;
+        }
+    }
+
+    fn servers(&self) -> usize {
+        self.run.config.nameservers.len()
+    }
+
+    fn open_slot(&mut self, query: Query, first_server: usize, now: Instant) -> u32 {
+        self.in_flight += 1;
+        match self.free_slots.pop() {
+            Some(index) => {
+                let slot = &mut self.slots[index as usize];
+                slot.query = query;
+                slot.started = now;
+                slot.attempts = 0;
+                slot.first_server = first_server;
+                slot.tries.clear();
+                slot.over_tcp = false;
+                slot.generation = slot.generation.wrapping_add(1);
+                slot.active = true;
+                index
+            }
+            None => {
+                self.slots.push(Slot {
+                    query,
+                    started: now,
+                    attempts: 0,
+                    first_server,
+                    tries: Vec::with_capacity(4),
+                    over_tcp: false,
+                    generation: 0,
+                    active: true,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    async fn send_try(&mut self, slot_index: u32, server: usize, now: Instant) -> Result<(), String> {
+        let id = loop {
+            let id: u16 = rand::random();
+            if !self.tries.contains_key(&id) {
+                break id;
+            }
+        };
+        let slot = &mut self.slots[slot_index as usize];
+        slot.attempts += 1;
+        slot.tries.push(id);
+        let attempt = slot.attempts;
+        let last = u32::from(attempt) > self.run.config.retries;
+        self.send_buffer.clear();
+        encode_query(
+            id,
+            &slot.query.qname,
+            slot.query.qtype,
+            self.run.config.edns_payload,
+            &mut self.send_buffer,
+        );
+        let generation = slot.generation;
+        let address = self.run.config.nameservers[server];
+        if let Err(error) = self.socket.send_to(&self.send_buffer, address).await {
+            tracing::debug!("sending to {address} failed: {error}");
+        }
+        self.stats.sent += 1;
+        self.run.progress.sent.fetch_add(1, Ordering::Relaxed);
+        self.tries.insert(
+            id,
+            Try {
+                slot: slot_index,
+                generation,
+                server,
+                sent: now,
+                attempt,
+            },
+        );
+        let wait = if last {
+            self.run.config.timeout
+        } else {
+            self.round_trips[server].retransmit_after(self.run.config.timeout)
+        };
+        self.timer_seq += 1;
+        let key = TimerKey {
+            id,
+            generation,
+            slot: slot_index,
+        };
+        self.timers.push(Reverse((now + wait, self.timer_seq, key)));
+        Ok(())
+    }
+
+    fn on_datagram(&mut self, datagram: &[u8], from: SocketAddr) {
+        let Some(id) = message_id(datagram) else {
+            self.stats.spoofed += 1;
+            return;
+        };
+        let Some(attempt) = self.tries.get(&id) else {
+            self.stats.unmatched += 1;
+            return;
+        };
+        let (slot_index, generation, server, sent, attempt_number) = (
+            attempt.slot,
+            attempt.generation,
+            attempt.server,
+            attempt.sent,
+            attempt.attempt,
+        );
+        if from != self.run.config.nameservers[server] {
+            self.stats.spoofed += 1;
+            return;
+        }
+        let response = match Response::parse(datagram) {
+            Ok(response) => response,
+            Err(_) => {
+                self.stats.spoofed += 1;
+                return;
+            }
+        };
+        let slot = &self.slots[slot_index as usize];
+        if !slot.active || slot.generation != generation || !self.answers_question(&response, slot_index) {
+            self.stats.spoofed += 1;
+            return;
+        }
+        let now = Instant::now();
+        if attempt_number == 1 && slot.attempts == 1 {
+            self.round_trips[server].sample(now - sent);
+        }
+        self.window.on_reply();
+        self.on_response(slot_index, server, &response, datagram, now);
+    }
+
+    fn answers_question(&self, response: &Response<'_>, slot_index: u32) -> bool {
+        let query = &self.slots[slot_index as usize].query;
+        response.is_response
+            && matches!(&response.question, Some((name, qtype, 1)) if *qtype == query.qtype.0 && name[..] == query.qname[..])
+    }
+
+    /// A reply matched a query in flight: finish it, retry it, or go over TCP.
+    fn on_response(
+        &mut self,
+        slot_index: u32,
+        server: usize,
+        response: &Response<'_>,
+        message: &[u8],
+        now: Instant,
+    ) {
+        let config = &self.run.config;
+        let slot = &self.slots[slot_index as usize];
+        if response.truncated && config.tcp_fallback && !slot.over_tcp {
+            self.start_tcp(slot_index, server);
+            return;
+        }
+        let failed = matches!(response.rcode, rcode::SERVFAIL | rcode::REFUSED);
+        if failed && config.retry_servfail && u32::from(slot.attempts) <= config.retries && !slot.over_tcp {
+            self.forget_tries(slot_index);
+            self.retries.push_back(slot_index);
+            return;
+        }
+        let _ = message;
+        self.finish_with_response(slot_index, server, response, now);
+    }
+
+    fn start_tcp(&mut self, slot_index: u32, server: usize) {
+        self.forget_tries(slot_index);
+        let slot = &mut self.slots[slot_index as usize];
+        slot.over_tcp = true;
+        slot.attempts = slot.attempts.saturating_add(1);
+        let id: u16 = rand::random();
+        let mut query = Vec::with_capacity(300);
+        encode_query(
+            id,
+            &slot.query.qname,
+            slot.query.qtype,
+            self.run.config.edns_payload,
+            &mut query,
+        );
+        let (generation, address, timeout) = (
+            slot.generation,
+            self.run.config.nameservers[server],
+            self.run.config.timeout,
+        );
+        let sender = self.tcp_sender.clone();
+        self.stats.tcp += 1;
+        self.tcp_pending += 1;
+        tokio::spawn(async move {
+            let reply = match tokio::time::timeout(timeout, tcp_exchange(address, &query)).await {
+                Ok(Ok(reply)) if message_id(&reply) == Some(id) => Ok(reply),
+                Ok(Ok(_)) => Err("TCP reply with another id".to_string()),
+                Ok(Err(error)) => Err(format!("TCP exchange with {address} failed: {error}")),
+                Err(_) => Err(format!("TCP exchange with {address} timed out")),
+            };
+            let _ = sender.send(TcpOutcome {
+                slot: slot_index,
+                generation,
+                server,
+                reply,
+            });
+        });
+    }
+
+    fn on_tcp(&mut self, outcome: TcpOutcome) {
+        let slot = &self.slots[outcome.slot as usize];
+        if !slot.active || slot.generation != outcome.generation {
+            return;
+        }
+        let now = Instant::now();
+        match outcome.reply {
+            Ok(reply) => match Response::parse(&reply) {
+                Ok(response) if self.answers_question(&response, outcome.slot) => {
+                    self.finish_with_response(outcome.slot, outcome.server, &response, now);
+                }
+                Ok(_) => {
+                    self.finish_failed(outcome.slot, Status::Error, "TCP reply for another question", now)
+                }
+                Err(error) => self.finish_failed(
+                    outcome.slot,
+                    Status::Error,
+                    &format!("bad TCP reply: {error}"),
+                    now,
+                ),
+            },
+            Err(error) => self.finish_failed(outcome.slot, Status::Error, &error, now),
+        }
+    }
+
+    fn expire_timers(&mut self, now: Instant) {
+        while let Some(Reverse((at, _, key))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(attempt) = self.tries.get(&key.id) else {
+                continue;
+            };
+            if attempt.generation != key.generation || attempt.slot != key.slot {
+                continue;
+            }
+            let slot = &self.slots[key.slot as usize];
+            if !slot.active || slot.over_tcp {
+                continue;
+            }
+            let sent = attempt.sent;
+            self.stats.timeouts += 1;
+            self.window.on_loss(sent, now);
+            // Only the newest try's timer decides; older tries stay registered for late replies.
+            if slot.tries.last() != Some(&key.id) {
+                continue;
+            }
+            if u32::from(slot.attempts) <= self.run.config.retries {
+                self.retries.push_back(key.slot);
+            } else {
+                self.finish_failed(key.slot, Status::Timeout, "", now);
+            }
+        }
+    }
+
+    fn forget_tries(&mut self, slot_index: u32) {
+        let slot = &mut self.slots[slot_index as usize];
+        for id in slot.tries.drain(..) {
+            self.tries.remove(&id);
+        }
+    }
+
+    fn close_slot(&mut self, slot_index: u32) {
+        self.forget_tries(slot_index);
+        let slot = &mut self.slots[slot_index as usize];
+        slot.active = false;
+        self.free_slots.push(slot_index);
+        self.in_flight -= 1;
+        self.run.progress.done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn finish_with_response(
+        &mut self,
+        slot_index: u32,
+        server: usize,
+        response: &Response<'_>,
+        now: Instant,
+    ) {
+        let slot = &self.slots[slot_index as usize];
+        let (index, qtype, attempts, started) =
+            (slot.query.index, slot.query.qtype, slot.attempts, slot.started);
+        let qname = Arc::clone(&slot.query.qname);
+        let answers = &mut self.out.answers;
+        let answers_start = answers.len();
+        let mut has_type = false;
+        let read = response.for_each_answer(|owner, rtype, class, ttl, rdata| {
+            has_type |= rtype == qtype || qtype.0 == 255;
+            let name = answers.write_span(|out| write_name(owner, out));
+            answers.try_push_with_name(name, rtype, class, ttl, |out| {
+                canonical_rdata(rtype, class, rdata, out)
+            })
+        });
+        let (status, detail) = match read {
+            Err(error) => {
+                answers.truncate(answers_start);
+                (Status::Error, Some(format!("malformed answer: {error}")))
+            }
+            Ok(()) => match response.rcode {
+                rcode::NOERROR if has_type => (Status::NoError, None),
+                rcode::NOERROR => (Status::NoData, None),
+                rcode::NXDOMAIN => (Status::NxDomain, None),
+                rcode::SERVFAIL => (Status::ServFail, None),
+                rcode::REFUSED => (Status::Refused, None),
+                other => (Status::Error, Some(format!("response code {other}"))),
+            },
+        };
+        let answers_len = answers.len() - answers_start;
+        let name = answers.write_span(|out| write_name(&qname, out));
+        let detail = detail.map(|text| answers.push_text(&text));
+        self.out.rows.push(ResultRow {
+            index,
+            name,
+            qtype,
+            status,
+            attempts,
+            rcode: Some(response.rcode),
+            server: Some(server as u16),
+            elapsed_us: micros(now - started),
+            answers_start: answers_start as u32,
+            answers_len: answers_len as u32,
+            detail,
+        });
+        self.close_slot(slot_index);
+    }
+
+    fn finish_failed(&mut self, slot_index: u32, status: Status, detail: &str, now: Instant) {
+        let slot = &self.slots[slot_index as usize];
+        let (index, qtype, attempts, elapsed) = (
+            slot.query.index,
+            slot.query.qtype,
+            slot.attempts,
+            micros(now - slot.started),
+        );
+        let mut name = String::new();
+        write_name(&slot.query.qname, &mut name);
+        self.record_failure(index, &name, qtype, status, detail, attempts, None, elapsed);
+        self.close_slot(slot_index);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_failure(
+        &mut self,
+        index: u64,
+        name: &str,
+        qtype: RecordType,
+        status: Status,
+        detail: &str,
+        attempts: u8,
+        server: Option<u16>,
+        elapsed_us: u32,
+    ) {
+        let answers = &mut self.out.answers;
+        let name = answers.push_text(name);
+        let detail = (!detail.is_empty()).then(|| answers.push_text(detail));
+        let answers_start = answers.len() as u32;
+        self.out.rows.push(ResultRow {
+            index,
+            name,
+            qtype,
+            status,
+            attempts,
+            rcode: None,
+            server,
+            elapsed_us,
+            answers_start,
+            answers_len: 0,
+            detail,
+        });
+        if status == Status::Invalid {
+            self.run.progress.done.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn flush(&mut self, output: &mpsc::Sender<ResultsBuilder>) -> Result<(), String> {
+        self.last_flush = Instant::now();
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.out);
+        if output.send(batch).await.is_err() {
+            // Nobody is reading any more: stop.
+            self.run.cancel.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+async fn lock_and_receive(input: &tokio::sync::Mutex<mpsc::Receiver<NameBatch>>) -> Option<NameBatch> {
+    input.lock().await.recv().await
+}
+
+fn micros(elapsed: Duration) -> u32 {
+    u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX)
+}
+
+/// The wire form of a name to query: absolute, IDN converted to A-labels, lowercase.
+pub fn query_name(name: &str, wire: &mut Vec<u8>) -> Result<(), String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err("empty name".into());
+    }
+    if trimmed.chars().any(char::is_whitespace) {
+        return Err("name contains whitespace".into());
+    }
+    let ascii = if trimmed.is_ascii() {
+        std::borrow::Cow::Borrowed(trimmed)
+    } else {
+        let converted =
+            idna::domain_to_ascii(trimmed).map_err(|_| format!("'{trimmed}' is not a valid IDN"))?;
+        std::borrow::Cow::Owned(converted)
+    };
+    let absolute = if ascii.ends_with('.') {
+        ascii.into_owned()
+    } else {
+        format!("{ascii}.")
+    };
+    if absolute.starts_with('.') && absolute != "." {
+        return Err("empty label".into());
+    }
+    parse_name(absolute.as_bytes(), None, wire)
+}
+
+/// One query over TCP: length-prefixed message out, length-prefixed message back (RFC 1035
+/// 4.2.2).
+async fn tcp_exchange(address: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(address).await?;
+    let mut framed = Vec::with_capacity(query.len() + 2);
+    framed.extend_from_slice(&(query.len() as u16).to_be_bytes());
+    framed.extend_from_slice(query);
+    stream.write_all(&framed).await?;
+    let len = stream.read_u16().await?;
+    let mut reply = vec![0u8; usize::from(len)];
+    stream.read_exact(&mut reply).await?;
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_absolute_lowercase_a_labels() {
+        let text = |name: &str| {
+            let mut wire = Vec::new();
+            query_name(name, &mut wire).map(|()| {
+                let mut out = String::new();
+                write_name(&wire, &mut out);
+                out
+            })
+        };
+        assert_eq!(text("Example.COM").unwrap(), "example.com.");
+        assert_eq!(text("bücher.example.").unwrap(), "xn--bcher-kva.example.");
+        assert!(text("").is_err());
+        assert!(text("a b.example").is_err());
+        assert!(text("a..example").is_err());
+        assert!(text(&format!("{}.example", "x".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn window_grows_on_replies_and_halves_once_per_loss_episode() {
+        let mut window = Window::new(1000);
+        let start = window.size;
+        for _ in 0..100 {
+            window.on_reply();
+        }
+        assert!(window.size > start);
+        let before = window.size;
+        let sent = Instant::now();
+        std::thread::sleep(Duration::from_millis(1));
+        window.on_loss(sent, Instant::now());
+        assert_eq!(window.size, before / 2.0);
+        window.on_loss(sent, Instant::now());
+        assert_eq!(
+            window.size,
+            before / 2.0,
+            "a second loss of the same episode does not cut again"
+        );
+    }
+
+    #[test]
+    fn token_bucket_paces() {
+        let mut bucket = TokenBucket::new(100.0);
+        let now = Instant::now();
+        assert!(bucket.wait(now).is_zero());
+        bucket.tokens -= 1.0;
+        let wait = bucket.wait(now);
+        assert!(
+            wait > Duration::from_millis(5) && wait <= Duration::from_millis(10),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn retransmit_timer_follows_round_trips() {
+        let mut rtt = RoundTrip {
+            smoothed: None,
+            variation: 0.0,
+        };
+        assert_eq!(
+            rtt.retransmit_after(Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
+        for _ in 0..20 {
+            rtt.sample(Duration::from_millis(20));
+        }
+        let rto = rtt.retransmit_after(Duration::from_secs(2));
+        assert!(
+            rto >= Duration::from_millis(20) && rto < Duration::from_millis(60),
+            "{rto:?}"
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! The bulk resolver: millions of (name, type) queries over a few long-lived UDP sockets, with
+//! a status for every one.
+//!
+//! [`engine`] runs on the shared tokio runtime and knows nothing of Python; [`results`] holds
+//! what it produces; `py` is the binding.
+
+pub mod config;
+pub mod engine;
+pub mod message;
+pub mod py;
+pub mod results;
+
+pub use config::{parse_nameserver, system_nameservers, ResolverConfig};
+pub use engine::{resolve, NameBatch, Progress, Run};
+pub use results::{ResultRow, ResultTable, ResultsBuilder, RunStats, Status};

@@ -1,0 +1,285 @@
+"""The bulk resolver against real servers on loopback: NSD serving a zone the test writes, a
+nameserver that never answers, and one that forges replies. Every answer is checked against
+what the zone says."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dnsmill
+import pytest
+from conftest import require_tool
+from dnsservers import UdpServer, forged_replies, nsd
+
+ORIGIN = "resolve.test."
+TYPES = ["A", "AAAA", "MX", "TXT", "CNAME"]
+
+
+def zone_text() -> str:
+    lines = [
+        f"$ORIGIN {ORIGIN}",
+        "$TTL 300",
+        "@ SOA ns admin 1 3600 900 604800 60",
+        "@ NS ns",
+        "ns A 127.0.0.1",
+    ]
+    for i in range(60):
+        lines += [
+            f"host{i} A 10.0.{i}.1",
+            f"host{i} A 10.1.{i}.1",
+            f"host{i} AAAA 2001:db8::{i:x}",
+            f"host{i} MX {i % 20} mail{i % 3}",
+            f'host{i} TXT "v=spf1 -all" "id \\"{i}\\""',
+        ]
+    lines += [f"mail{i} A 192.0.2.{i + 10}" for i in range(3)]
+    lines += ["a1 CNAME a2", "a2 CNAME a3", "a3 A 192.0.2.33", "a3 AAAA 2001:db8::33"]
+    lines += ['only-txt TXT "no address here"', "ext CNAME target.elsewhere.invalid."]
+    # Forty 100-byte strings: far over 1232 bytes, so the answer needs TCP.
+    lines += [f'big TXT "{i:03d}{"x" * 97}"' for i in range(40)]
+    return "\n".join(lines) + "\n"
+
+
+QUERIED = [f"host{i}" for i in range(60)] + [
+    "a1",
+    "a2",
+    "a3",
+    "only-txt",
+    "ext",
+    "big",
+    "missing",
+    "deep.missing",
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[int]:
+    with nsd(require_tool("nsd"), {ORIGIN.rstrip("."): zone_text()}, ("127.0.0.1", "127.0.0.2")) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def zone() -> dnsmill.Zone:
+    return dnsmill.parse_zone(zone_text(), ORIGIN)
+
+
+def expected(zone: dnsmill.Zone, name: str, qtype: str) -> tuple[str, list[str], list[str]]:
+    """(status, sorted rdata of the asked type, CNAME chain) that the zone implies."""
+    by_name: dict[str, list[dnsmill.Record]] = {}
+    for record in zone:
+        by_name.setdefault(record.name, []).append(record)
+    chain: list[str] = []
+    current = name
+    while True:
+        records = by_name.get(current, [])
+        direct = sorted(r.rdata for r in records if r.type == qtype)
+        cnames = [r for r in records if r.type == "CNAME"]
+        if direct or not cnames or qtype == "CNAME":
+            break
+        current = cnames[0].rdata
+        chain.append(current)
+    if not by_name.get(name):
+        return "NXDOMAIN", [], []
+    return ("NOERROR" if direct else "NODATA"), direct, chain
+
+
+def test_every_answer_matches_the_zone(server: int, zone: dnsmill.Zone) -> None:
+    resolver = dnsmill.Resolver([f"127.0.0.1:{server}"], timeout=1.0)
+    names = [f"{label}.{ORIGIN}" for label in QUERIED]
+    results = resolver.resolve(names, TYPES)
+    assert len(results) == len(names) * len(TYPES)
+    for index, result in enumerate(results):
+        name, qtype = names[index // len(TYPES)], TYPES[index % len(TYPES)]
+        assert (result.name, result.type) == (name, qtype)
+        status, rdata, chain = expected(zone, name, qtype)
+        assert result.status == status, (name, qtype, result.to_dict())
+        assert sorted(result.values) == rdata, (name, qtype)
+        assert result.cname_chain == chain, (name, qtype)
+        assert result.nameserver == f"127.0.0.1:{server}"
+        assert result.rcode == (3 if status == "NXDOMAIN" else 0)
+    big = results[names.index(f"big.{ORIGIN}") * len(TYPES) + TYPES.index("TXT")]
+    assert len(big.values) == 40 and big.attempts == 2, "the truncated answer is repeated over TCP"
+    assert results.stats["tcp"] >= 1
+    assert set(results.records().count_by_type()) == {"A", "AAAA", "MX", "TXT", "CNAME"}
+
+
+def test_names_are_absolute_idn_is_converted_and_invalid_names_do_not_stop_the_run(server: int) -> None:
+    resolver = dnsmill.Resolver([f"127.0.0.1:{server}"], timeout=1.0)
+    results = resolver.resolve(
+        ["HOST1.Resolve.Test", "bücher.resolve.test", "bad name", "x" * 64 + ".test", ""], "A"
+    )
+    assert [r.status for r in results] == ["NOERROR", "NXDOMAIN", "INVALID", "INVALID", "INVALID"]
+    assert results[0].name == "host1.resolve.test."
+    assert results[1].name == "xn--bcher-kva.resolve.test."
+    assert results[2].error and results[2].attempts == 0
+
+
+def test_timeouts_fail_over_to_the_next_nameserver(server: int) -> None:
+    silent = UdpServer()
+    try:
+        resolver = dnsmill.Resolver(
+            [silent.address, f"127.0.0.1:{server}"], timeout=0.3, retries=2, sockets=1
+        )
+        results = resolver.resolve([f"host{i}.{ORIGIN}" for i in range(20)], "A")
+        assert {r.status for r in results} == {"NOERROR"}
+        assert {r.nameserver for r in results} == {f"127.0.0.1:{server}"}
+        assert max(r.attempts for r in results) == 2, "queries first sent to the silent server were retried"
+        alone = dnsmill.Resolver([silent.address], timeout=0.2, retries=1).resolve(["host1." + ORIGIN], "A")
+        assert alone[0].status == "TIMEOUT" and alone[0].attempts == 2 and alone[0].rcode is None
+        assert silent.received >= 2
+    finally:
+        silent.close()
+
+
+def test_forged_replies_are_dropped(server: int) -> None:
+    forger = UdpServer(forged_replies)
+    try:
+        alone = dnsmill.Resolver([forger.address], timeout=0.3, retries=0).resolve(
+            [f"host{i}.{ORIGIN}" for i in range(10)], "A"
+        )
+        assert {r.status for r in alone} == {"TIMEOUT"}
+        assert alone.stats["spoofed"] >= 10 and alone.stats["late"] >= 10
+        both = dnsmill.Resolver([forger.address, f"127.0.0.1:{server}"], timeout=0.3, retries=2, sockets=1)
+        results = both.resolve([f"host{i}.{ORIGIN}" for i in range(10)], "A")
+        assert {r.status for r in results} == {"NOERROR"}
+        assert all("6.6.6.6" not in r.values for r in results)
+    finally:
+        forger.close()
+
+
+def test_concurrency_limit_holds() -> None:
+    silent = UdpServer()
+    try:
+        resolver = dnsmill.Resolver([silent.address], concurrency=4, timeout=0.2, retries=0, sockets=1)
+        started = time.monotonic()
+        results = resolver.resolve([f"n{i}.example" for i in range(16)], "A")
+        elapsed = time.monotonic() - started
+        assert {r.status for r in results} == {"TIMEOUT"}
+        # 16 queries, 4 at a time, each waiting 0.2 s: at least four rounds.
+        assert elapsed >= 0.75, elapsed
+        assert silent.received == 16
+    finally:
+        silent.close()
+
+
+def test_qps_limits_hold(server: int) -> None:
+    names = [f"host{i % 60}.{ORIGIN}" for i in range(120)]
+    overall = dnsmill.Resolver([f"127.0.0.1:{server}"], qps=200)
+    started = time.monotonic()
+    assert {r.status for r in overall.resolve(names, "A")} == {"NOERROR"}
+    # A burst of at most a tenth of a second's worth, then 200 per second.
+    assert time.monotonic() - started >= (120 - 20) / 200 * 0.95
+    per_server = dnsmill.Resolver([f"127.0.0.1:{server}", f"127.0.0.2:{server}"], per_server_qps=100)
+    started = time.monotonic()
+    results = per_server.resolve(names, "A")
+    assert {r.status for r in results} == {"NOERROR"}
+    assert {r.nameserver for r in results} == {f"127.0.0.1:{server}", f"127.0.0.2:{server}"}
+    assert time.monotonic() - started >= (60 - 10) / 100 * 0.95
+
+
+def test_async_gives_the_same_results(server: int) -> None:
+    resolver = dnsmill.Resolver([f"127.0.0.1:{server}"])
+    names = [f"{label}.{ORIGIN}" for label in QUERIED]
+    sync = resolver.resolve(names, ["A", "MX"])
+
+    async def resolve_in_a_task() -> dnsmill.ResultSet:
+        return await resolver.resolve_async(names, ["A", "MX"])
+
+    asynchronous = asyncio.run(resolve_in_a_task())
+    assert [r.to_dict()["answers"] for r in asynchronous] == [r.to_dict()["answers"] for r in sync]
+    assert [r.status for r in asynchronous] == [r.status for r in sync]
+
+
+def test_stream_from_a_generator_and_from_a_file(server: int, tmp_path: Path) -> None:
+    resolver = dnsmill.Resolver([f"127.0.0.1:{server}"])
+    count = 5000
+
+    def names() -> Iterator[str]:
+        for i in range(count):
+            yield f"host{i % 60}.{ORIGIN}"
+
+    batches = list(resolver.stream(names(), ["A", "AAAA"], batch_size=700))
+    assert all(len(batch) <= 700 for batch in batches)
+    assert sum(len(batch) for batch in batches) == count * 2
+    assert all(r.status == "NOERROR" for batch in batches for r in batch)
+
+    path = tmp_path / "names.txt"
+    path.write_text("# a comment\n\n" + "\n".join(f"host{i % 60}.{ORIGIN}" for i in range(count)) + "\n")
+
+    async def consume() -> int:
+        total = 0
+        async for batch in resolver.stream(path, "A", batch_size=1000):
+            total += len(batch)
+        return total
+
+    assert asyncio.run(consume()) == count
+    assert len(resolver.resolve(path, "A")) == count
+
+
+def test_progress_is_reported_at_most_every_100_ms_and_an_error_in_it_stops_the_run() -> None:
+    silent = UdpServer()
+    try:
+        resolver = dnsmill.Resolver([silent.address], timeout=0.5, retries=0)
+        calls: list[dict[str, object]] = []
+        started = time.monotonic()
+        resolver.resolve([f"n{i}.example" for i in range(50)], "A", progress=calls.append)
+        elapsed = time.monotonic() - started
+        assert 1 <= len(calls) <= elapsed / 0.09 + 1
+        assert calls[-1]["total"] == 50
+
+        def stop(_: dict[str, object]) -> None:
+            raise KeyboardInterrupt
+
+        slow = dnsmill.Resolver([silent.address], timeout=5.0, retries=3)
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            slow.resolve([f"n{i}.example" for i in range(1000)], "A", progress=stop)
+        assert time.monotonic() - started < 1.0
+        time.sleep(0.3)
+        received = silent.received
+        time.sleep(0.5)
+        assert silent.received == received, "a stopped run sends nothing more"
+    finally:
+        silent.close()
+
+
+def test_no_file_descriptors_leak(server: int) -> None:
+    resolver = dnsmill.Resolver([f"127.0.0.1:{server}"], timeout=1.0)
+    names = [f"{label}.{ORIGIN}" for label in QUERIED]
+    resolver.resolve(names, TYPES)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        resolver.resolve(names, TYPES)
+    assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_exports(server: int, tmp_path: Path) -> None:
+    resolver = dnsmill.Resolver([f"127.0.0.1:{server}"])
+    results = resolver.resolve([f"a1.{ORIGIN}", f"missing.{ORIGIN}"], ["A", "TXT"])
+    table = results.to_arrow()
+    assert table.column_names == [
+        "name",
+        "type",
+        "status",
+        "rcode",
+        "nameserver",
+        "attempts",
+        "elapsed_ms",
+        "answers",
+        "cname_chain",
+        "error",
+    ]
+    row = table.slice(0, 1).to_pylist()[0]
+    assert row["cname_chain"] == [f"a2.{ORIGIN}", f"a3.{ORIGIN}"]
+    assert row["answers"][-1] == {"name": f"a3.{ORIGIN}", "type": "A", "ttl": 300, "rdata": "192.0.2.33"}
+    assert list(results.to_pandas()["status"]) == ["NOERROR", "NODATA", "NXDOMAIN", "NXDOMAIN"]
+    assert results.to_polars().height == 4
+    assert set(results.by_status()) == {"NOERROR", "NODATA", "NXDOMAIN"}
+    assert len(results.with_status("NXDOMAIN")) == 2
+    lines = results.to_text("jsonl").splitlines()
+    assert len(lines) == 4 and '"status":"NODATA"' in lines[1]
+    results.write(tmp_path / "out.csv", "csv")
+    assert (tmp_path / "out.csv").read_text().splitlines()[0].startswith("name,type,status,rcode")
