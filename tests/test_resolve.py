@@ -5,7 +5,10 @@ what the zone says."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,3 +286,27 @@ def test_exports(server: int, tmp_path: Path) -> None:
     assert len(lines) == 4 and '"status":"NODATA"' in lines[1]
     results.write(tmp_path / "out.csv", "csv")
     assert (tmp_path / "out.csv").read_text().splitlines()[0].startswith("name,type,status,rcode")
+
+
+def test_cli_resolves_a_file_or_standard_input(server: int, tmp_path: Path) -> None:
+    names = [f"host1.{ORIGIN}", f"a1.{ORIGIN}", f"missing.{ORIGIN}"]
+    path = tmp_path / "names.txt"
+    path.write_text("\n".join(names) + "\n")
+    command = [sys.executable, "-m", "dnsmill", "resolve", "-t", "A,MX", "--ns", f"127.0.0.1:{server}"]
+    piped = subprocess.run(command, input="\n".join(names), capture_output=True, text=True, check=True)
+    lines = [json.loads(line) for line in piped.stdout.splitlines()]
+    assert [(line["name"], line["type"], line["status"]) for line in lines] == [
+        (f"host1.{ORIGIN}", "A", "NOERROR"),
+        (f"host1.{ORIGIN}", "MX", "NOERROR"),
+        (f"a1.{ORIGIN}", "A", "NOERROR"),
+        (f"a1.{ORIGIN}", "MX", "NODATA"),
+        (f"missing.{ORIGIN}", "A", "NXDOMAIN"),
+        (f"missing.{ORIGIN}", "MX", "NXDOMAIN"),
+    ]
+    assert "6 results" in piped.stderr and "NOERROR=3" in piped.stderr
+    out = tmp_path / "out.csv"
+    subprocess.run([*command, str(path), "-o", str(out)], capture_output=True, check=True)
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("name,type,status") and len(rows) == 7
+    bad = subprocess.run([*command[:-2], "--ns", "not-an-address"], input="", capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a nameserver address" in bad.stderr
