@@ -30,9 +30,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def nsd(nsd_path: str, zones: dict[str, str], addresses: tuple[str, ...] = ("127.0.0.1",)) -> Iterator[int]:
-    """Runs NSD serving `zones` (origin -> zone text) on a free port of each address; yields
-    the port."""
+def nsd(
+    nsd_path: str, zones: dict[str, str], addresses: tuple[str, ...] = ("127.0.0.1",), server_count: int = 1
+) -> Iterator[int]:
+    """Runs NSD serving `zones` (origin -> zone text) on a free port of each address, with
+    `server_count` server processes and rate limiting off; yields the port."""
     workdir = Path(tempfile.mkdtemp(prefix="dnsmill-nsd-"))
     port = free_port()
     listen = "\n".join(f"    ip-address: {address}@{port}" for address in addresses)
@@ -53,7 +55,7 @@ def nsd(nsd_path: str, zones: dict[str, str], addresses: tuple[str, ...] = ("127
     xfrdir: "{workdir}"
     zonelistfile: "{workdir}/zone.list"
     logfile: "{workdir}/nsd.log"
-    server-count: 1
+    server-count: {server_count}
     verbosity: 1
     minimal-responses: yes
     rrl-ratelimit: 0
