@@ -4,6 +4,7 @@
 //! The core ([`record`], [`zone`], [`resolve`]) is plain Rust and compiles and tests without Python; the
 //! `py` modules and this file are the thin binding layer.
 
+pub mod arrow_export;
 pub mod error;
 pub mod record;
 pub mod resolve;

@@ -33,7 +33,16 @@ where
         .map_err(|e| {
             pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start a worker thread: {e}"))
         })?;
-    let mut receiver = receiver;
+    wait_for(py, receiver, |_| Ok(()))
+}
+
+/// Waits without the GIL for the result `receiver` will get, checking for Ctrl-C and calling
+/// `on_tick` at every wake-up.
+fn wait_for<T: Send>(
+    py: Python<'_>,
+    mut receiver: mpsc::Receiver<Result<T, Error>>,
+    mut on_tick: impl FnMut(Python<'_>) -> PyResult<()>,
+) -> PyResult<T> {
     loop {
         // The receiver travels into the detached closure and back: it is Send but not Sync.
         let (received, returned) = py.detach(move || {
@@ -43,10 +52,10 @@ where
         receiver = returned;
         match received {
             Ok(result) => return result.map_err(PyErr::from),
-            Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals()?,
+            Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals().and_then(|()| on_tick(py))?,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                    "dnsmill worker thread stopped without a result (it panicked)",
+                    "dnsmill work stopped without a result (it panicked)",
                 ))
             }
         }
@@ -79,7 +88,7 @@ pub fn wait_on_runtime<T, F>(
     py: Python<'_>,
     work: F,
     cancel: &Arc<AtomicBool>,
-    mut on_tick: impl FnMut(Python<'_>) -> PyResult<()>,
+    on_tick: impl FnMut(Python<'_>) -> PyResult<()>,
 ) -> PyResult<T>
 where
     T: Send + 'static,
@@ -89,26 +98,5 @@ where
     runtime().spawn(async move {
         let _ = sender.send(work.await);
     });
-    let mut receiver = receiver;
-    loop {
-        let (received, returned) = py.detach(move || {
-            let received = receiver.recv_timeout(SIGNAL_CHECK_INTERVAL);
-            (received, receiver)
-        });
-        receiver = returned;
-        match received {
-            Ok(result) => return result.map_err(PyErr::from),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(error) = py.check_signals().and_then(|()| on_tick(py)) {
-                    cancel.store(true, Ordering::Relaxed);
-                    return Err(error);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                    "dnsmill task stopped without a result (it panicked)",
-                ))
-            }
-        }
-    }
+    wait_for(py, receiver, on_tick).inspect_err(|_| cancel.store(true, Ordering::Relaxed))
 }

@@ -665,7 +665,7 @@ impl Lane {
             self.round_trips[server].sample(now - sent);
         }
         self.window.on_reply();
-        self.on_response(slot_index, server, &response, datagram, now);
+        self.on_response(slot_index, server, &response, now);
     }
 
     fn answers_question(&self, response: &Response<'_>, slot_index: u32) -> bool {
@@ -675,14 +675,7 @@ impl Lane {
     }
 
     /// A reply matched a query in flight: finish it, retry it, or go over TCP.
-    fn on_response(
-        &mut self,
-        slot_index: u32,
-        server: usize,
-        response: &Response<'_>,
-        message: &[u8],
-        now: Instant,
-    ) {
+    fn on_response(&mut self, slot_index: u32, server: usize, response: &Response<'_>, now: Instant) {
         let config = &self.run.config;
         let slot = &self.slots[slot_index as usize];
         if response.truncated && config.tcp_fallback && !slot.over_tcp {
@@ -695,7 +688,6 @@ impl Lane {
             self.retries.push_back(slot_index);
             return;
         }
-        let _ = message;
         self.finish_with_response(slot_index, server, response, now);
     }
 

@@ -4,7 +4,6 @@
 //! become Python objects only when Python asks for one.
 
 use std::collections::VecDeque;
-use std::ffi::CStr;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +12,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder, UInt32Builder};
-use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{
     ArrayRef, Float64Array, RecordBatch, RecordBatchIterator, StringArray, UInt16Array, UInt8Array,
 };
@@ -26,17 +24,16 @@ use tokio::sync::mpsc;
 use super::config::{parse_nameserver, system_nameservers, ResolverConfig};
 use super::engine::{resolve, NameBatch, Progress, Run};
 use super::results::{ResultFormat, ResultTable, ResultsBuilder, RunStats, Status};
+use crate::arrow_export::{self, BATCH_ROWS};
 use crate::error::Error;
 use crate::record::RecordType;
 use crate::runtime::{runtime, wait_on_runtime};
-use crate::zone::py::{import_optional, parse_type_list, PyRecord, PyZone};
+use crate::zone::py::{parse_type_list, PyRecord, PyZone};
 
 /// Names per batch handed to the engine.
 const NAMES_PER_BATCH: usize = 1024;
 /// Batches of names buffered ahead of the engine.
 const INPUT_BATCHES: usize = 16;
-/// Rows per Arrow record batch.
-const ARROW_BATCH_ROWS: usize = 1 << 16;
 
 /// Where the names come from.
 enum Names {
@@ -742,27 +739,22 @@ impl PyResultSet {
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        let stream = FFI_ArrowArrayStream::new(Box::new(arrow_reader(Arc::clone(&self.table))));
-        const NAME: &CStr = c"arrow_array_stream";
-        PyCapsule::new_with_value(py, stream, NAME)
+        arrow_export::stream_capsule(py, arrow_reader(Arc::clone(&self.table)))
     }
 
     /// The results as a `pyarrow.Table`.
     fn to_arrow<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let pyarrow = import_optional(slf.py(), "pyarrow", "to_arrow")?;
-        pyarrow.call_method1("table", (slf,))
+        arrow_export::to_arrow(slf.as_any())
     }
 
     /// The results as a `pandas.DataFrame`.
     fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        import_optional(slf.py(), "pandas", "to_pandas")?;
-        PyResultSet::to_arrow(slf)?.call_method0("to_pandas")
+        arrow_export::to_pandas(slf.as_any())
     }
 
     /// The results as a `polars.DataFrame`.
     fn to_polars<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let polars = import_optional(slf.py(), "polars", "to_polars")?;
-        polars.call_method1("DataFrame", (slf,))
+        arrow_export::to_polars(slf.as_any())
     }
 }
 
@@ -1000,14 +992,9 @@ fn arrow_reader(
     let schema = arrow_schema();
     let batch_schema = Arc::clone(&schema);
     let total = table.rows.len();
-    let batches = (0..total.div_ceil(ARROW_BATCH_ROWS)).map(move |batch| {
-        let start = batch * ARROW_BATCH_ROWS;
-        arrow_batch(
-            &table,
-            start,
-            (start + ARROW_BATCH_ROWS).min(total),
-            &batch_schema,
-        )
+    let batches = (0..total.div_ceil(BATCH_ROWS)).map(move |batch| {
+        let start = batch * BATCH_ROWS;
+        arrow_batch(&table, start, (start + BATCH_ROWS).min(total), &batch_schema)
     });
     RecordBatchIterator::new(batches, schema)
 }

@@ -3,28 +3,23 @@
 //! A `Zone` keeps its records in Rust; `Record` objects are made only when Python asks for
 //! them, and each is a shared handle plus an index, not a copy.
 
-use std::ffi::CStr;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchIterator, StringArray, UInt32Array};
 use arrow_schema::{ArrowError, DataType, Field as ArrowField, Schema, SchemaRef};
-use pyo3::exceptions::{PyImportError, PyIndexError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyCapsule, PyDict, PyList, PySlice, PyString};
 
 use super::{parse_bytes, parse_file, write_records, Format, ParseOptions, ParsedZone, ZoneError};
+use crate::arrow_export::{self, BATCH_ROWS};
 use crate::error::{zone_error_to_py, Error};
 use crate::record::name::parse_name;
 use crate::record::rdata::typed;
 use crate::record::{RecordRef, RecordSet, RecordType};
 use crate::runtime::{detach, detach_interruptible};
-
-/// Rows per Arrow record batch: large enough to amortise per-batch cost, small enough that
-/// string offsets never approach the 2 GiB limit of `Utf8`.
-const ARROW_BATCH_ROWS: usize = 1 << 16;
 
 enum Source {
     Path(PathBuf),
@@ -332,27 +327,22 @@ impl PyZone {
         // The stream is always produced in its native schema; consumers cast if they asked
         // for another (the PyCapsule protocol allows ignoring the request).
         let _ = requested_schema;
-        let stream = FFI_ArrowArrayStream::new(Box::new(arrow_reader(Arc::clone(&self.records))));
-        const NAME: &CStr = c"arrow_array_stream";
-        PyCapsule::new_with_value(py, stream, NAME)
+        arrow_export::stream_capsule(py, arrow_reader(Arc::clone(&self.records)))
     }
 
     /// The records as a `pyarrow.Table`.
     fn to_arrow<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let pyarrow = import_optional(slf.py(), "pyarrow", "to_arrow")?;
-        pyarrow.call_method1("table", (slf,))
+        arrow_export::to_arrow(slf.as_any())
     }
 
     /// The records as a `pandas.DataFrame` (ttl as a numpy uint32 column).
     fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        import_optional(slf.py(), "pandas", "to_pandas")?;
-        PyZone::to_arrow(slf)?.call_method0("to_pandas")
+        arrow_export::to_pandas(slf.as_any())
     }
 
     /// The records as a `polars.DataFrame`.
     fn to_polars<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let polars = import_optional(slf.py(), "polars", "to_polars")?;
-        polars.call_method1("DataFrame", (slf,))
+        arrow_export::to_polars(slf.as_any())
     }
 }
 
@@ -386,18 +376,6 @@ fn is_at_or_under(name: &str, ancestor: &str) -> bool {
             && name.ends_with(ancestor)
             && name.as_bytes()[name.len() - ancestor.len() - 1] == b'.'
             && !name[..name.len() - ancestor.len() - 1].ends_with('\\'))
-}
-
-pub(crate) fn import_optional<'py>(
-    py: Python<'py>,
-    module: &str,
-    method: &str,
-) -> PyResult<Bound<'py, PyModule>> {
-    py.import(module).map_err(|_| {
-        PyImportError::new_err(format!(
-            "{method}() needs the '{module}' package: pip install {module}"
-        ))
-    })
 }
 
 fn arrow_schema() -> SchemaRef {
@@ -439,14 +417,9 @@ fn arrow_reader(
     let schema = arrow_schema();
     let batch_schema = Arc::clone(&schema);
     let total = records.len();
-    let batches = (0..total.div_ceil(ARROW_BATCH_ROWS)).map(move |batch| {
-        let start = batch * ARROW_BATCH_ROWS;
-        arrow_batch(
-            &records,
-            start,
-            (start + ARROW_BATCH_ROWS).min(total),
-            &batch_schema,
-        )
+    let batches = (0..total.div_ceil(BATCH_ROWS)).map(move |batch| {
+        let start = batch * BATCH_ROWS;
+        arrow_batch(&records, start, (start + BATCH_ROWS).min(total), &batch_schema)
     });
     RecordBatchIterator::new(batches, schema)
 }
