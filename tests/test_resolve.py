@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -310,3 +311,38 @@ def test_cli_resolves_a_file_or_standard_input(server: int, tmp_path: Path) -> N
     assert rows[0].startswith("name,type,status") and len(rows) == 7
     bad = subprocess.run([*command[:-2], "--ns", "not-an-address"], input="", capture_output=True, text=True)
     assert bad.returncode == 2 and "not a nameserver address" in bad.stderr
+
+
+def test_ctrl_c_stops_the_cli_promptly() -> None:
+    silent = UdpServer()
+    try:
+        command = [
+            sys.executable,
+            "-m",
+            "dnsmill",
+            "resolve",
+            "--ns",
+            silent.address,
+            "--timeout",
+            "5",
+            "--retries",
+            "3",
+        ]
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert process.stdin is not None
+        process.stdin.write("".join(f"n{i}.example\n" for i in range(2000)))
+        process.stdin.close()
+        deadline = time.monotonic() + 10
+        while silent.received < 32 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert silent.received >= 32, "the run started sending"
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=5)
+        assert time.monotonic() - started < 2.0
+        assert process.stderr is not None
+        assert process.returncode == 130 and "interrupted" in process.stderr.read()
+    finally:
+        silent.close()
