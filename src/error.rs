@@ -29,6 +29,9 @@ pub enum Error {
     /// Resolution could not run (no usable nameserver, no socket).
     #[error("{0}")]
     Resolve(String),
+    /// A store could not be reached, or rejected a write.
+    #[error("{0}")]
+    Store(String),
     /// The work was interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
@@ -98,6 +101,7 @@ impl From<Error> for PyErr {
             }
             Error::InvalidArgument(message) => pyo3::exceptions::PyValueError::new_err(message),
             Error::Resolve(message) => ResolveError::new_err(message),
+            Error::Store(message) => StoreError::new_err(message),
             Error::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted"),
         }
     }

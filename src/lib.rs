@@ -9,6 +9,7 @@ pub mod error;
 pub mod record;
 pub mod resolve;
 pub mod runtime;
+pub mod store;
 pub mod zone;
 
 /// The native module. It only registers what the submodules define.
@@ -18,6 +19,8 @@ mod _core {
 
     #[pymodule_export]
     use crate::resolve::py::{PyQueryResult, PyResolver, PyResultSet, PyResultStream, ResultIterator};
+    #[pymodule_export]
+    use crate::store::py::{db_stats, init_db, PyWriter};
     #[pymodule_export]
     use crate::zone::py::{parse_zone, PyRecord, PyZone, ZoneIterator};
 

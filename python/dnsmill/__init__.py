@@ -20,9 +20,12 @@ from dnsmill._core import (
     ResultSet,
     ResultStream,
     StoreError,
+    Writer,
     Zone,
     ZoneSyntaxError,
     __version__,
+    db_stats,
+    init_db,
     parse_zone,
 )
 
@@ -40,8 +43,11 @@ __all__ = [
     "ResultSet",
     "ResultStream",
     "StoreError",
+    "Writer",
     "Zone",
     "ZoneSyntaxError",
     "__version__",
+    "db_stats",
+    "init_db",
     "parse_zone",
 ]

@@ -161,6 +161,72 @@ def zone_convert(
         sys.stdout.write(zone.to_text(to.value))
 
 
+db_app = typer.Typer(help="Create and inspect stores (SQLite, PostgreSQL, MySQL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DB_URL_HELP = "sqlite:///path.db, postgresql://user@host/db or mysql://user@host/db."
+
+
+@db_app.command("init")
+def db_init(url: Annotated[str, typer.Argument(help=DB_URL_HELP)]) -> None:
+    """Create the schema, or bring it up to date."""
+    try:
+        applied = dnsmill.init_db(url)
+    except (dnsmill.DnsmillError, ValueError) as error:
+        err_console.print(f"dnsmill db init: {error}")
+        raise typer.Exit(2) from None
+    print(f"applied migrations {applied}" if applied else "schema is up to date")
+
+
+@db_app.command("stats")
+def db_stats(
+    url: Annotated[str, typer.Argument(help=DB_URL_HELP)],
+    table: Annotated[str, typer.Option(help="Records table.")] = "dns_records",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Rows by type, domains by status, dead letters."""
+    try:
+        stats = dnsmill.db_stats(url, table)
+    except (dnsmill.DnsmillError, ValueError) as error:
+        err_console.print(f"dnsmill db stats: {error}")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(stats, indent=2))
+        return
+    for title, counts in stats.items():
+        counts_table = Table(title=f"{title.replace('_', ' ')}: {sum(counts.values()):,}")
+        counts_table.add_column("")
+        counts_table.add_column("rows", justify="right")
+        for key, count in counts.items():
+            counts_table.add_row(key, f"{count:,}")
+        console.print(counts_table)
+
+
+@zone_app.command("load")
+def zone_load(
+    file: Annotated[Path, typer.Argument(help="Zone file.")],
+    db: Annotated[str, typer.Option("--db", help=DB_URL_HELP)] = "sqlite:///dnsmill.db",
+    origin: Annotated[str | None, typer.Option("--origin", "-o", help=ORIGIN_HELP)] = None,
+    allow_include: Annotated[bool, typer.Option("--allow-include", help="Follow $INCLUDE.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 10_000,
+) -> None:
+    """Parse a zone and write its records into a store (idempotent: loading twice adds nothing)."""
+    started = time.perf_counter()
+    try:
+        zone = load(file, origin, allow_include, collect=False)
+        with dnsmill.Writer(db, batch_size=batch_size, source=f"zone:{file.name}") as writer:
+            writer.write(zone)
+    except (ZoneSyntaxError, dnsmill.DnsmillError, OSError, ValueError) as error:
+        err_console.print(f"dnsmill zone load: {error}")
+        raise typer.Exit(1) from None
+    stats = writer.stats
+    elapsed = time.perf_counter() - started
+    print(
+        f"{file}: {stats['written']:,} rows written in {stats['batches']} batches "
+        f"({stats['deduplicated']:,} duplicates dropped) in {elapsed:.2f} s"
+    )
+
+
 def names_from_stdin() -> Iterator[str]:
     for line in sys.stdin:
         name = line.strip()

@@ -386,7 +386,8 @@ impl PyResolver {
     }
 }
 
-fn init_async_runtime() {
+/// Points pyo3-async-runtimes at the shared runtime, once.
+pub(crate) fn init_async_runtime() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
         // Fails only if another library set a runtime first; asyncio work then runs there.
@@ -600,6 +601,11 @@ pub struct PyResultSet {
 }
 
 impl PyResultSet {
+    /// Every answer record, shared.
+    pub(crate) fn answers(&self) -> Arc<crate::record::RecordSet> {
+        Arc::clone(&self.table.answers)
+    }
+
     fn new(table: ResultTable) -> Self {
         PyResultSet {
             table: Arc::new(table),

@@ -95,6 +95,11 @@ pub struct PyZone {
 }
 
 impl PyZone {
+    /// The records, shared.
+    pub(crate) fn shared_records(&self) -> Arc<RecordSet> {
+        Arc::clone(&self.records)
+    }
+
     /// A zone object over records that came from elsewhere (resolver answers).
     pub(crate) fn from_records(records: Arc<RecordSet>) -> PyZone {
         PyZone {
@@ -463,6 +468,11 @@ pub struct PyRecord {
 }
 
 impl PyRecord {
+    /// An owned copy of the record.
+    pub(crate) fn owned(&self) -> crate::record::Record {
+        self.view().to_owned_record()
+    }
+
     fn view(&self) -> RecordRef<'_> {
         self.set
             .get(self.index)

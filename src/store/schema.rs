@@ -1,0 +1,303 @@
+//! Connections and the schema: versioned migrations dnsmill applies itself, in each dialect.
+//!
+//! Records are unique on (name, type, rdata). The key is kept as one column, `record_key`, the
+//! SHA-256 of the three: the same rule in all three databases, a 32-byte index entry however
+//! long the rdata (a B-tree entry on the text itself fails for long TXT records in PostgreSQL
+//! and cannot hold them at all in MySQL).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, ConnectOptions, Row};
+
+use super::url::{validate_identifier, Dialect, StoreUrl};
+
+/// One open connection to a store.
+pub enum Db {
+    /// SQLite.
+    Sqlite(SqliteConnection),
+    /// PostgreSQL.
+    Postgres(PgConnection),
+    /// MySQL or MariaDB.
+    MySql(MySqlConnection),
+}
+
+/// Why a store operation failed.
+pub type StoreError = String;
+
+fn failed(what: &str, error: sqlx::Error) -> StoreError {
+    format!("{what}: {error}")
+}
+
+impl Db {
+    /// Opens `url`; a SQLite file is created when missing and put in WAL mode.
+    pub async fn connect(url: &StoreUrl) -> Result<Db, StoreError> {
+        let context = || format!("cannot connect to {}", url.redacted());
+        match url.dialect {
+            Dialect::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&url.url)
+                    .map_err(|e| failed(&context(), e))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30));
+                Ok(Db::Sqlite(
+                    options.connect().await.map_err(|e| failed(&context(), e))?,
+                ))
+            }
+            Dialect::Postgres => {
+                let options = PgConnectOptions::from_str(&url.url).map_err(|e| failed(&context(), e))?;
+                Ok(Db::Postgres(
+                    options.connect().await.map_err(|e| failed(&context(), e))?,
+                ))
+            }
+            Dialect::MySql => {
+                let options = MySqlConnectOptions::from_str(&url.url).map_err(|e| failed(&context(), e))?;
+                Ok(Db::MySql(
+                    options.connect().await.map_err(|e| failed(&context(), e))?,
+                ))
+            }
+        }
+    }
+
+    /// The dialect of this connection.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+            Db::MySql(_) => Dialect::MySql,
+        }
+    }
+
+    /// Runs SQL text that takes no values (DDL, transaction control).
+    pub async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        let query = sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
+        let result = match self {
+            Db::Sqlite(connection) => query.execute(connection).await.map(|_| ()),
+            Db::Postgres(connection) => query.execute(connection).await.map(|_| ()),
+            Db::MySql(connection) => query.execute(connection).await.map(|_| ()),
+        };
+        result.map_err(|e| failed(&first_line(sql), e))
+    }
+
+    /// Rows of (text, count) from a query with no parameters.
+    pub async fn counts(&mut self, sql: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = AssertSqlSafe(sql.to_string());
+        let rows: Result<Vec<(String, i64)>, sqlx::Error> = match self {
+            Db::Sqlite(connection) => sqlx::query(sql).fetch_all(connection).await.and_then(|rows| {
+                rows.iter()
+                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                    .collect()
+            }),
+            Db::Postgres(connection) => sqlx::query(sql).fetch_all(connection).await.and_then(|rows| {
+                rows.iter()
+                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                    .collect()
+            }),
+            Db::MySql(connection) => sqlx::query(sql).fetch_all(connection).await.and_then(|rows| {
+                rows.iter()
+                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                    .collect()
+            }),
+        };
+        rows.map_err(|e| failed("reading counts", e))
+    }
+}
+
+fn first_line(sql: &str) -> String {
+    sql.trim().lines().next().unwrap_or_default().to_string()
+}
+
+/// The records table, named `table`, in `dialect`.
+pub fn records_table(dialect: Dialect, table: &str) -> Result<String, StoreError> {
+    let table = validate_identifier(table)?;
+    Ok(match dialect {
+        Dialect::Sqlite => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+                id INTEGER PRIMARY KEY,
+                record_key BLOB NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                type TEXT NOT NULL,
+                ttl INTEGER NOT NULL,
+                rdata TEXT NOT NULL,
+                preference INTEGER,
+                source TEXT,
+                first_seen TEXT NOT NULL,
+                last_seen TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS {table}_name ON {table} (name, type);"
+        ),
+        Dialect::Postgres => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+                id BIGSERIAL PRIMARY KEY,
+                record_key BYTEA NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                type TEXT NOT NULL,
+                ttl BIGINT NOT NULL,
+                rdata TEXT NOT NULL,
+                preference INTEGER,
+                source TEXT,
+                first_seen TIMESTAMPTZ NOT NULL,
+                last_seen TIMESTAMPTZ NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS {table}_name ON {table} (name, type);"
+        ),
+        Dialect::MySql => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+                id BIGINT AUTO_INCREMENT PRIMARY KEY,
+                record_key BINARY(32) NOT NULL UNIQUE,
+                name VARCHAR(1024) NOT NULL,
+                type VARCHAR(16) NOT NULL,
+                ttl BIGINT NOT NULL,
+                rdata MEDIUMTEXT NOT NULL,
+                preference INT NULL,
+                source VARCHAR(255) NULL,
+                first_seen DATETIME(6) NOT NULL,
+                last_seen DATETIME(6) NOT NULL,
+                INDEX {table}_name (name(191), type)
+            ) CHARACTER SET utf8mb4"
+        ),
+    })
+}
+
+/// One step of the schema.
+struct Migration {
+    version: i64,
+    description: &'static str,
+    /// The statements, per dialect.
+    statements: fn(Dialect) -> Result<Vec<String>, StoreError>,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "records, domains and dead letters",
+    statements: first_schema,
+}];
+
+fn first_schema(dialect: Dialect) -> Result<Vec<String>, StoreError> {
+    let (serial, text, time, key) = match dialect {
+        Dialect::Sqlite => ("INTEGER PRIMARY KEY", "TEXT", "TEXT", "TEXT"),
+        Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "TEXT", "TIMESTAMPTZ", "TEXT"),
+        Dialect::MySql => (
+            "BIGINT AUTO_INCREMENT PRIMARY KEY",
+            "MEDIUMTEXT",
+            "DATETIME(6)",
+            "VARCHAR(1024)",
+        ),
+    };
+    Ok(vec![
+        records_table(dialect, "dns_records")?,
+        format!(
+            "CREATE TABLE IF NOT EXISTS domains (
+                id {serial},
+                name {key} NOT NULL UNIQUE,
+                status VARCHAR(16) NOT NULL DEFAULT 'new',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_resolved_at {time} NULL,
+                last_error {text} NULL
+            )"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS dead_letters (
+                id {serial},
+                kind VARCHAR(64) NOT NULL,
+                payload {text} NOT NULL,
+                reason {text} NOT NULL,
+                created_at {time} NOT NULL
+            )"
+        ),
+    ])
+}
+
+/// Brings the schema up to date; returns the versions applied now (none if it was current).
+pub async fn migrate(db: &mut Db) -> Result<Vec<i64>, StoreError> {
+    let dialect = db.dialect();
+    let time = match dialect {
+        Dialect::Sqlite => "TEXT",
+        Dialect::Postgres => "TIMESTAMPTZ",
+        Dialect::MySql => "DATETIME(6)",
+    };
+    db.execute(&format!(
+        "CREATE TABLE IF NOT EXISTS dnsmill_schema (
+            version BIGINT NOT NULL PRIMARY KEY,
+            description VARCHAR(255) NOT NULL,
+            applied_at {time} NOT NULL
+        )"
+    ))
+    .await?;
+    let applied: Vec<i64> = db
+        .counts("SELECT CAST(version AS CHAR(20)), version FROM dnsmill_schema")
+        .await?
+        .into_iter()
+        .map(|(_, version)| version)
+        .collect();
+    let now = super::writer::Timestamp::now();
+    let mut newly = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let statements = (migration.statements)(dialect)?;
+        // MySQL commits DDL implicitly; elsewhere the step and its record are one transaction.
+        db.execute(begin(dialect)).await?;
+        for statement in &statements {
+            db.execute(statement).await?;
+        }
+        let record = format!(
+            "INSERT INTO dnsmill_schema (version, description, applied_at) VALUES ({}, '{}', {})",
+            migration.version,
+            migration.description,
+            now.literal(dialect)
+        );
+        db.execute(&record).await?;
+        db.execute("COMMIT").await?;
+        newly.push(migration.version);
+    }
+    Ok(newly)
+}
+
+/// The statement that opens a write transaction.
+pub fn begin(dialect: Dialect) -> &'static str {
+    match dialect {
+        // Take the write lock at once rather than on the first write (no deadlock upgrades).
+        Dialect::Sqlite => "BEGIN IMMEDIATE",
+        Dialect::Postgres | Dialect::MySql => "BEGIN",
+    }
+}
+
+/// What `dnsmill db stats` shows.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct StoreStats {
+    /// Records per type.
+    pub records_by_type: Vec<(String, i64)>,
+    /// Domains per status.
+    pub domains_by_status: Vec<(String, i64)>,
+    /// Dead letters per kind.
+    pub dead_letters: Vec<(String, i64)>,
+}
+
+/// Counts in the store's tables.
+pub async fn stats(db: &mut Db, table: &str) -> Result<StoreStats, StoreError> {
+    let table = validate_identifier(table)?;
+    let count = match db.dialect() {
+        Dialect::MySql => "CAST(COUNT(*) AS SIGNED)",
+        _ => "COUNT(*)",
+    };
+    Ok(StoreStats {
+        records_by_type: db
+            .counts(&format!(
+                "SELECT type, {count} FROM {table} GROUP BY type ORDER BY 2 DESC, 1"
+            ))
+            .await?,
+        domains_by_status: db
+            .counts(&format!(
+                "SELECT status, {count} FROM domains GROUP BY status ORDER BY 1"
+            ))
+            .await?,
+        dead_letters: db
+            .counts(&format!(
+                "SELECT kind, {count} FROM dead_letters GROUP BY kind ORDER BY 1"
+            ))
+            .await?,
+    })
+}

@@ -1,0 +1,521 @@
+//! The batch writer: record sets in, deduplicated batches out, one transaction per batch.
+//!
+//! Producers hand whole record sets to a bounded channel and wait when it is full, so memory
+//! stays bounded however fast they are. One task owns the connection: it gathers rows until a
+//! batch is full or the flush interval passes, drops duplicates inside the batch (the last
+//! copy wins), and upserts the batch in one transaction in the store's fastest way:
+//! - PostgreSQL: binary COPY into a temporary table, then one `INSERT … SELECT … ON CONFLICT`;
+//! - SQLite: prepared multi-row `INSERT … ON CONFLICT` statements;
+//! - MySQL: multi-row `INSERT … ON DUPLICATE KEY UPDATE`, sized to `max_allowed_packet`.
+//!
+//! Writing a record again only refreshes its TTL and `last_seen`, so writes are idempotent.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use sqlx::AssertSqlSafe;
+use tokio::sync::{mpsc, oneshot};
+
+use super::schema::{begin, records_table, Db, StoreError};
+use super::url::{validate_identifier, Dialect, StoreUrl};
+use crate::record::rdata::typed;
+use crate::record::{RecordRef, RecordSet, RecordType};
+
+/// How a writer batches.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Where to write.
+    pub url: StoreUrl,
+    /// The records table.
+    pub table: String,
+    /// Rows per transaction.
+    pub batch_size: usize,
+    /// Longest time a row waits before its batch is written anyway.
+    pub flush_interval: Duration,
+    /// Stored with every row written (where the records came from).
+    pub source: Option<String>,
+    /// Record sets buffered ahead of the writer before producers wait.
+    pub channel_capacity: usize,
+}
+
+/// What a writer has done so far.
+#[derive(Debug, Default)]
+pub struct WriteCounters {
+    /// Records handed to the writer.
+    pub received: AtomicU64,
+    /// Rows sent to the store (after deduplication), in committed batches.
+    pub written: AtomicU64,
+    /// Records dropped as duplicates of another in the same batch.
+    pub deduplicated: AtomicU64,
+    /// Batches committed.
+    pub batches: AtomicU64,
+}
+
+/// A moment, in the forms the three stores take.
+#[derive(Debug, Clone, Copy)]
+pub struct Timestamp {
+    micros_since_epoch: i64,
+}
+
+impl Timestamp {
+    /// Now.
+    pub fn now() -> Timestamp {
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Timestamp {
+            micros_since_epoch: i64::try_from(since.as_micros()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS.ffffff`, UTC.
+    pub fn text(self) -> String {
+        let seconds = self.micros_since_epoch.div_euclid(1_000_000);
+        let micros = self.micros_since_epoch.rem_euclid(1_000_000);
+        let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{micros:06}",
+            second_of_day / 3600,
+            second_of_day / 60 % 60,
+            second_of_day % 60
+        )
+    }
+
+    /// A SQL literal of this moment (for statements without values to bind).
+    pub fn literal(self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::Postgres => format!("TIMESTAMPTZ '{}+00'", self.text()),
+            Dialect::Sqlite | Dialect::MySql => format!("'{}'", self.text()),
+        }
+    }
+
+    /// Microseconds since 2000-01-01 UTC, PostgreSQL's binary timestamp.
+    fn postgres_micros(self) -> i64 {
+        const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+        self.micros_since_epoch - POSTGRES_EPOCH_MICROS
+    }
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The unique key of a record: SHA-256 of name, type and rdata.
+pub fn record_key(record: &RecordRef<'_>) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(record.name.as_bytes());
+    hasher.update([0]);
+    hasher.update(record.rtype.to_string().as_bytes());
+    hasher.update([0]);
+    hasher.update(record.rdata.as_bytes());
+    hasher.finalize().into()
+}
+
+fn preference(record: &RecordRef<'_>) -> Option<i32> {
+    match record.rtype {
+        RecordType::MX | RecordType::KX | RecordType::AFSDB => {
+            typed::preference_and_name(record.rdata).map(|(preference, _)| i32::from(preference))
+        }
+        RecordType::SRV => typed::srv(record.rdata).map(|(priority, ..)| i32::from(priority)),
+        _ => None,
+    }
+}
+
+/// Rows waiting to be written: record sets and which of their records, deduplicated by key.
+#[derive(Default)]
+struct Pending {
+    sets: Vec<Arc<RecordSet>>,
+    /// (set, record) per key, the last copy of a record winning.
+    rows: Vec<(u32, u32, [u8; 32])>,
+    by_key: HashMap<[u8; 32], usize>,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Adds every record of `set`; returns how many were duplicates of rows already pending.
+    fn add(&mut self, set: Arc<RecordSet>) -> u64 {
+        let set_index = self.sets.len() as u32;
+        let mut duplicates = 0;
+        for (index, record) in set.iter().enumerate() {
+            let key = record_key(&record);
+            let row = (set_index, index as u32, key);
+            match self.by_key.get(&key) {
+                Some(&at) => {
+                    self.rows[at] = row;
+                    duplicates += 1;
+                }
+                None => {
+                    self.by_key.insert(key, self.rows.len());
+                    self.rows.push(row);
+                }
+            }
+        }
+        self.sets.push(set);
+        duplicates
+    }
+
+    fn record(&self, row: &(u32, u32, [u8; 32])) -> Option<RecordRef<'_>> {
+        self.sets.get(row.0 as usize)?.get(row.1 as usize)
+    }
+}
+
+enum Command {
+    Write(Arc<RecordSet>),
+    Flush(oneshot::Sender<Result<(), StoreError>>),
+    Close,
+}
+
+/// A running writer: send record sets, flush, close. Shareable between threads.
+pub struct Writer {
+    commands: mpsc::Sender<Command>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<Result<(), StoreError>>>>,
+    /// Counters, readable at any time.
+    pub counters: Arc<WriteCounters>,
+}
+
+impl Writer {
+    /// Connects, brings the schema up to date, and starts the writing task on the current
+    /// runtime.
+    pub async fn open(config: WriterConfig) -> Result<Writer, StoreError> {
+        validate_identifier(&config.table)?;
+        let mut db = Db::connect(&config.url).await?;
+        super::schema::migrate(&mut db).await?;
+        db.execute(&records_table(db.dialect(), &config.table)?).await?;
+        let (commands, receiver) = mpsc::channel(config.channel_capacity.max(1));
+        let counters = Arc::new(WriteCounters::default());
+        let task = tokio::spawn(run(db, config, receiver, Arc::clone(&counters)));
+        Ok(Writer {
+            commands,
+            task: std::sync::Mutex::new(Some(task)),
+            counters,
+        })
+    }
+
+    /// Queues `records`; waits while the queue is full.
+    pub async fn write(&self, records: Arc<RecordSet>) -> Result<(), StoreError> {
+        self.counters
+            .received
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.commands
+            .send(Command::Write(records))
+            .await
+            .map_err(|_| "the writer has stopped".to_string())
+    }
+
+    /// Writes everything queued so far; returns once it is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.commands
+            .send(Command::Flush(done))
+            .await
+            .map_err(|_| "the writer has stopped".to_string())?;
+        wait.await
+            .map_err(|_| "the writer stopped while flushing".to_string())?
+    }
+
+    /// Writes everything queued and stops; closing again does nothing.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
+        let Some(task) = task else {
+            return Ok(());
+        };
+        // If the task already ended (on an error) the command has nowhere to go; its result
+        // below says why.
+        let _ = self.commands.send(Command::Close).await;
+        task.await.map_err(|e| format!("the writer task failed: {e}"))?
+    }
+}
+
+async fn run(
+    mut db: Db,
+    config: WriterConfig,
+    mut commands: mpsc::Receiver<Command>,
+    counters: Arc<WriteCounters>,
+) -> Result<(), StoreError> {
+    let mut pending = Pending::default();
+    let mut deadline = None;
+    loop {
+        let command = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, commands.recv()).await {
+                Ok(command) => command,
+                Err(_) => {
+                    write_pending(&mut db, &config, &mut pending, &counters).await?;
+                    deadline = None;
+                    continue;
+                }
+            },
+            None => commands.recv().await,
+        };
+        match command {
+            Some(Command::Write(set)) => {
+                let duplicates = pending.add(set);
+                counters.deduplicated.fetch_add(duplicates, Ordering::Relaxed);
+                if pending.len() >= config.batch_size {
+                    write_pending(&mut db, &config, &mut pending, &counters).await?;
+                    deadline = None;
+                } else if deadline.is_none() {
+                    deadline = Some(tokio::time::Instant::now() + config.flush_interval);
+                }
+            }
+            Some(Command::Flush(done)) => {
+                let result = write_pending(&mut db, &config, &mut pending, &counters).await;
+                deadline = None;
+                let failed = result.is_err();
+                let _ = done.send(result.clone());
+                if failed {
+                    return result;
+                }
+            }
+            Some(Command::Close) | None => {
+                return write_pending(&mut db, &config, &mut pending, &counters).await
+            }
+        }
+    }
+}
+
+async fn write_pending(
+    db: &mut Db,
+    config: &WriterConfig,
+    pending: &mut Pending,
+    counters: &WriteCounters,
+) -> Result<(), StoreError> {
+    if pending.len() == 0 {
+        return Ok(());
+    }
+    let batch = std::mem::take(pending);
+    let now = Timestamp::now();
+    let rows: Vec<Row<'_>> = batch
+        .rows
+        .iter()
+        .filter_map(|row| {
+            batch.record(row).map(|record| Row {
+                key: row.2,
+                preference: preference(&record),
+                record,
+            })
+        })
+        .collect();
+    for chunk in rows.chunks(config.batch_size.max(1)) {
+        db.execute(begin(db.dialect())).await?;
+        let written = match db {
+            Db::Sqlite(_) | Db::MySql(_) => upsert_with_values(db, config, chunk, now).await,
+            Db::Postgres(_) => upsert_with_copy(db, config, chunk, now).await,
+        };
+        match written {
+            Ok(()) => db.execute("COMMIT").await?,
+            Err(error) => {
+                let _ = db.execute("ROLLBACK").await;
+                return Err(error);
+            }
+        }
+        counters.written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        counters.batches.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// One row to write.
+struct Row<'a> {
+    key: [u8; 32],
+    record: RecordRef<'a>,
+    preference: Option<i32>,
+}
+
+const COLUMNS: &str = "record_key, name, type, ttl, rdata, preference, source, first_seen, last_seen";
+const COLUMN_COUNT: usize = 9;
+
+/// SQLite and MySQL: multi-row upserts with bound values, as many rows per statement as the
+/// store takes (SQLite: 32766 variables; MySQL: 65535 placeholders and `max_allowed_packet`).
+async fn upsert_with_values(
+    db: &mut Db,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let table = &config.table;
+    let (rows_per_statement, conflict) = match db.dialect() {
+        Dialect::Sqlite => (
+            32766 / COLUMN_COUNT,
+            "ON CONFLICT (record_key) DO UPDATE SET ttl = excluded.ttl, last_seen = excluded.last_seen",
+        ),
+        _ => (
+            1000,
+            "ON DUPLICATE KEY UPDATE ttl = VALUES(ttl), last_seen = VALUES(last_seen)",
+        ),
+    };
+    let now_text = now.text();
+    let source = config.source.as_deref();
+    for chunk in rows.chunks(rows_per_statement) {
+        let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO {table} ({COLUMNS}) VALUES {placeholders} {conflict}");
+        macro_rules! bind_all {
+            ($query:expr) => {{
+                let mut query = $query;
+                for row in chunk {
+                    query = query
+                        .bind(&row.key[..])
+                        .bind(row.record.name)
+                        .bind(row.record.rtype.to_string())
+                        .bind(i64::from(row.record.ttl))
+                        .bind(row.record.rdata)
+                        .bind(row.preference)
+                        .bind(source)
+                        .bind(now_text.as_str())
+                        .bind(now_text.as_str());
+                }
+                query
+            }};
+        }
+        let result = match db {
+            Db::Sqlite(connection) => bind_all!(sqlx::query(AssertSqlSafe(sql)))
+                .execute(&mut *connection)
+                .await
+                .map(|_| ()),
+            Db::MySql(connection) => bind_all!(sqlx::query(AssertSqlSafe(sql)))
+                .execute(&mut *connection)
+                .await
+                .map(|_| ()),
+            Db::Postgres(_) => unreachable!("PostgreSQL batches go through COPY"),
+        };
+        result.map_err(|e| format!("writing to {table}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: binary COPY into a temporary table, then one upsert from it.
+async fn upsert_with_copy(
+    db: &mut Db,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let Db::Postgres(connection) = db else {
+        unreachable!("only PostgreSQL batches come here")
+    };
+    let table = &config.table;
+    let staging = "dnsmill_incoming";
+    let setup = format!(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    );
+    sqlx::raw_sql(AssertSqlSafe(setup))
+        .execute(&mut *connection)
+        .await
+        .map_err(|e| format!("preparing the staging table: {e}"))?;
+    let mut copy = connection
+        .copy_in_raw(&format!("COPY {staging} ({COLUMNS}) FROM STDIN (FORMAT binary)"))
+        .await
+        .map_err(|e| format!("starting COPY: {e}"))?;
+    copy.send(copy_binary(rows, config.source.as_deref(), now))
+        .await
+        .map_err(|e| format!("COPY into the staging table: {e}"))?;
+    copy.finish()
+        .await
+        .map_err(|e| format!("COPY into the staging table: {e}"))?;
+    let upsert = format!(
+        "INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} FROM {staging} \
+         ON CONFLICT (record_key) DO UPDATE SET ttl = EXCLUDED.ttl, last_seen = EXCLUDED.last_seen"
+    );
+    sqlx::raw_sql(AssertSqlSafe(upsert))
+        .execute(&mut *connection)
+        .await
+        .map_err(|e| format!("writing to {table}: {e}"))?;
+    Ok(())
+}
+
+/// The rows in PostgreSQL's binary COPY format.
+fn copy_binary(rows: &[Row<'_>], source: Option<&str>, now: Timestamp) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + rows.len() * 160);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+    let field = |out: &mut Vec<u8>, bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    };
+    let stamp = now.postgres_micros().to_be_bytes();
+    for row in rows {
+        out.extend_from_slice(&(COLUMN_COUNT as i16).to_be_bytes());
+        field(&mut out, &row.key);
+        field(&mut out, row.record.name.as_bytes());
+        field(&mut out, row.record.rtype.to_string().as_bytes());
+        field(&mut out, &i64::from(row.record.ttl).to_be_bytes());
+        field(&mut out, row.record.rdata.as_bytes());
+        match row.preference {
+            Some(preference) => field(&mut out, &preference.to_be_bytes()),
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+        match source {
+            Some(source) => field(&mut out, source.as_bytes()),
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+        field(&mut out, &stamp);
+        field(&mut out, &stamp);
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_calendar_text() {
+        let at = |micros| Timestamp {
+            micros_since_epoch: micros,
+        };
+        assert_eq!(at(0).text(), "1970-01-01 00:00:00.000000");
+        assert_eq!(at(951_782_400_000_001).text(), "2000-02-29 00:00:00.000001");
+        assert_eq!(at(1_795_305_600_500_000).text(), "2026-11-22 00:00:00.500000");
+        assert_eq!(at(946_684_800_000_000).postgres_micros(), 0);
+    }
+
+    #[test]
+    fn duplicates_in_a_batch_keep_the_last_copy() {
+        let set: RecordSet = [
+            "a. 60 IN A 192.0.2.1",
+            "a. 300 IN A 192.0.2.1",
+            "b. 60 IN A 192.0.2.1",
+        ]
+        .iter()
+        .map(|line| {
+            let parsed = crate::zone::parse_bytes(
+                line.as_bytes(),
+                "t".into(),
+                None,
+                &crate::zone::ParseOptions::default(),
+            )
+            .unwrap();
+            parsed.records.get(0).unwrap().to_owned_record()
+        })
+        .collect();
+        let mut pending = Pending::default();
+        assert_eq!(pending.add(Arc::new(set)), 1);
+        assert_eq!(pending.len(), 2);
+        let first = pending.record(&pending.rows[0]).unwrap();
+        assert_eq!((first.name, first.ttl), ("a.", 300));
+    }
+}

@@ -1,0 +1,146 @@
+"""The batch writer against the real stores on this machine: SQLite, PostgreSQL 127.0.0.1:5432
+and MariaDB 127.0.0.1:3306, each test in a database of its own, dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dnsmill
+import pytest
+from dnsmill.demo import realistic_zone
+
+REQUIRE = os.environ.get("CI") == "true" or os.environ.get("DNSMILL_REQUIRE_SERVICES") == "1"
+
+
+def unreachable(message: str) -> None:
+    if REQUIRE:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def run_client(argv: list[str], sql: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*argv, sql], capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty store of each kind."""
+    name = f"dnsmill_test_{uuid.uuid4().hex[:12]}"
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'test.db'}"
+        return
+    if request.param == "postgresql":
+        psql = shutil.which("psql")
+        argv = [
+            psql or "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+        ]
+        if psql is None or run_client(argv, "SELECT 1").returncode != 0:
+            unreachable("PostgreSQL is not reachable at 127.0.0.1:5432")
+        assert run_client(argv, f"CREATE DATABASE {name}").returncode == 0
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            run_client(argv, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        return
+    mariadb = shutil.which("mariadb") or shutil.which("mysql")
+    argv = [mariadb or "mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root", "-e"]
+    if mariadb is None or run_client(argv, "SELECT 1").returncode != 0:
+        unreachable("MariaDB is not reachable at 127.0.0.1:3306")
+    assert run_client(argv, f"CREATE DATABASE {name}").returncode == 0
+    try:
+        yield f"mysql://root@127.0.0.1:3306/{name}"
+    finally:
+        run_client(argv, f"DROP DATABASE IF EXISTS {name}")
+
+
+def total(stats: dict[str, dict[str, int]]) -> int:
+    return sum(stats["records_by_type"].values())
+
+
+def test_schema_is_created_once(store: str) -> None:
+    assert dnsmill.init_db(store) == [1]
+    assert dnsmill.init_db(store) == []
+    assert dnsmill.db_stats(store) == {"records_by_type": {}, "domains_by_status": {}, "dead_letters": {}}
+
+
+def test_writing_the_same_records_twice_leaves_one_copy(store: str) -> None:
+    zone = dnsmill.parse_zone(realistic_zone(3000))
+    for _ in range(2):
+        with dnsmill.Writer(store, batch_size=700, source="test") as writer:
+            writer.write(zone)
+        assert writer.stats["written"] == len(zone)
+        assert writer.stats["batches"] == -(-len(zone) // 700)
+    stats = dnsmill.db_stats(store)
+    assert stats["records_by_type"] == zone.count_by_type()
+    assert total(stats) == len(zone)
+
+
+def test_duplicates_inside_one_batch_are_written_once(store: str) -> None:
+    records = [
+        dnsmill.Record("a.example.", "A", 60, "192.0.2.1"),
+        dnsmill.Record("a.example.", "A", 300, "192.0.2.1"),
+        dnsmill.Record("A.Example.", "MX", 300, "10 Mail.Example."),
+        dnsmill.Record("a.example.", "MX", 300, "10 mail.example."),
+        dnsmill.Record("b.example.", "TXT", 60, '"' + "x" * 250 + '" "' + "y" * 250 + '"'),
+    ]
+    writer = dnsmill.Writer(store, flush_interval=30)
+    writer.write(records)
+    writer.write(records[:1])
+    stats = writer.close()
+    assert stats == {"received": 6, "written": 3, "deduplicated": 3, "batches": 1}
+    assert dnsmill.db_stats(store)["records_by_type"] == {"A": 1, "MX": 1, "TXT": 1}
+
+
+def test_rows_are_written_after_the_flush_interval_without_a_flush(store: str) -> None:
+    writer = dnsmill.Writer(store, flush_interval=0.2)
+    writer.write(dnsmill.Record("late.example.", "A", 60, "192.0.2.9"))
+    deadline = time.monotonic() + 10
+    while total(dnsmill.db_stats(store)) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert total(dnsmill.db_stats(store)) == 1
+    writer.flush()
+    assert writer.close()["written"] == 1
+
+
+def test_bad_table_names_and_unreachable_stores_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(dnsmill.StoreError, match="not a valid table name"):
+        dnsmill.Writer(f"sqlite://{tmp_path / 'x.db'}", table="records; DROP TABLE x")
+    with pytest.raises(dnsmill.StoreError, match="cannot connect"):
+        dnsmill.Writer("postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(ValueError, match="unknown store"):
+        dnsmill.Writer("oracle://x")
+
+
+def test_cli_loads_a_zone_and_reports(store: str, tmp_path: Path) -> None:
+    path = tmp_path / "example.com.zone"
+    path.write_text(realistic_zone(500))
+    command = [sys.executable, "-m", "dnsmill"]
+    init = subprocess.run([*command, "db", "init", store], capture_output=True, text=True, check=True)
+    assert "applied migrations [1]" in init.stdout
+    for _ in range(2):
+        loaded = subprocess.run(
+            [*command, "zone", "load", str(path), "--db", store], capture_output=True, text=True
+        )
+        assert loaded.returncode == 0, loaded.stderr
+        assert "rows written" in loaded.stdout
+    stats = subprocess.run(
+        [*command, "db", "stats", store, "--json"], capture_output=True, text=True, check=True
+    )
+    assert '"records_by_type"' in stats.stdout
+    assert total(dnsmill.db_stats(store)) == len(dnsmill.parse_zone(path))
