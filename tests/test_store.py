@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,46 @@ def unreachable(message: str) -> None:
 
 def run_client(argv: list[str], sql: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*argv, sql], capture_output=True, text=True, timeout=30)
+
+
+def admin(url: str, sql: str) -> str:
+    """Runs `sql` on the store at `url` through its own client (sqlite3, psql, mariadb)."""
+    if url.startswith("sqlite://"):
+        # In another process: two copies of SQLite in one process (Python's and dnsmill's)
+        # do not see each other's locks.
+        script = (
+            "import sqlite3, sys\n"
+            "connection = sqlite3.connect(sys.argv[1])\n"
+            "rows = connection.execute(sys.argv[2]).fetchall()\n"
+            "connection.commit()\n"
+            "print('\\n'.join(' '.join(map(str, row)) for row in rows))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script, url.removeprefix("sqlite://"), sql], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+    if url.startswith("postgresql://"):
+        database = url.rsplit("/", 1)[1]
+        argv = [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+        ]
+    else:
+        database = url.rsplit("/", 1)[1]
+        argv = ["mariadb", "-h", "127.0.0.1", "-u", "root", "-N", "-D", database, "-e"]
+    result = run_client(argv, sql)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
@@ -103,7 +144,14 @@ def test_duplicates_inside_one_batch_are_written_once(store: str) -> None:
     writer.write(records)
     writer.write(records[:1])
     stats = writer.close()
-    assert stats == {"received": 6, "written": 3, "deduplicated": 3, "batches": 1}
+    assert stats == {
+        "received": 6,
+        "written": 3,
+        "deduplicated": 3,
+        "batches": 1,
+        "retried": 0,
+        "dead_lettered": 0,
+    }
     assert dnsmill.db_stats(store)["records_by_type"] == {"A": 1, "MX": 1, "TXT": 1}
 
 
@@ -144,3 +192,100 @@ def test_cli_loads_a_zone_and_reports(store: str, tmp_path: Path) -> None:
     )
     assert '"records_by_type"' in stats.stdout
     assert total(dnsmill.db_stats(store)) == len(dnsmill.parse_zone(path))
+
+
+def test_rows_the_store_rejects_go_to_dead_letters_and_the_rest_commits(store: str) -> None:
+    dnsmill.Writer(store, table="narrow").close()
+    if store.startswith("sqlite://"):
+        admin(
+            store,
+            "CREATE TRIGGER narrow_rdata BEFORE INSERT ON narrow WHEN length(NEW.rdata) > 60 "
+            "BEGIN SELECT RAISE(ABORT, 'rdata longer than 60'); END",
+        )
+    else:
+        length = "length" if store.startswith("postgresql://") else "CHAR_LENGTH"
+        admin(store, f"ALTER TABLE narrow ADD CONSTRAINT narrow_rdata CHECK ({length}(rdata) <= 60)")
+    records = [dnsmill.Record(f"h{i}.example.", "A", 60, f"192.0.2.{i}") for i in range(97)]
+    poison = [dnsmill.Record(f"t{i}.example.", "TXT", 60, '"' + "x" * 80 + '"') for i in range(3)]
+    records[10:10] = poison[:1]
+    records[50:50] = poison[1:]
+    with dnsmill.Writer(store, table="narrow", batch_size=100) as writer:
+        writer.write(records)
+    assert writer.stats["written"] == 97 and writer.stats["dead_lettered"] == 3
+    assert dnsmill.db_stats(store, "narrow")["records_by_type"] == {"A": 97}
+    assert dnsmill.db_stats(store)["dead_letters"] == {"record": 3}
+    reasons = admin(store, "SELECT reason FROM dead_letters")
+    assert reasons.count("\n") == 2 and ("narrow_rdata" in reasons or "longer than 60" in reasons)
+    assert "t0.example." in admin(store, "SELECT payload FROM dead_letters")
+
+
+@pytest.mark.parametrize("store", ["postgresql", "mysql"], indirect=True)
+def test_a_killed_connection_is_retried_without_loss_or_duplicates(store: str) -> None:
+    zone = dnsmill.parse_zone(realistic_zone(40000))
+    writer = dnsmill.Writer(store, batch_size=400)
+    worker = threading.Thread(target=lambda: (writer.write(zone), writer.close()))
+    worker.start()
+    if store.startswith("postgresql://"):
+        database = store.rsplit("/", 1)[1]
+        kill = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        )
+    else:
+        database = store.rsplit("/", 1)[1]
+        kill = ""
+    kills = 0
+    while worker.is_alive() and kills < 3:
+        time.sleep(0.15)
+        if store.startswith("postgresql://"):
+            admin(store, kill)
+        else:
+            ids = admin(
+                store,
+                f"SELECT id FROM information_schema.processlist WHERE db = '{database}' AND id <> CONNECTION_ID()",
+            )
+            for ident in ids.split():
+                run_client(["mariadb", "-h", "127.0.0.1", "-u", "root", "-e"], f"KILL {ident}")
+        kills += 1
+    worker.join(timeout=120)
+    assert kills >= 1 and writer.stats["retried"] >= 1, writer.stats
+    assert total(dnsmill.db_stats(store)) == len(zone)
+    assert writer.stats["written"] >= len(zone)
+
+
+def test_a_full_queue_blocks_producers_instead_of_growing(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    store = f"sqlite://{path}"
+    writer = dnsmill.Writer(store, batch_size=10, flush_interval=0.05)
+    # Another process holds the write lock until its standard input closes.
+    script = (
+        "import sqlite3, sys\n"
+        "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "connection.execute('BEGIN IMMEDIATE')\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.read()\n"
+        "connection.execute('COMMIT')\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    done: list[int] = []
+
+    def produce() -> None:
+        for i in range(30):
+            writer.write([dnsmill.Record(f"n{i}-{j}.example.", "A", 60, "192.0.2.1") for j in range(10)])
+            done.append(i)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    time.sleep(1.0)
+    blocked_at = len(done)
+    assert producer.is_alive() and blocked_at < 10, (
+        f"the producer got {blocked_at} writes past a blocked store"
+    )
+    holder.communicate(timeout=30)
+    producer.join(timeout=60)
+    writer.close()
+    assert len(done) == 30
+    assert total(dnsmill.db_stats(store)) == 300

@@ -43,7 +43,9 @@ pub fn init_db(py: Python<'_>, url: &str) -> PyResult<Vec<i64>> {
     let url = store_url(url)?;
     run_on_store(py, async move {
         let mut db = Db::connect(&url).await?;
-        migrate(&mut db).await
+        let applied = migrate(&mut db).await;
+        db.close().await;
+        applied
     })
 }
 
@@ -56,7 +58,9 @@ pub fn db_stats<'py>(py: Python<'py>, url: &str, table: &str) -> PyResult<Bound<
     let counts = run_on_store(py, async move {
         let mut db = Db::connect(&url).await?;
         migrate(&mut db).await?;
-        stats(&mut db, &table).await
+        let counts = stats(&mut db, &table).await;
+        db.close().await;
+        counts
     })?;
     let dict = PyDict::new(py);
     for (key, rows) in [
@@ -113,6 +117,8 @@ impl PyWriter {
         dict.set_item("written", counters.written.load(Ordering::Relaxed))?;
         dict.set_item("deduplicated", counters.deduplicated.load(Ordering::Relaxed))?;
         dict.set_item("batches", counters.batches.load(Ordering::Relaxed))?;
+        dict.set_item("retried", counters.retried.load(Ordering::Relaxed))?;
+        dict.set_item("dead_lettered", counters.dead_lettered.load(Ordering::Relaxed))?;
         Ok(dict)
     }
 }

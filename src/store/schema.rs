@@ -63,6 +63,17 @@ impl Db {
         }
     }
 
+    /// Closes the connection cleanly, so it is gone when this returns (SQLite then has
+    /// checkpointed and removed its WAL files, and other processes see a quiet file).
+    pub async fn close(self) {
+        use sqlx::Connection;
+        let _ = match self {
+            Db::Sqlite(connection) => connection.close().await,
+            Db::Postgres(connection) => connection.close().await,
+            Db::MySql(connection) => connection.close().await,
+        };
+    }
+
     /// The dialect of this connection.
     pub fn dialect(&self) -> Dialect {
         match self {
@@ -74,13 +85,19 @@ impl Db {
 
     /// Runs SQL text that takes no values (DDL, transaction control).
     pub async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.execute_raw(sql)
+            .await
+            .map_err(|e| failed(&first_line(sql), e))
+    }
+
+    /// [`Db::execute`], keeping the driver's error for whoever must judge it.
+    pub async fn execute_raw(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         let query = sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
-        let result = match self {
+        match self {
             Db::Sqlite(connection) => query.execute(connection).await.map(|_| ()),
             Db::Postgres(connection) => query.execute(connection).await.map(|_| ()),
             Db::MySql(connection) => query.execute(connection).await.map(|_| ()),
-        };
-        result.map_err(|e| failed(&first_line(sql), e))
+        }
     }
 
     /// Rows of (text, count) from a query with no parameters.

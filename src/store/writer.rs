@@ -52,6 +52,10 @@ pub struct WriteCounters {
     pub deduplicated: AtomicU64,
     /// Batches committed.
     pub batches: AtomicU64,
+    /// Tries repeated after a transient failure (a lost connection, a deadlock).
+    pub retried: AtomicU64,
+    /// Rows the store rejected, recorded in `dead_letters`.
+    pub dead_lettered: AtomicU64,
 }
 
 /// A moment, in the forms the three stores take.
@@ -188,6 +192,8 @@ enum Command {
 pub struct Writer {
     commands: mpsc::Sender<Command>,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<Result<(), StoreError>>>>,
+    /// Why the writing task stopped early, for the calls that come after.
+    stopped: Arc<std::sync::Mutex<Option<StoreError>>>,
     /// Counters, readable at any time.
     pub counters: Arc<WriteCounters>,
 }
@@ -202,10 +208,21 @@ impl Writer {
         db.execute(&records_table(db.dialect(), &config.table)?).await?;
         let (commands, receiver) = mpsc::channel(config.channel_capacity.max(1));
         let counters = Arc::new(WriteCounters::default());
-        let task = tokio::spawn(run(db, config, receiver, Arc::clone(&counters)));
+        let stopped = Arc::new(std::sync::Mutex::new(None));
+        let task = {
+            let (counters, stopped) = (Arc::clone(&counters), Arc::clone(&stopped));
+            tokio::spawn(async move {
+                let result = run(db, config, receiver, counters).await;
+                if let Err(error) = &result {
+                    *stopped.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(error.clone());
+                }
+                result
+            })
+        };
         Ok(Writer {
             commands,
             task: std::sync::Mutex::new(Some(task)),
+            stopped,
             counters,
         })
     }
@@ -218,7 +235,15 @@ impl Writer {
         self.commands
             .send(Command::Write(records))
             .await
-            .map_err(|_| "the writer has stopped".to_string())
+            .map_err(|_| self.stop_reason())
+    }
+
+    /// Why the writer no longer takes records.
+    fn stop_reason(&self) -> StoreError {
+        match &*self.stopped.lock().unwrap_or_else(|poison| poison.into_inner()) {
+            Some(error) => format!("the writer has stopped: {error}"),
+            None => "the writer is closed".to_string(),
+        }
     }
 
     /// Writes everything queued so far; returns once it is committed.
@@ -227,7 +252,7 @@ impl Writer {
         self.commands
             .send(Command::Flush(done))
             .await
-            .map_err(|_| "the writer has stopped".to_string())?;
+            .map_err(|_| self.stop_reason())?;
         wait.await
             .map_err(|_| "the writer stopped while flushing".to_string())?
     }
@@ -290,7 +315,9 @@ async fn run(
                 }
             }
             Some(Command::Close) | None => {
-                return write_pending(&mut db, &config, &mut pending, &counters).await
+                let result = write_pending(&mut db, &config, &mut pending, &counters).await;
+                db.close().await;
+                return result;
             }
         }
     }
@@ -319,22 +346,193 @@ async fn write_pending(
         })
         .collect();
     for chunk in rows.chunks(config.batch_size.max(1)) {
-        db.execute(begin(db.dialect())).await?;
-        let written = match db {
-            Db::Sqlite(_) | Db::MySql(_) => upsert_with_values(db, config, chunk, now).await,
-            Db::Postgres(_) => upsert_with_copy(db, config, chunk, now).await,
-        };
-        match written {
-            Ok(()) => db.execute("COMMIT").await?,
-            Err(error) => {
-                let _ = db.execute("ROLLBACK").await;
-                return Err(error);
-            }
-        }
-        counters.written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        write_recovering(db, config, chunk, now, counters).await?;
         counters.batches.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// Why a write failed, as far as what to do next goes.
+#[derive(Debug)]
+enum Failure {
+    /// The connection or the server failed, or the transaction lost a race: try again.
+    Transient(String),
+    /// The store rejected the data itself: find the rows it rejects.
+    Data(String),
+    /// Anything else (the schema, permissions): stop.
+    Fatal(String),
+}
+
+/// Sorts a driver error into what to do about it.
+fn classify(context: &str, error: sqlx::Error) -> Failure {
+    let message = format!("{context}: {error}");
+    let database = match &error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed => return Failure::Transient(message),
+        sqlx::Error::Database(database) => database,
+        _ => return Failure::Fatal(message),
+    };
+    let code = database.code().map(|code| code.into_owned()).unwrap_or_default();
+    if let Some(mysql) = database.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return match mysql.number() {
+            // Deadlock, lock wait timeout, connection killed, shutdown, gone away, lost.
+            1205 | 1213 | 1927 | 1053 | 2006 | 2013 | 1040 | 1317 => Failure::Transient(message),
+            // Too long, bad string, out of range, null, bad date, check constraints.
+            1406 | 1366 | 1264 | 1048 | 1292 | 3819 | 4025 | 1265 => Failure::Data(message),
+            _ => Failure::Fatal(message),
+        };
+    }
+    if database.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return match code.parse::<i32>().map(|code| code & 0xff) {
+            // BUSY, LOCKED
+            Ok(5 | 6) => Failure::Transient(message),
+            // TOOBIG, CONSTRAINT, MISMATCH
+            Ok(18..=20) => Failure::Data(message),
+            _ => Failure::Fatal(message),
+        };
+    }
+    // PostgreSQL SQLSTATE: connection (08), serialization and deadlock (40), insufficient
+    // resources (53), operator intervention such as pg_terminate_backend (57), lock not available.
+    match code.get(..2).unwrap_or_default() {
+        "08" | "40" | "53" | "57" => Failure::Transient(message),
+        _ if code == "55P03" => Failure::Transient(message),
+        // Data exceptions and integrity constraints.
+        "22" | "23" => Failure::Data(message),
+        _ => Failure::Fatal(message),
+    }
+}
+
+/// Tries to reconnect after a transient failure before giving up on the store.
+const RECONNECT_TRIES: u32 = 8;
+
+/// Writes `rows` in one transaction. A transient failure reconnects (with exponential
+/// backoff) and tries again; a rejected batch is split in halves until the rows the store
+/// rejects are found, which go to `dead_letters` with the store's reason while the rest
+/// commits. When the store stays unreachable the writer stops with a clear error.
+async fn write_recovering(
+    db: &mut Db,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    now: Timestamp,
+    counters: &WriteCounters,
+) -> Result<(), StoreError> {
+    // Halves still to write, depth first, so rows commit in input order.
+    let mut todo: Vec<&[Row<'_>]> = vec![rows];
+    let mut failures_in_a_row = 0u32;
+    while let Some(part) = todo.pop() {
+        match write_once(db, config, part, now).await {
+            Ok(()) => {
+                failures_in_a_row = 0;
+                counters.written.fetch_add(part.len() as u64, Ordering::Relaxed);
+            }
+            Err(Failure::Data(reason)) if part.len() > 1 => {
+                let (first, second) = part.split_at(part.len() / 2);
+                todo.push(second);
+                todo.push(first);
+                tracing::debug!("a batch was rejected ({reason}); splitting it");
+            }
+            Err(Failure::Data(reason)) => {
+                dead_letter(db, &part[0], &reason, now)
+                    .await
+                    .map_err(failure_text)?;
+                counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(Failure::Transient(reason)) => {
+                failures_in_a_row += 1;
+                counters.retried.fetch_add(1, Ordering::Relaxed);
+                if failures_in_a_row > RECONNECT_TRIES {
+                    return Err(format!(
+                        "{} is unavailable; gave up after {RECONNECT_TRIES} retries: {reason}",
+                        config.url.redacted()
+                    ));
+                }
+                tracing::warn!("write failed ({reason}); reconnecting, try {failures_in_a_row}");
+                let backoff = Duration::from_millis(100) * 2u32.pow(failures_in_a_row - 1);
+                tokio::time::sleep(backoff.min(Duration::from_secs(5))).await;
+                if let Ok(fresh) = Db::connect(&config.url).await {
+                    *db = fresh;
+                }
+                todo.push(part);
+            }
+            Err(Failure::Fatal(reason)) => return Err(reason),
+        }
+    }
+    Ok(())
+}
+
+fn failure_text(failure: Failure) -> StoreError {
+    match failure {
+        Failure::Transient(text) | Failure::Data(text) | Failure::Fatal(text) => text,
+    }
+}
+
+/// One attempt: the rows in one transaction, rolled back on any failure.
+async fn write_once(
+    db: &mut Db,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    now: Timestamp,
+) -> Result<(), Failure> {
+    db.execute_raw(begin(db.dialect()))
+        .await
+        .map_err(|e| classify("starting a transaction", e))?;
+    let written = match db {
+        Db::Sqlite(_) | Db::MySql(_) => upsert_with_values(db, config, rows, now).await,
+        Db::Postgres(_) => upsert_with_copy(db, config, rows, now).await,
+    };
+    match written {
+        Ok(()) => db
+            .execute_raw("COMMIT")
+            .await
+            .map_err(|e| classify("committing", e)),
+        Err(failure) => {
+            // The connection may be gone; the failure says what matters.
+            let _ = db.execute_raw("ROLLBACK").await;
+            Err(failure)
+        }
+    }
+}
+
+/// Records a row the store rejected, with the store's reason, in `dead_letters`.
+async fn dead_letter(db: &mut Db, row: &Row<'_>, reason: &str, now: Timestamp) -> Result<(), Failure> {
+    let payload = serde_json::to_string(&row.record).unwrap_or_default();
+    let stamp = now.text();
+    let result = match db {
+        Db::Postgres(connection) => sqlx::query(
+            "INSERT INTO dead_letters (kind, payload, reason, created_at) \
+             VALUES ($1, $2, $3, CAST($4 AS TIMESTAMPTZ))",
+        )
+        .bind("record")
+        .bind(&payload)
+        .bind(reason)
+        .bind(format!("{stamp}+00"))
+        .execute(&mut *connection)
+        .await
+        .map(|_| ()),
+        Db::Sqlite(connection) => {
+            sqlx::query("INSERT INTO dead_letters (kind, payload, reason, created_at) VALUES (?, ?, ?, ?)")
+                .bind("record")
+                .bind(&payload)
+                .bind(reason)
+                .bind(&stamp)
+                .execute(&mut *connection)
+                .await
+                .map(|_| ())
+        }
+        Db::MySql(connection) => {
+            sqlx::query("INSERT INTO dead_letters (kind, payload, reason, created_at) VALUES (?, ?, ?, ?)")
+                .bind("record")
+                .bind(&payload)
+                .bind(reason)
+                .bind(&stamp)
+                .execute(&mut *connection)
+                .await
+                .map(|_| ())
+        }
+    };
+    result.map_err(|e| classify("recording a dead letter", e))
 }
 
 /// One row to write.
@@ -354,7 +552,7 @@ async fn upsert_with_values(
     config: &WriterConfig,
     rows: &[Row<'_>],
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     let table = &config.table;
     let (rows_per_statement, conflict) = match db.dialect() {
         Dialect::Sqlite => (
@@ -400,7 +598,7 @@ async fn upsert_with_values(
                 .map(|_| ()),
             Db::Postgres(_) => unreachable!("PostgreSQL batches go through COPY"),
         };
-        result.map_err(|e| format!("writing to {table}: {e}"))?;
+        result.map_err(|e| classify(&format!("writing to {table}"), e))?;
     }
     Ok(())
 }
@@ -411,7 +609,7 @@ async fn upsert_with_copy(
     config: &WriterConfig,
     rows: &[Row<'_>],
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<(), Failure> {
     let Db::Postgres(connection) = db else {
         unreachable!("only PostgreSQL batches come here")
     };
@@ -423,17 +621,17 @@ async fn upsert_with_copy(
     sqlx::raw_sql(AssertSqlSafe(setup))
         .execute(&mut *connection)
         .await
-        .map_err(|e| format!("preparing the staging table: {e}"))?;
+        .map_err(|e| classify("preparing the staging table", e))?;
     let mut copy = connection
         .copy_in_raw(&format!("COPY {staging} ({COLUMNS}) FROM STDIN (FORMAT binary)"))
         .await
-        .map_err(|e| format!("starting COPY: {e}"))?;
+        .map_err(|e| classify("starting COPY", e))?;
     copy.send(copy_binary(rows, config.source.as_deref(), now))
         .await
-        .map_err(|e| format!("COPY into the staging table: {e}"))?;
+        .map_err(|e| classify("COPY into the staging table", e))?;
     copy.finish()
         .await
-        .map_err(|e| format!("COPY into the staging table: {e}"))?;
+        .map_err(|e| classify("COPY into the staging table", e))?;
     let upsert = format!(
         "INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} FROM {staging} \
          ON CONFLICT (record_key) DO UPDATE SET ttl = EXCLUDED.ttl, last_seen = EXCLUDED.last_seen"
@@ -441,7 +639,7 @@ async fn upsert_with_copy(
     sqlx::raw_sql(AssertSqlSafe(upsert))
         .execute(&mut *connection)
         .await
-        .map_err(|e| format!("writing to {table}: {e}"))?;
+        .map_err(|e| classify(&format!("writing to {table}"), e))?;
     Ok(())
 }
 
