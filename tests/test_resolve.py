@@ -346,3 +346,42 @@ def test_ctrl_c_stops_the_cli_promptly() -> None:
         assert process.returncode == 130 and "interrupted" in process.stderr.read()
     finally:
         silent.close()
+
+
+def test_resolve_into_a_store_and_the_cli_with_db(server: int, tmp_path: Path) -> None:
+    store = f"sqlite://{tmp_path / 'answers.db'}"
+    resolver = dnsmill.Resolver([f"127.0.0.1:{server}"])
+    names = [f"{label}.{ORIGIN}" for label in QUERIED]
+    with dnsmill.Writer(store) as writer:
+        summary = resolver.resolve_into(writer, names, TYPES)
+    expected = resolver.resolve(names, TYPES)
+    assert summary["queries"] == len(expected)
+    assert summary["by_status"] == expected.stats["by_status"]
+    assert dnsmill.db_stats(store)["records_by_type"] == distinct_by_type(expected.records())
+
+    other = f"sqlite://{tmp_path / 'cli.db'}"
+    command = [
+        sys.executable,
+        "-m",
+        "dnsmill",
+        "resolve",
+        "-t",
+        "A,MX",
+        "--ns",
+        f"127.0.0.1:{server}",
+        "--db",
+        other,
+    ]
+    done = subprocess.run(command, input="\n".join(names), capture_output=True, text=True, check=True)
+    assert done.stdout == "" and "stored" in done.stderr
+    assert dnsmill.db_stats(other)["records_by_type"] == distinct_by_type(
+        resolver.resolve(names, ["A", "MX"]).records()
+    )
+
+
+def distinct_by_type(records: dnsmill.Zone) -> dict[str, int]:
+    """Records per type once duplicates (the same answer to several queries) are dropped."""
+    counts: dict[str, int] = {}
+    for _, rtype, _ in {(r.name, r.type, r.rdata) for r in records}:
+        counts[rtype] = counts.get(rtype, 0) + 1
+    return counts

@@ -289,3 +289,27 @@ def test_a_full_queue_blocks_producers_instead_of_growing(tmp_path: Path) -> Non
     writer.close()
     assert len(done) == 30
     assert total(dnsmill.db_stats(store)) == 300
+
+
+def test_arrow_tables_are_written_without_a_python_object_per_row(tmp_path: Path) -> None:
+    import polars as pl
+    import pyarrow as pa
+
+    store = f"sqlite://{tmp_path / 'arrow.db'}"
+    zone = dnsmill.parse_zone(realistic_zone(2000))
+    table = zone.to_arrow()
+    with dnsmill.Writer(store) as writer:
+        writer.write(table)
+        writer.write(pl.from_arrow(table))
+        writer.write(
+            pa.table(
+                {"name": ["Mixed.Case.example"], "type": ["mx"], "ttl": [60], "rdata": ["10 MX.example."]}
+            )
+        )
+    assert writer.stats["received"] == 2 * len(zone) + 1
+    assert total(dnsmill.db_stats(store)) == len(zone) + 1
+    bad = pa.table({"name": ["a.example."], "type": ["A"], "ttl": [60], "rdata": ["not-an-address"]})
+    with dnsmill.Writer(store) as writer, pytest.raises(ValueError, match="Arrow row 0: A: bad IPv4 address"):
+        writer.write(bad)
+    with dnsmill.Writer(store) as writer, pytest.raises(ValueError, match="no 'rdata' column"):
+        writer.write(pa.table({"name": ["a."], "type": ["A"], "ttl": [1]}))

@@ -254,8 +254,13 @@ def resolve(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here (.csv for CSV, else JSON lines).")
     ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Also store every answer record here (" + DB_URL_HELP + ")")
+    ] = None,
 ) -> None:
-    """Resolve names in bulk: one JSON line (or CSV row) per name and type, with its status."""
+    """Resolve names in bulk: one JSON line (or CSV row) per name and type, with its status.
+
+    With --db the answer records go into the store, and results are printed only with -o."""
     try:
         resolver = dnsmill.Resolver(
             ns.split(",") if ns else None,
@@ -273,6 +278,13 @@ def resolve(
     output_format: Literal["jsonl", "csv"] = (
         "csv" if output is not None and output.suffix.lower() == ".csv" else "jsonl"
     )
+    try:
+        writer = dnsmill.Writer(db, source="resolve") if db else None
+    except (dnsmill.DnsmillError, ValueError) as error:
+        stream.close()
+        err_console.print(f"dnsmill resolve: {error}")
+        raise typer.Exit(2) from None
+    print_results = output is not None or writer is None
     sink = open(output, "w") if output is not None else sys.stdout
     counts: dict[str, int] = {}
     done = 0
@@ -290,7 +302,10 @@ def resolve(
         with progress:
             task = progress.add_task("resolve", total=None, rate="")
             for batch in stream:
-                sink.write(batch.to_text(output_format, header=done == 0))
+                if print_results:
+                    sink.write(batch.to_text(output_format, header=done == 0))
+                if writer is not None:
+                    writer.write(batch)
                 for status, count in batch.stats["by_status"].items():
                     counts[status] = counts.get(status, 0) + count
                 done += len(batch)
@@ -307,10 +322,15 @@ def resolve(
         sink.flush()
         if sink is not sys.stdout:
             sink.close()
+        if writer is not None:
+            writer.close()
     elapsed = time.perf_counter() - started
     summary = " ".join(f"{status}={count}" for status, count in sorted(counts.items()))
     rate = done / elapsed if elapsed > 0 else 0.0
     err_console.print(f"{done:,} results in {elapsed:.2f} s ({rate:,.0f} q/s): {summary}")
+    if writer is not None:
+        stored = writer.stats
+        err_console.print(f"stored {stored['written']:,} answer records in {stored['batches']} batches")
 
 
 def main() -> None:

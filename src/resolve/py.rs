@@ -314,6 +314,73 @@ impl PyResolver {
         Ok(PyResultSet::new(table))
     }
 
+    /// Resolves names straight into a `Writer`: answers go from the resolver to the store
+    /// without Python objects, batch by batch, so memory stays bounded. Returns counts by
+    /// status and the run's figures.
+    #[pyo3(signature = (writer, names, types=None))]
+    fn resolve_into<'py>(
+        &self,
+        py: Python<'py>,
+        writer: &Bound<'py, crate::store::py::PyWriter>,
+        names: &Bound<'py, PyAny>,
+        types: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let types = Self::types(types)?;
+        let names = Names::from_py(names, true)?;
+        let run = self.new_run(types, 1 << 14);
+        let (sender, input) = mpsc::channel(INPUT_BATCHES);
+        let feeder = {
+            let _guard = runtime().enter();
+            spawn_feeder(names, sender)
+        };
+        let store = writer.get().writer();
+        let servers: Arc<[SocketAddr]> = run.config.nameservers.clone().into();
+        let cancel = Arc::clone(&run.cancel);
+        let work = async move {
+            let (output, mut results) = mpsc::channel(8);
+            let engine = tokio::spawn(resolve(run, input, output));
+            let mut counts = std::collections::BTreeMap::<Status, usize>::new();
+            while let Some(batch) = results.recv().await {
+                let table = batch.finish(Arc::clone(&servers), RunStats::default());
+                for (status, count) in table.count_by_status() {
+                    *counts.entry(status).or_default() += count;
+                }
+                store
+                    .write(Arc::clone(&table.answers))
+                    .await
+                    .map_err(Error::Store)?;
+            }
+            let stats = engine
+                .await
+                .map_err(|e| Error::Resolve(format!("resolver task failed: {e}")))?;
+            let stats = stats.map_err(Error::Resolve)?;
+            feeder
+                .await
+                .map_err(|e| Error::Resolve(format!("name reader failed: {e}")))??;
+            Ok((counts, stats))
+        };
+        let (counts, stats) = wait_on_runtime(py, work, &cancel, |_| Ok(()))?;
+        let dict = PyDict::new(py);
+        let by_status = PyDict::new(py);
+        let mut queries = 0;
+        for (status, count) in counts {
+            by_status.set_item(status.as_str(), count)?;
+            queries += count;
+        }
+        dict.set_item("queries", queries)?;
+        dict.set_item("by_status", by_status)?;
+        dict.set_item("elapsed", stats.elapsed)?;
+        dict.set_item(
+            "qps",
+            if stats.elapsed > 0.0 {
+                queries as f64 / stats.elapsed
+            } else {
+                0.0
+            },
+        )?;
+        Ok(dict)
+    }
+
     /// `resolve` for asyncio: `await resolver.resolve_async(names, types)`. Cancelling the
     /// awaiting task stops the run.
     #[pyo3(signature = (names, types=None))]

@@ -85,6 +85,11 @@ pub struct PyWriter {
 }
 
 impl PyWriter {
+    /// The running writer, for Rust-to-Rust paths.
+    pub(crate) fn writer(&self) -> Arc<Writer> {
+        Arc::clone(&self.writer)
+    }
+
     /// The records in `records`: a Zone or ResultSet (shared, not copied), or Records.
     fn record_set(records: &Bound<'_, PyAny>) -> PyResult<Arc<RecordSet>> {
         if let Ok(zone) = records.cast::<PyZone>() {
@@ -92,6 +97,9 @@ impl PyWriter {
         }
         if let Ok(results) = records.cast::<PyResultSet>() {
             return Ok(results.get().answers());
+        }
+        if records.hasattr("__arrow_c_stream__")? {
+            return Ok(Arc::new(crate::arrow_export::records_from_arrow(records)?));
         }
         if let Ok(record) = records.cast::<PyRecord>() {
             return Ok(Arc::new(std::iter::once(record.get().owned()).collect()));

@@ -554,19 +554,30 @@ async fn upsert_with_values(
     now: Timestamp,
 ) -> Result<(), Failure> {
     let table = &config.table;
-    let (rows_per_statement, conflict) = match db.dialect() {
-        Dialect::Sqlite => (
+    let (rows_per_statement, bytes_per_statement, conflict) = match db {
+        Db::Sqlite(_) => (
             32766 / COLUMN_COUNT,
+            usize::MAX,
             "ON CONFLICT (record_key) DO UPDATE SET ttl = excluded.ttl, last_seen = excluded.last_seen",
         ),
-        _ => (
-            1000,
-            "ON DUPLICATE KEY UPDATE ttl = VALUES(ttl), last_seen = VALUES(last_seen)",
-        ),
+        _ => {
+            // Half the server's packet limit leaves room for the protocol's own framing.
+            let packet = db
+                .counts("SELECT 'packet', CAST(@@max_allowed_packet AS SIGNED)")
+                .await
+                .map_err(Failure::Transient)?
+                .first()
+                .map_or(4 << 20, |(_, bytes)| usize::try_from(*bytes).unwrap_or(4 << 20));
+            (
+                65_535 / COLUMN_COUNT,
+                packet / 2,
+                "ON DUPLICATE KEY UPDATE ttl = VALUES(ttl), last_seen = VALUES(last_seen)",
+            )
+        }
     };
     let now_text = now.text();
     let source = config.source.as_deref();
-    for chunk in rows.chunks(rows_per_statement) {
+    for chunk in statement_chunks(rows, rows_per_statement, bytes_per_statement) {
         let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         let sql = format!("INSERT INTO {table} ({COLUMNS}) VALUES {placeholders} {conflict}");
         macro_rules! bind_all {
@@ -601,6 +612,26 @@ async fn upsert_with_values(
         result.map_err(|e| classify(&format!("writing to {table}"), e))?;
     }
     Ok(())
+}
+
+/// Consecutive pieces of `rows`, each within both limits (a row over the byte limit alone
+/// still goes in a piece of its own, for the store to judge).
+fn statement_chunks<'r, 'a>(rows: &'r [Row<'a>], max_rows: usize, max_bytes: usize) -> Vec<&'r [Row<'a>]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (index, row) in rows.iter().enumerate() {
+        // Values travel as bound parameters: the text plus a little framing per value.
+        let size = row.record.name.len() + row.record.rdata.len() + 128;
+        if index > start && (index - start >= max_rows || bytes + size > max_bytes) {
+            chunks.push(&rows[start..index]);
+            (start, bytes) = (index, 0);
+        }
+        bytes += size;
+    }
+    if start < rows.len() {
+        chunks.push(&rows[start..]);
+    }
+    chunks
 }
 
 /// PostgreSQL: binary COPY into a temporary table, then one upsert from it.
@@ -689,6 +720,31 @@ mod tests {
         assert_eq!(at(951_782_400_000_001).text(), "2000-02-29 00:00:00.000001");
         assert_eq!(at(1_795_305_600_500_000).text(), "2026-11-22 00:00:00.500000");
         assert_eq!(at(946_684_800_000_000).postgres_micros(), 0);
+    }
+
+    #[test]
+    fn statements_stay_within_row_and_byte_limits() {
+        let set: RecordSet = (0..10)
+            .map(|i| crate::record::Record {
+                name: format!("n{i}."),
+                rtype: RecordType::TXT,
+                class: crate::record::RecordClass::IN,
+                ttl: 1,
+                rdata: "\"x\"".repeat(if i == 4 { 400 } else { 1 }),
+            })
+            .collect();
+        let rows: Vec<Row<'_>> = set
+            .iter()
+            .map(|record| Row {
+                key: record_key(&record),
+                record,
+                preference: None,
+            })
+            .collect();
+        let sizes = |chunks: Vec<&[Row<'_>]>| chunks.iter().map(|chunk| chunk.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(statement_chunks(&rows, 3, usize::MAX)), [3, 3, 3, 1]);
+        // Row 4 is over the byte limit on its own: it gets a piece of its own.
+        assert_eq!(sizes(statement_chunks(&rows, 100, 700)), [4, 1, 5]);
     }
 
     #[test]
