@@ -313,3 +313,17 @@ def test_arrow_tables_are_written_without_a_python_object_per_row(tmp_path: Path
         writer.write(bad)
     with dnsmill.Writer(store) as writer, pytest.raises(ValueError, match="no 'rdata' column"):
         writer.write(pa.table({"name": ["a."], "type": ["A"], "ttl": [1]}))
+
+
+def test_two_writers_racing_on_the_same_records_leave_one_copy(store: str) -> None:
+    zone = dnsmill.parse_zone(realistic_zone(20000))
+    dnsmill.init_db(store)
+    writers = [dnsmill.Writer(store, batch_size=500) for _ in range(2)]
+    threads = [threading.Thread(target=lambda w=writer: (w.write(zone), w.close())) for writer in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert all(writer.stats["dead_lettered"] == 0 for writer in writers)
+    assert all(writer.stats["written"] >= len(zone) for writer in writers)
+    assert total(dnsmill.db_stats(store)) == len(zone)

@@ -634,7 +634,11 @@ fn statement_chunks<'r, 'a>(rows: &'r [Row<'a>], max_rows: usize, max_bytes: usi
     chunks
 }
 
-/// PostgreSQL: binary COPY into a temporary table, then one upsert from it.
+/// PostgreSQL: the keys already stored are looked up first; new rows go straight into the
+/// table by binary COPY (no second pass through a staging table), and stored ones only have
+/// their TTL and `last_seen` refreshed, in one UPDATE. A concurrent writer that inserts one of
+/// the new keys in between makes the COPY fail on the unique key: the batch is then retried,
+/// and the lookup sees the key.
 async fn upsert_with_copy(
     db: &mut Db,
     config: &WriterConfig,
@@ -645,37 +649,61 @@ async fn upsert_with_copy(
         unreachable!("only PostgreSQL batches come here")
     };
     let table = &config.table;
-    let staging = "dnsmill_incoming";
-    let setup = format!(
-        "CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    );
-    sqlx::raw_sql(AssertSqlSafe(setup))
-        .execute(&mut *connection)
-        .await
-        .map_err(|e| classify("preparing the staging table", e))?;
-    let mut copy = connection
-        .copy_in_raw(&format!("COPY {staging} ({COLUMNS}) FROM STDIN (FORMAT binary)"))
-        .await
-        .map_err(|e| classify("starting COPY", e))?;
-    copy.send(copy_binary(rows, config.source.as_deref(), now))
-        .await
-        .map_err(|e| classify("COPY into the staging table", e))?;
-    copy.finish()
-        .await
-        .map_err(|e| classify("COPY into the staging table", e))?;
-    let upsert = format!(
-        "INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} FROM {staging} \
-         ON CONFLICT (record_key) DO UPDATE SET ttl = EXCLUDED.ttl, last_seen = EXCLUDED.last_seen"
-    );
-    sqlx::raw_sql(AssertSqlSafe(upsert))
-        .execute(&mut *connection)
-        .await
-        .map_err(|e| classify(&format!("writing to {table}"), e))?;
+    let keys: Vec<&[u8]> = rows.iter().map(|row| &row.key[..]).collect();
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT record_key FROM {table} WHERE record_key = ANY($1)"
+    )))
+    .bind(&keys)
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(|e| classify(&format!("looking up keys in {table}"), e))?;
+    let stored: std::collections::HashSet<&[u8]> = stored.iter().map(Vec::as_slice).collect();
+    let (known, new): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
+        rows.iter().partition(|row| stored.contains(&row.key[..]));
+    if !new.is_empty() {
+        let mut copy = connection
+            .copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)"))
+            .await
+            .map_err(|e| classify("starting COPY", e))?;
+        copy.send(copy_binary(&new, config.source.as_deref(), now))
+            .await
+            .map_err(|e| copy_failure(table, e))?;
+        copy.finish().await.map_err(|e| copy_failure(table, e))?;
+    }
+    if !known.is_empty() {
+        let keys: Vec<&[u8]> = known.iter().map(|row| &row.key[..]).collect();
+        let ttls: Vec<i64> = known.iter().map(|row| i64::from(row.record.ttl)).collect();
+        let refresh = format!(
+            "UPDATE {table} AS stored SET ttl = incoming.ttl, last_seen = CAST($3 AS TIMESTAMPTZ) \
+             FROM unnest($1::bytea[], $2::bigint[]) AS incoming(record_key, ttl) \
+             WHERE stored.record_key = incoming.record_key"
+        );
+        sqlx::query(AssertSqlSafe(refresh))
+            .bind(&keys)
+            .bind(&ttls)
+            .bind(format!("{}+00", now.text()))
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| classify(&format!("refreshing {table}"), e))?;
+    }
     Ok(())
 }
 
+/// A failed COPY: a duplicate key can only come from a concurrent writer, so it is worth
+/// another try; anything else is judged as usual.
+fn copy_failure(table: &str, error: sqlx::Error) -> Failure {
+    let duplicate = matches!(&error, sqlx::Error::Database(database) if database.is_unique_violation());
+    if duplicate {
+        Failure::Transient(format!(
+            "another writer added some of these records to {table} meanwhile: {error}"
+        ))
+    } else {
+        classify(&format!("COPY into {table}"), error)
+    }
+}
+
 /// The rows in PostgreSQL's binary COPY format.
-fn copy_binary(rows: &[Row<'_>], source: Option<&str>, now: Timestamp) -> Vec<u8> {
+fn copy_binary(rows: &[&Row<'_>], source: Option<&str>, now: Timestamp) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + rows.len() * 160);
     out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     out.extend_from_slice(&0i32.to_be_bytes());
