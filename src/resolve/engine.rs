@@ -61,6 +61,8 @@ pub struct Run {
     pub progress: Arc<Progress>,
     /// Rows per batch sent to the output.
     pub batch_rows: usize,
+    /// How many names the input holds, when that is known up front (for progress reports).
+    pub total_names: Option<usize>,
 }
 
 /// Fewest retransmission timeout, whatever the measured round trips.

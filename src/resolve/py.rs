@@ -79,9 +79,12 @@ impl Names {
     }
 }
 
+/// The task reading names into a run, with how it ended.
+type Feeder = tokio::task::JoinHandle<Result<(), Error>>;
+
 /// Starts feeding `names` (a list or a file) into the engine's input; the task ends with the
 /// input or when the engine stops reading.
-fn spawn_feeder(names: Names, sender: mpsc::Sender<NameBatch>) -> tokio::task::JoinHandle<Result<(), Error>> {
+fn spawn_feeder(names: Names, sender: mpsc::Sender<NameBatch>) -> Feeder {
     match names {
         Names::List(list) => runtime().spawn(async move {
             let mut first = 0u64;
@@ -135,7 +138,7 @@ fn spawn_feeder(names: Names, sender: mpsc::Sender<NameBatch>) -> tokio::task::J
 async fn resolve_all(
     run: Arc<Run>,
     input: mpsc::Receiver<NameBatch>,
-    feeder: Option<tokio::task::JoinHandle<Result<(), Error>>>,
+    feeder: Option<Feeder>,
 ) -> Result<ResultTable, Error> {
     let servers: Arc<[SocketAddr]> = run.config.nameservers.clone().into();
     let (output, mut results) = mpsc::channel(64);
@@ -173,14 +176,30 @@ pub struct PyResolver {
 }
 
 impl PyResolver {
-    fn new_run(&self, types: Vec<RecordType>, batch_rows: usize) -> Arc<Run> {
+    fn new_run(&self, types: Vec<RecordType>, batch_rows: usize, total_names: Option<usize>) -> Arc<Run> {
         Arc::new(Run {
             config: self.config.clone(),
             types,
             cancel: Arc::new(AtomicBool::new(false)),
             progress: Arc::new(Progress::default()),
             batch_rows,
+            total_names,
         })
+    }
+
+    /// A run over `names` (read into Rust now, or from a file as it goes) for `types`, with
+    /// the engine's input and the task feeding it.
+    fn start(
+        &self,
+        names: &Bound<'_, PyAny>,
+        types: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Arc<Run>, mpsc::Receiver<NameBatch>, Feeder)> {
+        let types = Self::types(types)?;
+        let names = Names::from_py(names, true)?;
+        let run = self.new_run(types, 1 << 14, names.known_len());
+        let (sender, input) = mpsc::channel(INPUT_BATCHES);
+        let _guard = runtime().enter();
+        Ok((run, input, spawn_feeder(names, sender)))
     }
 
     fn types(types: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<RecordType>> {
@@ -287,15 +306,8 @@ impl PyResolver {
         types: Option<&Bound<'_, PyAny>>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<PyResultSet> {
-        let types = Self::types(types)?;
-        let names = Names::from_py(names, true)?;
-        let total = names.known_len().map(|len| len * types.len());
-        let run = self.new_run(types, 1 << 14);
-        let (sender, input) = mpsc::channel(INPUT_BATCHES);
-        let feeder = {
-            let _guard = runtime().enter();
-            spawn_feeder(names, sender)
-        };
+        let (run, input, feeder) = self.start(names, types)?;
+        let total = run.total_names.map(|len| len * run.types.len());
         let started = Instant::now();
         let cancel = Arc::clone(&run.cancel);
         let counters = Arc::clone(&run.progress);
@@ -325,14 +337,7 @@ impl PyResolver {
         names: &Bound<'py, PyAny>,
         types: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let types = Self::types(types)?;
-        let names = Names::from_py(names, true)?;
-        let run = self.new_run(types, 1 << 14);
-        let (sender, input) = mpsc::channel(INPUT_BATCHES);
-        let feeder = {
-            let _guard = runtime().enter();
-            spawn_feeder(names, sender)
-        };
+        let (run, input, feeder) = self.start(names, types)?;
         let store = writer.get().writer();
         let servers: Arc<[SocketAddr]> = run.config.nameservers.clone().into();
         let cancel = Arc::clone(&run.cancel);
@@ -391,14 +396,7 @@ impl PyResolver {
         types: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         init_async_runtime();
-        let types = Self::types(types)?;
-        let names = Names::from_py(names, true)?;
-        let run = self.new_run(types, 1 << 14);
-        let (sender, input) = mpsc::channel(INPUT_BATCHES);
-        let feeder = {
-            let _guard = runtime().enter();
-            spawn_feeder(names, sender)
-        };
+        let (run, input, feeder) = self.start(names, types)?;
         let cancel = CancelOnDrop(Arc::clone(&run.cancel));
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let _cancel = cancel;
@@ -422,7 +420,7 @@ impl PyResolver {
         }
         let types = Self::types(types)?;
         let names = Names::from_py(names, false)?;
-        let run = self.new_run(types, batch_size);
+        let run = self.new_run(types, batch_size, None);
         let (sender, input) = mpsc::channel(INPUT_BATCHES);
         let _guard = runtime().enter();
         let (feeder, python_input) = match names {
@@ -519,7 +517,7 @@ impl PythonInput {
 
 struct StreamState {
     python_input: Option<PythonInput>,
-    feeder: Option<tokio::task::JoinHandle<Result<(), Error>>>,
+    feeder: Option<Feeder>,
     engine: Option<tokio::task::JoinHandle<Result<RunStats, String>>>,
 }
 
