@@ -56,6 +56,9 @@ pub struct WriteCounters {
     pub retried: AtomicU64,
     /// Rows the store rejected, recorded in `dead_letters`.
     pub dead_lettered: AtomicU64,
+    /// Set while batches hold only new records: PostgreSQL batches then try a plain COPY
+    /// first. Starts set, since a writer usually begins on new data.
+    pub copy_first: std::sync::atomic::AtomicBool,
 }
 
 /// A moment, in the forms the three stores take.
@@ -208,6 +211,7 @@ impl Writer {
         db.execute(&records_table(db.dialect(), &config.table)?).await?;
         let (commands, receiver) = mpsc::channel(config.channel_capacity.max(1));
         let counters = Arc::new(WriteCounters::default());
+        counters.copy_first.store(true, Ordering::Relaxed);
         let stopped = Arc::new(std::sync::Mutex::new(None));
         let task = {
             let (counters, stopped) = (Arc::clone(&counters), Arc::clone(&stopped));
@@ -361,6 +365,8 @@ enum Failure {
     Data(String),
     /// Anything else (the schema, permissions): stop.
     Fatal(String),
+    /// A plain COPY met a key already stored.
+    Duplicate(String),
 }
 
 /// Sorts a driver error into what to do about it.
@@ -422,7 +428,7 @@ async fn write_recovering(
     let mut todo: Vec<&[Row<'_>]> = vec![rows];
     let mut failures_in_a_row = 0u32;
     while let Some(part) = todo.pop() {
-        match write_once(db, config, part, now).await {
+        match write_once(db, config, part, now, counters).await {
             Ok(()) => {
                 failures_in_a_row = 0;
                 counters.written.fetch_add(part.len() as u64, Ordering::Relaxed);
@@ -439,7 +445,7 @@ async fn write_recovering(
                     .map_err(failure_text)?;
                 counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
             }
-            Err(Failure::Transient(reason)) => {
+            Err(Failure::Transient(reason) | Failure::Duplicate(reason)) => {
                 failures_in_a_row += 1;
                 counters.retried.fetch_add(1, Ordering::Relaxed);
                 if failures_in_a_row > RECONNECT_TRIES {
@@ -464,7 +470,9 @@ async fn write_recovering(
 
 fn failure_text(failure: Failure) -> StoreError {
     match failure {
-        Failure::Transient(text) | Failure::Data(text) | Failure::Fatal(text) => text,
+        Failure::Transient(text) | Failure::Data(text) | Failure::Fatal(text) | Failure::Duplicate(text) => {
+            text
+        }
     }
 }
 
@@ -474,25 +482,59 @@ async fn write_once(
     config: &WriterConfig,
     rows: &[Row<'_>],
     now: Timestamp,
+    counters: &WriteCounters,
 ) -> Result<(), Failure> {
-    db.execute_raw(begin(db.dialect()))
-        .await
-        .map_err(|e| classify("starting a transaction", e))?;
+    if matches!(db, Db::Postgres(_)) && counters.copy_first.load(Ordering::Relaxed) {
+        // The last batch was all new records, so this one probably is too: a plain COPY into
+        // the table needs no key lookups. A stored key makes it fail on the unique index, and
+        // the batch then goes the careful way.
+        begin_transaction(db).await?;
+        match copy_into_table(db, config, rows, now).await {
+            Ok(()) => return commit(db).await,
+            Err(Failure::Duplicate(_)) => {
+                rollback(db).await;
+                counters.copy_first.store(false, Ordering::Relaxed);
+            }
+            Err(failure) => {
+                rollback(db).await;
+                return Err(failure);
+            }
+        }
+    }
+    begin_transaction(db).await?;
     let written = match db {
-        Db::Sqlite(_) | Db::MySql(_) => upsert_with_values(db, config, rows, now).await,
         Db::Postgres(_) => upsert_with_copy(db, config, rows, now).await,
+        Db::Sqlite(_) | Db::MySql(_) => upsert_with_values(db, config, rows, now).await.map(|()| 0),
     };
     match written {
-        Ok(()) => db
-            .execute_raw("COMMIT")
-            .await
-            .map_err(|e| classify("committing", e)),
+        Ok(stored) => {
+            commit(db).await?;
+            counters.copy_first.store(stored == 0, Ordering::Relaxed);
+            Ok(())
+        }
         Err(failure) => {
-            // The connection may be gone; the failure says what matters.
-            let _ = db.execute_raw("ROLLBACK").await;
+            rollback(db).await;
             Err(failure)
         }
     }
+}
+
+async fn begin_transaction(db: &mut Db) -> Result<(), Failure> {
+    db.execute_raw(begin(db.dialect()))
+        .await
+        .map_err(|e| classify("starting a transaction", e))
+}
+
+async fn commit(db: &mut Db) -> Result<(), Failure> {
+    db.execute_raw("COMMIT")
+        .await
+        .map_err(|e| classify("committing", e))
+}
+
+/// Ends a failed transaction. The connection may be gone: the failure that led here is what
+/// matters, so this one's own error is not.
+async fn rollback(db: &mut Db) {
+    let _ = db.execute_raw("ROLLBACK").await;
 }
 
 /// Records a row the store rejected, with the store's reason, in `dead_letters`.
@@ -644,7 +686,7 @@ async fn upsert_with_copy(
     config: &WriterConfig,
     rows: &[Row<'_>],
     now: Timestamp,
-) -> Result<(), Failure> {
+) -> Result<usize, Failure> {
     let Db::Postgres(connection) = db else {
         unreachable!("only PostgreSQL batches come here")
     };
@@ -686,6 +728,36 @@ async fn upsert_with_copy(
             .await
             .map_err(|e| classify(&format!("refreshing {table}"), e))?;
     }
+    Ok(known.len())
+}
+
+/// PostgreSQL: every row by binary COPY straight into the table, for batches expected to be
+/// all new; a stored key is [`Failure::Duplicate`].
+async fn copy_into_table(
+    db: &mut Db,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    now: Timestamp,
+) -> Result<(), Failure> {
+    let Db::Postgres(connection) = db else {
+        unreachable!("only PostgreSQL batches come here")
+    };
+    let table = &config.table;
+    let all: Vec<&Row<'_>> = rows.iter().collect();
+    let mut copy = connection
+        .copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)"))
+        .await
+        .map_err(|e| classify("starting COPY", e))?;
+    let duplicate_or = |error: sqlx::Error| match &error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            Failure::Duplicate(format!("COPY into {table}: {error}"))
+        }
+        _ => classify(&format!("COPY into {table}"), error),
+    };
+    copy.send(copy_binary(&all, config.source.as_deref(), now))
+        .await
+        .map_err(duplicate_or)?;
+    copy.finish().await.map_err(duplicate_or)?;
     Ok(())
 }
 
