@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -327,3 +328,30 @@ def test_two_writers_racing_on_the_same_records_leave_one_copy(store: str) -> No
     assert all(writer.stats["dead_lettered"] == 0 for writer in writers)
     assert all(writer.stats["written"] >= len(zone) for writer in writers)
     assert total(dnsmill.db_stats(store)) == len(zone)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+def test_ctrl_c_during_a_long_write_leaves_only_whole_batches(store: str) -> None:
+    dnsmill.init_db(store)
+    script = (
+        "import sys, dnsmill\n"
+        "from dnsmill.demo import realistic_zone\n"
+        "records = list(dnsmill.parse_zone(realistic_zone(300000)))[:300000]\n"
+        "writer = dnsmill.Writer(sys.argv[1], batch_size=1000, flush_interval=60)\n"
+        "print('writing', flush=True)\n"
+        "try:\n"
+        "    for start in range(0, len(records), 5000):\n"
+        "        writer.write(records[start : start + 5000])\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+        "writer.close()\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, store], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline().strip() == "writing"
+    deadline = time.monotonic() + 60
+    while total(dnsmill.db_stats(store)) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130, "the write was still running when interrupted"
+    rows = total(dnsmill.db_stats(store))
+    assert 0 < rows < 300000 and rows % 1000 == 0, rows
