@@ -160,6 +160,7 @@ impl PyWriter {
             flush_interval: Duration::from_secs_f64(flush_interval),
             source,
             channel_capacity: 4,
+            connections: 2,
         };
         let writer = run_on_store(py, Writer::open(config))?;
         Ok(PyWriter {

@@ -39,6 +39,8 @@ pub struct WriterConfig {
     pub source: Option<String>,
     /// Record sets buffered ahead of the writer before producers wait.
     pub channel_capacity: usize,
+    /// Connections writing batches side by side (PostgreSQL and MySQL; SQLite uses one).
+    pub connections: usize,
 }
 
 /// What a writer has done so far.
@@ -209,6 +211,14 @@ impl Writer {
         let mut db = Db::connect(&config.url).await?;
         super::schema::migrate(&mut db).await?;
         db.execute(&records_table(db.dialect(), &config.table)?).await?;
+        // SQLite has one writer at a time whatever the connections; servers take batches
+        // side by side.
+        let mut connections = vec![db];
+        if config.url.dialect != Dialect::Sqlite {
+            for _ in 1..config.connections.max(1) {
+                connections.push(Db::connect(&config.url).await?);
+            }
+        }
         let (commands, receiver) = mpsc::channel(config.channel_capacity.max(1));
         let counters = Arc::new(WriteCounters::default());
         counters.copy_first.store(true, Ordering::Relaxed);
@@ -216,7 +226,7 @@ impl Writer {
         let task = {
             let (counters, stopped) = (Arc::clone(&counters), Arc::clone(&stopped));
             tokio::spawn(async move {
-                let result = run(db, config, receiver, counters).await;
+                let result = run(connections, config, receiver, counters).await;
                 if let Err(error) = &result {
                     *stopped.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(error.clone());
                 }
@@ -279,11 +289,14 @@ impl Writer {
 }
 
 async fn run(
-    mut db: Db,
+    connections: Vec<Db>,
     config: WriterConfig,
     mut commands: mpsc::Receiver<Command>,
     counters: Arc<WriteCounters>,
 ) -> Result<(), StoreError> {
+    let batch_size = config.batch_size;
+    let flush_interval = config.flush_interval;
+    let mut pool = Connections::new(connections, config, counters.clone());
     let mut pending = Pending::default();
     let mut deadline = None;
     loop {
@@ -291,7 +304,7 @@ async fn run(
             Some(at) => match tokio::time::timeout_at(at, commands.recv()).await {
                 Ok(command) => command,
                 Err(_) => {
-                    write_pending(&mut db, &config, &mut pending, &counters).await?;
+                    pool.submit(std::mem::take(&mut pending)).await?;
                     deadline = None;
                     continue;
                 }
@@ -302,15 +315,19 @@ async fn run(
             Some(Command::Write(set)) => {
                 let duplicates = pending.add(set);
                 counters.deduplicated.fetch_add(duplicates, Ordering::Relaxed);
-                if pending.len() >= config.batch_size {
-                    write_pending(&mut db, &config, &mut pending, &counters).await?;
+                if pending.len() >= batch_size {
+                    pool.submit(std::mem::take(&mut pending)).await?;
                     deadline = None;
                 } else if deadline.is_none() {
-                    deadline = Some(tokio::time::Instant::now() + config.flush_interval);
+                    deadline = Some(tokio::time::Instant::now() + flush_interval);
                 }
             }
             Some(Command::Flush(done)) => {
-                let result = write_pending(&mut db, &config, &mut pending, &counters).await;
+                let submitted = pool.submit(std::mem::take(&mut pending)).await;
+                let result = match submitted {
+                    Ok(()) => pool.drain().await,
+                    Err(error) => Err(error),
+                };
                 deadline = None;
                 let failed = result.is_err();
                 let _ = done.send(result.clone());
@@ -319,10 +336,77 @@ async fn run(
                 }
             }
             Some(Command::Close) | None => {
-                let result = write_pending(&mut db, &config, &mut pending, &counters).await;
-                db.close().await;
+                let submitted = pool.submit(std::mem::take(&mut pending)).await;
+                let result = match submitted {
+                    Ok(()) => pool.drain().await,
+                    Err(error) => Err(error),
+                };
+                pool.close().await;
                 return result;
             }
+        }
+    }
+}
+
+/// The writer's connections: batches go to whichever is free, so with more than one the
+/// store works on several batches at once (each still one transaction of its own).
+struct Connections {
+    idle: Vec<Db>,
+    busy: tokio::task::JoinSet<(Db, Result<(), StoreError>)>,
+    config: Arc<WriterConfig>,
+    counters: Arc<WriteCounters>,
+}
+
+impl Connections {
+    fn new(connections: Vec<Db>, config: WriterConfig, counters: Arc<WriteCounters>) -> Self {
+        Connections {
+            idle: connections,
+            busy: tokio::task::JoinSet::new(),
+            config: Arc::new(config),
+            counters,
+        }
+    }
+
+    /// Starts writing `pending` on a free connection, waiting for one if all are busy.
+    async fn submit(&mut self, mut pending: Pending) -> Result<(), StoreError> {
+        if pending.len() == 0 {
+            return Ok(());
+        }
+        let mut db = match self.idle.pop() {
+            Some(db) => db,
+            None => self.next_done().await?,
+        };
+        let (config, counters) = (Arc::clone(&self.config), Arc::clone(&self.counters));
+        self.busy.spawn(async move {
+            let result = write_pending(&mut db, &config, &mut pending, &counters).await;
+            (db, result)
+        });
+        Ok(())
+    }
+
+    /// The connection of the next batch to finish, or that batch's failure.
+    async fn next_done(&mut self) -> Result<Db, StoreError> {
+        match self.busy.join_next().await {
+            Some(Ok((db, Ok(())))) => Ok(db),
+            Some(Ok((_, Err(error)))) => Err(error),
+            Some(Err(error)) => Err(format!("a write task failed: {error}")),
+            None => Err("the writer has no connection left".into()),
+        }
+    }
+
+    /// Waits until every batch started has committed.
+    async fn drain(&mut self) -> Result<(), StoreError> {
+        while !self.busy.is_empty() {
+            let db = self.next_done().await?;
+            self.idle.push(db);
+        }
+        Ok(())
+    }
+
+    async fn close(mut self) {
+        let _ = self.drain().await;
+        for db in self.idle.drain(..) {
+            db.close().await;
         }
     }
 }
