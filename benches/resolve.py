@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import dnsmill
@@ -85,7 +86,9 @@ def dnsmill_seconds(
     return statistics.median(runs), counts
 
 
-async def bounded(queries: list[str], in_flight: int, ask) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+async def bounded(
+    queries: list[str], in_flight: int, ask: Callable[[str], Awaitable[object]]
+) -> tuple[float, int]:
     semaphore = asyncio.Semaphore(in_flight)
     answered = 0
 

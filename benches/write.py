@@ -27,18 +27,22 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import dnsmill
 from dnsmill.demo import realistic_zone
 
 PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q"]
 MYSQL_ADMIN = ["mariadb", "-h", "127.0.0.1", "-u", "root"]
+# One row as the peers insert it: key, name, type, ttl, rdata, preference, source, first and last seen.
+Row = tuple[Any, ...]
 COLUMNS = "record_key, name, type, ttl, rdata, preference, source, first_seen, last_seen"
 
 
-def rows_of(zone: dnsmill.Zone) -> list[tuple]:  # type: ignore[type-arg]
+def rows_of(zone: dnsmill.Zone) -> list[Row]:
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = []
     for record in zone:
@@ -53,7 +57,7 @@ def count_rows(url: str) -> int:
     return sum(dnsmill.db_stats(url)["records_by_type"].values())
 
 
-def timed(label: str, rows: int, work) -> tuple[str, float, float]:  # type: ignore[no-untyped-def]
+def timed(label: str, rows: int, work: Callable[[], object]) -> tuple[str, float, float]:
     started = time.perf_counter()
     work()
     seconds = time.perf_counter() - started
@@ -66,7 +70,7 @@ def dnsmill_write(url: str, zone: dnsmill.Zone) -> None:
         writer.write(zone)
 
 
-def postgres(zone: dnsmill.Zone, rows: list[tuple], workdir: Path) -> dict[str, float]:  # type: ignore[type-arg]
+def postgres(zone: dnsmill.Zone, rows: list[Row], workdir: Path) -> dict[str, float]:
     import asyncpg
 
     results: dict[str, float] = {}
@@ -135,7 +139,7 @@ def postgres(zone: dnsmill.Zone, rows: list[tuple], workdir: Path) -> dict[str, 
     return results
 
 
-def sqlite(zone: dnsmill.Zone, rows: list[tuple], workdir: Path) -> dict[str, float]:  # type: ignore[type-arg]
+def sqlite(zone: dnsmill.Zone, rows: list[Row], workdir: Path) -> dict[str, float]:
     import sqlite3
 
     results: dict[str, float] = {}
@@ -167,7 +171,7 @@ def sqlite(zone: dnsmill.Zone, rows: list[tuple], workdir: Path) -> dict[str, fl
     return results
 
 
-def mysql(zone: dnsmill.Zone, rows: list[tuple]) -> dict[str, float]:  # type: ignore[type-arg]
+def mysql(zone: dnsmill.Zone, rows: list[Row]) -> dict[str, float]:
     import pymysql
 
     results: dict[str, float] = {}

@@ -99,16 +99,18 @@ pub fn records_from_arrow(source: &Bound<'_, PyAny>) -> PyResult<crate::record::
         origin: Some(".".into()),
         ..crate::zone::ParseOptions::default()
     };
-    let parsed = crate::zone::parse_bytes(zone_text.as_bytes(), "<arrow>".into(), None, &options).map_err(
-        |failure| match failure {
-            crate::zone::ParseFailure::Syntax(error) => PyValueError::new_err(format!(
-                "Arrow row {}: {}",
-                error.line.saturating_sub(1),
-                error.message
-            )),
-            other => PyValueError::new_err(other.to_string()),
-        },
-    )?;
+    // Checking and canonicalising every row is real work: it runs without the GIL.
+    let parsed = source
+        .py()
+        .detach(|| crate::zone::parse_bytes(zone_text.as_bytes(), "<arrow>".into(), None, &options));
+    let parsed = parsed.map_err(|failure| match failure {
+        crate::zone::ParseFailure::Syntax(error) => PyValueError::new_err(format!(
+            "Arrow row {}: {}",
+            error.line.saturating_sub(1),
+            error.message
+        )),
+        other => PyValueError::new_err(other.to_string()),
+    })?;
     Ok(parsed.records)
 }
 

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -118,7 +118,7 @@ class UdpServer:
     """A UDP "nameserver" on a free loopback port, run in a thread; `respond` maps a query to
     the datagrams sent back (none: it never answers)."""
 
-    def __init__(self, respond=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, respond: Callable[[bytes], list[bytes]] | None = None) -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.socket.bind(("127.0.0.1", 0))
         self.socket.settimeout(0.1)

@@ -385,3 +385,18 @@ def distinct_by_type(records: dnsmill.Zone) -> dict[str, int]:
     for _, rtype, _ in {(r.name, r.type, r.rdata) for r in records}:
         counts[rtype] = counts.get(rtype, 0) + 1
     return counts
+
+
+def test_a_name_file_that_cannot_be_read_is_an_error_not_an_early_end(server: int, tmp_path: Path) -> None:
+    path = tmp_path / "names.txt"
+    path.write_bytes(b"host1.resolve.test\n\xff\xfe not text\n")
+    resolver = dnsmill.Resolver([f"127.0.0.1:{server}"])
+    with pytest.raises(OSError, match=r"names\.txt"):
+        list(resolver.stream(path, "A"))
+
+    async def consume() -> None:
+        async for _ in resolver.stream(path, "A"):
+            pass
+
+    with pytest.raises(OSError, match=r"names\.txt"):
+        asyncio.run(consume())

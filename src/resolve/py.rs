@@ -441,11 +441,11 @@ impl PyResolver {
             ready: Arc::new(Mutex::new(VecDeque::new())),
             servers: run.config.nameservers.clone().into(),
             cancel: CancelOnDrop(Arc::clone(&run.cancel)),
-            state: Mutex::new(StreamState {
+            state: Arc::new(Mutex::new(StreamState {
                 python_input,
                 feeder,
                 engine: Some(engine),
-            }),
+            })),
             results: Arc::new(tokio::sync::Mutex::new(results)),
         })
     }
@@ -532,19 +532,20 @@ impl StreamState {
         Ok(())
     }
 
-    /// After the last batch: the engine's or the feeder's error, if either failed.
-    fn finish(&mut self) -> Result<(), Error> {
-        let join = |error: tokio::task::JoinError| Error::Resolve(format!("resolver task failed: {error}"));
-        if let Some(engine) = self.engine.take() {
-            runtime()
-                .block_on(engine)
-                .map_err(join)?
-                .map_err(Error::Resolve)?;
+    /// After the last batch: how the engine and the feeder ended, once.
+    fn outcome(&mut self) -> impl std::future::Future<Output = Result<(), Error>> + Send + 'static {
+        let (engine, feeder) = (self.engine.take(), self.feeder.take());
+        async move {
+            let join =
+                |error: tokio::task::JoinError| Error::Resolve(format!("resolver task failed: {error}"));
+            if let Some(engine) = engine {
+                engine.await.map_err(join)?.map_err(Error::Resolve)?;
+            }
+            if let Some(feeder) = feeder {
+                feeder.await.map_err(join)??;
+            }
+            Ok(())
         }
-        if let Some(feeder) = self.feeder.take() {
-            runtime().block_on(feeder).map_err(join)??;
-        }
-        Ok(())
     }
 }
 
@@ -556,7 +557,7 @@ pub struct PyResultStream {
     ready: Arc<Mutex<VecDeque<ResultTable>>>,
     servers: Arc<[SocketAddr]>,
     cancel: CancelOnDrop,
-    state: Mutex<StreamState>,
+    state: Arc<Mutex<StreamState>>,
     results: Arc<tokio::sync::Mutex<mpsc::Receiver<ResultsBuilder>>>,
 }
 
@@ -612,7 +613,8 @@ impl PyResultStream {
                     }
                 }
                 Ok(None) => {
-                    self.state().finish()?;
+                    let outcome = self.state().outcome();
+                    py.detach(|| runtime().block_on(outcome))?;
                     return Ok(None);
                 }
                 Err(_) => {
@@ -637,12 +639,20 @@ impl PyResultStream {
         let results = Arc::clone(&self.results);
         let servers = Arc::clone(&self.servers);
         let (ready, size) = (Arc::clone(&self.ready), self.batch_size);
+        let state = Arc::clone(&self.state);
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             if let Some(piece) = next_piece(&ready, None, &servers, size) {
                 return Ok(piece);
             }
             loop {
                 let Some(batch) = results.lock().await.recv().await else {
+                    // The run ended: a failure of the engine or the name reader is raised,
+                    // not mistaken for the end of the input.
+                    let outcome = state
+                        .lock()
+                        .unwrap_or_else(|poison| poison.into_inner())
+                        .outcome();
+                    outcome.await?;
                     return Err(PyStopAsyncIteration::new_err(()));
                 };
                 if let Some(piece) = next_piece(&ready, Some(batch), &servers, size) {

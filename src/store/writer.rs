@@ -130,7 +130,10 @@ pub fn record_key(record: &RecordRef<'_>) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(record.name.as_bytes());
     hasher.update([0]);
-    hasher.update(record.rtype.to_string().as_bytes());
+    match record.rtype.mnemonic() {
+        Some(mnemonic) => hasher.update(mnemonic.as_bytes()),
+        None => hasher.update(record.rtype.to_string().as_bytes()),
+    }
     hasher.update([0]);
     hasher.update(record.rdata.as_bytes());
     hasher.finalize().into()
@@ -624,39 +627,33 @@ async fn rollback(db: &mut Db) {
 /// Records a row the store rejected, with the store's reason, in `dead_letters`.
 async fn dead_letter(db: &mut Db, row: &Row<'_>, reason: &str, now: Timestamp) -> Result<(), Failure> {
     let payload = serde_json::to_string(&row.record).unwrap_or_default();
-    let stamp = now.text();
-    let result = match db {
-        Db::Postgres(connection) => sqlx::query(
+    let (sql, stamp) = match db.dialect() {
+        Dialect::Postgres => (
             "INSERT INTO dead_letters (kind, payload, reason, created_at) \
              VALUES ($1, $2, $3, CAST($4 AS TIMESTAMPTZ))",
-        )
-        .bind("record")
-        .bind(&payload)
-        .bind(reason)
-        .bind(format!("{stamp}+00"))
-        .execute(&mut *connection)
-        .await
-        .map(|_| ()),
-        Db::Sqlite(connection) => {
-            sqlx::query("INSERT INTO dead_letters (kind, payload, reason, created_at) VALUES (?, ?, ?, ?)")
+            format!("{}+00", now.text()),
+        ),
+        Dialect::Sqlite | Dialect::MySql => (
+            "INSERT INTO dead_letters (kind, payload, reason, created_at) VALUES (?, ?, ?, ?)",
+            now.text(),
+        ),
+    };
+    macro_rules! insert {
+        ($connection:expr) => {
+            sqlx::query(sql)
                 .bind("record")
                 .bind(&payload)
                 .bind(reason)
                 .bind(&stamp)
-                .execute(&mut *connection)
+                .execute(&mut *$connection)
                 .await
                 .map(|_| ())
-        }
-        Db::MySql(connection) => {
-            sqlx::query("INSERT INTO dead_letters (kind, payload, reason, created_at) VALUES (?, ?, ?, ?)")
-                .bind("record")
-                .bind(&payload)
-                .bind(reason)
-                .bind(&stamp)
-                .execute(&mut *connection)
-                .await
-                .map(|_| ())
-        }
+        };
+    }
+    let result = match db {
+        Db::Postgres(connection) => insert!(connection),
+        Db::Sqlite(connection) => insert!(connection),
+        Db::MySql(connection) => insert!(connection),
     };
     result.map_err(|e| classify("recording a dead letter", e))
 }
@@ -787,14 +784,7 @@ async fn upsert_with_copy(
     let (known, new): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
         rows.iter().partition(|row| stored.contains(&row.key[..]));
     if !new.is_empty() {
-        let mut copy = connection
-            .copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)"))
-            .await
-            .map_err(|e| classify("starting COPY", e))?;
-        copy.send(copy_binary(&new, config.source.as_deref(), now))
-            .await
-            .map_err(|e| copy_failure(table, e))?;
-        copy.finish().await.map_err(|e| copy_failure(table, e))?;
+        copy_rows(connection, config, &new, now).await?;
     }
     if !known.is_empty() {
         let keys: Vec<&[u8]> = known.iter().map(|row| &row.key[..]).collect();
@@ -826,36 +816,35 @@ async fn copy_into_table(
     let Db::Postgres(connection) = db else {
         unreachable!("only PostgreSQL batches come here")
     };
-    let table = &config.table;
     let all: Vec<&Row<'_>> = rows.iter().collect();
-    let mut copy = connection
-        .copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)"))
-        .await
-        .map_err(|e| classify("starting COPY", e))?;
-    let duplicate_or = |error: sqlx::Error| match &error {
+    copy_rows(connection, config, &all, now).await
+}
+
+/// Binary COPY of `rows` into the table. A key already stored is [`Failure::Duplicate`]: in a
+/// batch expected to be new, or added by a concurrent writer since the lookup; either way the
+/// batch is worth another try the careful way.
+async fn copy_rows(
+    connection: &mut sqlx::PgConnection,
+    config: &WriterConfig,
+    rows: &[&Row<'_>],
+    now: Timestamp,
+) -> Result<(), Failure> {
+    let table = &config.table;
+    let failure = |error: sqlx::Error| match &error {
         sqlx::Error::Database(database) if database.is_unique_violation() => {
             Failure::Duplicate(format!("COPY into {table}: {error}"))
         }
         _ => classify(&format!("COPY into {table}"), error),
     };
-    copy.send(copy_binary(&all, config.source.as_deref(), now))
+    let mut copy = connection
+        .copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)"))
         .await
-        .map_err(duplicate_or)?;
-    copy.finish().await.map_err(duplicate_or)?;
+        .map_err(|e| classify("starting COPY", e))?;
+    copy.send(copy_binary(rows, config.source.as_deref(), now))
+        .await
+        .map_err(failure)?;
+    copy.finish().await.map_err(failure)?;
     Ok(())
-}
-
-/// A failed COPY: a duplicate key can only come from a concurrent writer, so it is worth
-/// another try; anything else is judged as usual.
-fn copy_failure(table: &str, error: sqlx::Error) -> Failure {
-    let duplicate = matches!(&error, sqlx::Error::Database(database) if database.is_unique_violation());
-    if duplicate {
-        Failure::Transient(format!(
-            "another writer added some of these records to {table} meanwhile: {error}"
-        ))
-    } else {
-        classify(&format!("COPY into {table}"), error)
-    }
 }
 
 /// The rows in PostgreSQL's binary COPY format.
