@@ -668,8 +668,8 @@ struct Row<'a> {
 const COLUMNS: &str = "record_key, name, type, ttl, rdata, preference, source, first_seen, last_seen";
 const COLUMN_COUNT: usize = 9;
 
-/// SQLite and MySQL: multi-row upserts with bound values, as many rows per statement as the
-/// store takes (SQLite: 32766 variables; MySQL: 65535 placeholders and `max_allowed_packet`).
+/// MySQL: multi-row upserts with bound values, as many rows per statement as the server takes
+/// (65535 placeholders and `max_allowed_packet`). SQLite goes to [`upsert_sqlite`].
 async fn upsert_with_values(
     db: &mut Db,
     config: &WriterConfig,
@@ -678,11 +678,7 @@ async fn upsert_with_values(
 ) -> Result<(), Failure> {
     let table = &config.table;
     let (rows_per_statement, bytes_per_statement, conflict) = match db {
-        Db::Sqlite(_) => (
-            32766 / COLUMN_COUNT,
-            usize::MAX,
-            "ON CONFLICT (record_key) DO UPDATE SET ttl = excluded.ttl, last_seen = excluded.last_seen",
-        ),
+        Db::Sqlite(connection) => return upsert_sqlite(connection, config, rows, now).await,
         _ => {
             // Half the server's packet limit leaves room for the protocol's own framing.
             let packet = db
@@ -722,19 +718,86 @@ async fn upsert_with_values(
             }};
         }
         let result = match db {
-            Db::Sqlite(connection) => bind_all!(sqlx::query(AssertSqlSafe(sql)))
-                .execute(&mut *connection)
-                .await
-                .map(|_| ()),
             Db::MySql(connection) => bind_all!(sqlx::query(AssertSqlSafe(sql)))
                 .execute(&mut *connection)
                 .await
                 .map(|_| ()),
-            Db::Postgres(_) => unreachable!("PostgreSQL batches go through COPY"),
+            Db::Sqlite(_) | Db::Postgres(_) => unreachable!("SQLite and PostgreSQL have their own paths"),
         };
         result.map_err(|e| classify(&format!("writing to {table}"), e))?;
     }
     Ok(())
+}
+
+/// SQLite: one prepared single-row upsert, stepped once per row inside the batch's transaction.
+///
+/// In-process SQLite has no round trips to save, so multi-row statements buy nothing, and they
+/// cost a statement journal (a copy of every page the statement touches, kept in case a later
+/// row of it fails) on top of a copy of every bound value. The statement runs on the handle
+/// sqlx opened, locked for the duration, so the transaction sqlx began is the one it writes in.
+async fn upsert_sqlite(
+    connection: &mut sqlx::sqlite::SqliteConnection,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    now: Timestamp,
+) -> Result<(), Failure> {
+    let table = &config.table;
+    let sql = format!(
+        "INSERT INTO {table} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
+         ON CONFLICT (record_key) DO UPDATE SET ttl = excluded.ttl, last_seen = excluded.last_seen"
+    );
+    let context = format!("writing to {table}");
+    let mut handle = connection
+        .lock_handle()
+        .await
+        .map_err(|e| classify(&context, e))?;
+    let raw = handle.as_raw_handle().as_ptr();
+    let now_text = now.text();
+    let source = config.source.as_deref();
+    // Stepping SQLite blocks this thread for the whole batch: let the runtime move its other
+    // tasks elsewhere meanwhile.
+    tokio::task::block_in_place(|| {
+        // SAFETY: `raw` is the open handle `handle` keeps locked for this borrow of the
+        // connection; the borrowed rusqlite connection is dropped (without closing the
+        // handle) before `handle` is.
+        let borrowed =
+            unsafe { rusqlite::Connection::from_handle(raw) }.map_err(|e| classify_sqlite(&context, e))?;
+        let mut statement = borrowed.prepare(&sql).map_err(|e| classify_sqlite(&context, e))?;
+        let mut in_key_order: Vec<&Row<'_>> = rows.iter().collect();
+        in_key_order.sort_unstable_by_key(|row| row.key);
+        for row in in_key_order {
+            let rtype = row.record.rtype.to_string();
+            statement
+                .execute(rusqlite::params![
+                    &row.key[..],
+                    row.record.name,
+                    rtype,
+                    i64::from(row.record.ttl),
+                    row.record.rdata,
+                    row.preference,
+                    source,
+                    now_text.as_str(),
+                ])
+                .map_err(|e| classify_sqlite(&context, e))?;
+        }
+        Ok(())
+    })
+}
+
+/// [`classify`] for an error from a statement stepped directly on the SQLite handle.
+fn classify_sqlite(context: &str, error: rusqlite::Error) -> Failure {
+    let message = format!("{context}: {error}");
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            Failure::Transient(message)
+        }
+        Some(
+            rusqlite::ErrorCode::TooBig
+            | rusqlite::ErrorCode::ConstraintViolation
+            | rusqlite::ErrorCode::TypeMismatch,
+        ) => Failure::Data(message),
+        _ => Failure::Fatal(message),
+    }
 }
 
 /// Consecutive pieces of `rows`, each within both limits (a row over the byte limit alone
