@@ -1,0 +1,240 @@
+"""Settings of dnsmill's services: defaults, a YAML file, ``DNSMILL_`` environment variables and
+command-line flags, each overriding the one before.
+
+    db: postgresql://dnsmill@db/dnsmill      # dnsmill.yaml (--config FILE or DNSMILL_CONFIG)
+    seed:
+      count: 5000
+      every: 30m
+      types: [A, AAAA, MX, TXT]
+
+    DNSMILL_DB=sqlite://dnsmill.db  DNSMILL_SEED__COUNT=100  dnsmill seed
+
+Sections hold the settings of one service (``seed``, ``publish``, ``work``, ``serve``);
+nested environment variables use ``__`` (``DNSMILL_WORK__CONCURRENCY``). Durations take a
+number of seconds or units: ``90s``, ``30m``, ``1h30m``, ``1d``. :func:`redacted` hides the
+password in a URL; ``dnsmill config show`` prints the settings that way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from dnsmill._core import ConfigError
+
+RECORD_TYPES = ("A", "AAAA", "MX", "CNAME", "TXT", "NS", "SRV", "CAA")
+RESOLVE_TYPES = ("A", "AAAA", "MX", "NS", "SOA", "CNAME", "TXT")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_duration(value: object) -> timedelta:
+    """``90``, ``"90s"``, ``"30m"``, ``"1h30m"``, ``"1d"`` or a timedelta, as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)):
+        return timedelta(seconds=value)
+    text = str(value).strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return timedelta(seconds=float(text))
+    parts = _DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 30m, 1h30m, 1d)")
+    return timedelta(seconds=sum(float(number) * _UNITS[unit] for number, unit in parts))
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _names(value: object) -> object:
+    """A comma-separated string (from a flag or a variable) as a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+Names = Annotated[list[str], BeforeValidator(_names)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SeedSettings(Section):
+    """``dnsmill seed``: what to generate and how often."""
+
+    #: Domains per run.
+    count: int = Field(1000, ge=1)
+    #: Domains per batch handed to the writer.
+    batch_size: int = Field(500, ge=1)
+    #: Run again this long after a run starts (None: once).
+    every: Duration | None = None
+    #: Each wait is stretched or shrunk by up to this fraction, so seeders do not march in step.
+    jitter: float = Field(0.1, ge=0, le=1)
+    #: Top-level domains of generated names.
+    tlds: Names = Field(default_factory=lambda: ["com", "net", "org", "io", "dev"])
+    #: Seed exactly these domains instead of generated names.
+    domains: Names = Field(default_factory=list)
+    #: Record types besides each zone's SOA and NS.
+    types: Names = Field(default_factory=lambda: list(RECORD_TYPES))
+    ttl_min: int = Field(300, ge=0, le=2**31 - 1)
+    ttl_max: int = Field(86400, ge=0, le=2**31 - 1)
+    #: Random seed: the same seed generates the same records (None: different every run).
+    seed: int | None = None
+    #: Also write one zone file per domain here.
+    zones_dir: Path | None = None
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, types: list[str]) -> list[str]:
+        upper = [t.upper() for t in types]
+        unknown = sorted(set(upper) - set(RECORD_TYPES) - {"SOA"})
+        if unknown:
+            raise ValueError(f"cannot seed {', '.join(unknown)}; choose from {', '.join(RECORD_TYPES)}")
+        return [t for t in upper if t != "SOA"]
+
+    @model_validator(mode="after")
+    def _ttl_range(self) -> SeedSettings:
+        if self.ttl_min > self.ttl_max:
+            raise ValueError(f"ttl_min ({self.ttl_min}) is above ttl_max ({self.ttl_max})")
+        return self
+
+
+class PublishSettings(Section):
+    """``dnsmill publish``: which domains are due, and how they are batched."""
+
+    #: Domains per message.
+    batch_size: int = Field(100, ge=1)
+    #: Resolve a domain again once its last resolution is older than this.
+    max_age: Duration = timedelta(days=1)
+    #: A domain that failed this many times is no longer published.
+    max_attempts: int = Field(3, ge=1)
+
+
+class WorkSettings(Section):
+    """``dnsmill work``: how batches are resolved."""
+
+    #: Nameservers to ask (IP or IP:PORT); empty means /etc/resolv.conf.
+    ns: Names = Field(default_factory=list)
+    types: Names = Field(default_factory=lambda: list(RESOLVE_TYPES))
+    concurrency: int = Field(1000, ge=1)
+    timeout: Duration = timedelta(seconds=2)
+    retries: int = Field(2, ge=0)
+    #: How long a batch stays leased to a worker before the queue offers it again.
+    lease: Duration = timedelta(minutes=5)
+    worker_id: str | None = None
+
+
+class ServeSettings(Section):
+    """``dnsmill serve``: where to listen and how to notice new records."""
+
+    listen: str = "127.0.0.1:5353"
+    #: Reload the records this often (None: only on the seeder's event, in the same process).
+    poll: Duration | None = timedelta(seconds=10)
+
+
+class Settings(BaseSettings):
+    """All of dnsmill's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DNSMILL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    #: The store: sqlite://relative.db or sqlite:///abs/path.db, postgresql://..., mysql://...
+    db: str = "sqlite://dnsmill.db"
+    #: The queue between publisher and workers: sqlite://relative.db or sqlite:///abs/path.db.
+    queue: str = "sqlite://dnsmill-queue.db"
+    #: Serve Prometheus metrics on this port (None: not at all).
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    seed: SeedSettings = Field(default_factory=SeedSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+    work: WorkSettings = Field(default_factory=WorkSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """The settings from defaults, then ``config_file`` (or ``$DNSMILL_CONFIG``), then the
+    environment, then ``overrides`` (a flag left as None does not override).
+
+    Raises :class:`dnsmill.ConfigError` naming the file and the field that is wrong.
+    """
+    path = config_file or os.environ.get("DNSMILL_CONFIG")
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"{path}: no such configuration file")
+
+    class FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+            if path is not None:
+                sources += (YamlConfigSettingsSource(settings_cls, yaml_file=path),)
+            return sources
+
+    try:
+        loaded = FromFile(**_without_none(overrides))
+    except Exception as error:  # pydantic's ValidationError, or YAML that does not parse
+        where = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{where}{_describe(error)}") from error
+    return loaded
+
+
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = _without_none(value)
+            if not value:
+                continue
+        if value is not None:
+            kept[key] = value
+    return kept
+
+
+def _describe(error: Exception) -> str:
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or 'settings'}: {e['msg']}" for e in errors()
+        )
+    return str(error)
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def shown(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data for display, with URL passwords hidden."""
+    data = settings.model_dump(mode="json")
+    for key in ("db", "queue"):
+        data[key] = redacted(data[key])
+    return data

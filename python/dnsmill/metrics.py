@@ -1,0 +1,50 @@
+"""Prometheus metrics of dnsmill's services (prometheus-client, the default registry).
+
+Names follow Prometheus conventions: ``dnsmill_<part>_<what>_total`` for counters,
+``..._seconds`` for durations. Labels are small closed sets (topic, outcome, status, queue);
+nothing is labelled per domain. ``--metrics-port`` on a service, or :func:`serve`, exposes
+them over HTTP at ``/metrics``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+EVENTS_PUBLISHED = Counter("dnsmill_events_published_total", "Events published on the bus.", ["topic"])
+EVENTS_DROPPED = Counter(
+    "dnsmill_events_dropped_total", "Events dropped because a subscriber's queue was full.", ["topic"]
+)
+
+SEEDER_RUNS = Counter("dnsmill_seeder_runs_total", "Seeding runs, by outcome.", ["outcome"])
+SEEDER_RECORDS = Counter("dnsmill_seeder_records_total", "Records the seeder wrote.")
+SEEDER_DOMAINS = Counter("dnsmill_seeder_domains_total", "Domains the seeder generated.")
+SEEDER_RUN_SECONDS = Histogram(
+    "dnsmill_seeder_run_seconds",
+    "How long a seeding run took.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+
+QUEUE_PUT = Counter("dnsmill_queue_messages_put_total", "Messages put on a queue.", ["queue"])
+QUEUE_ACKED = Counter("dnsmill_queue_messages_acked_total", "Messages acknowledged.", ["queue"])
+QUEUE_NACKED = Counter("dnsmill_queue_messages_nacked_total", "Messages returned for redelivery.", ["queue"])
+QUEUE_DEAD = Counter(
+    "dnsmill_queue_messages_dead_lettered_total", "Messages moved to dead letters.", ["queue"]
+)
+QUEUE_DEPTH = Gauge("dnsmill_queue_depth_messages", "Messages on a queue, by state.", ["queue", "state"])
+
+PUBLISHER_DOMAINS = Counter("dnsmill_publisher_domains_total", "Domains published for resolution.")
+WORKER_BATCHES = Counter("dnsmill_worker_batches_total", "Batches a worker handled, by outcome.", ["outcome"])
+WORKER_DOMAINS = Counter(
+    "dnsmill_worker_domains_total", "Domains a worker resolved, by outcome.", ["outcome"]
+)
+WORKER_RECORDS = Counter("dnsmill_worker_records_written_total", "Answer records a worker stored.")
+WORKER_BATCH_SECONDS = Histogram(
+    "dnsmill_worker_batch_seconds",
+    "From taking a batch to acknowledging it.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+
+def serve(port: int, address: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY) -> None:
+    """Serves ``/metrics`` on ``address:port`` from a background thread."""
+    start_http_server(port, addr=address, registry=registry)
