@@ -20,7 +20,7 @@ mod _core {
     #[pymodule_export]
     use crate::resolve::py::{PyQueryResult, PyResolver, PyResultSet, PyResultStream, ResultIterator};
     #[pymodule_export]
-    use crate::store::py::{db_stats, init_db, PyWriter};
+    use crate::store::py::{db_stats, init_db, PyDomains, PyWriter};
     #[pymodule_export]
     use crate::zone::py::{parse_zone, PyRecord, PyZone, ZoneIterator};
 

@@ -10,6 +10,9 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 
+# The `store` fixture: an empty database of each kind.
+pytest_plugins = ["stores"]
+
 
 def require_tool(name: str) -> str:
     """Path of a Debian tool; skips locally when missing, fails in CI where scripts/test installs it."""

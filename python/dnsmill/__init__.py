@@ -12,6 +12,7 @@ import logging
 from dnsmill._core import (
     ConfigError,
     DnsmillError,
+    Domains,
     QueueError,
     Record,
     ResolveError,
@@ -35,6 +36,7 @@ logging.getLogger("dnsmill").addHandler(logging.NullHandler())
 __all__ = [
     "ConfigError",
     "DnsmillError",
+    "Domains",
     "QueueError",
     "Record",
     "ResolveError",

@@ -681,6 +681,11 @@ impl PyResultSet {
         Arc::clone(&self.table.answers)
     }
 
+    /// The whole table, shared.
+    pub(crate) fn table(&self) -> Arc<ResultTable> {
+        Arc::clone(&self.table)
+    }
+
     fn new(table: ResultTable) -> Self {
         PyResultSet {
             table: Arc::new(table),

@@ -3,6 +3,7 @@
 //! [`writer`] runs on the shared tokio runtime and knows nothing of Python; [`schema`] holds
 //! the connections and migrations; `py` is the binding.
 
+pub mod domains;
 pub mod py;
 pub mod schema;
 pub mod url;

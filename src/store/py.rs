@@ -8,6 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::domains;
 use super::schema::{migrate, stats, Db};
 use super::url::StoreUrl;
 use super::writer::{WriteCounters, Writer, WriterConfig};
@@ -236,5 +237,219 @@ impl PyWriter {
 
     fn __repr__(&self) -> String {
         format!("Writer({:?})", self.url)
+    }
+}
+
+/// A domain name as the `domains` table keeps it: A-labels, lowercase, absolute.
+pub(crate) fn domain_name(text: &str) -> Result<String, String> {
+    let mut wire = Vec::with_capacity(64);
+    crate::resolve::engine::query_name(text, &mut wire)?;
+    if wire == [0] {
+        return Err("the root is not a domain".into());
+    }
+    let mut name = String::with_capacity(text.len() + 1);
+    crate::record::name::write_name(&wire, &mut name);
+    name.make_ascii_lowercase();
+    Ok(name)
+}
+
+/// The `domains` job table of a store: what to resolve, and how each resolution went.
+#[pyclass(module = "dnsmill._core", name = "Domains", frozen)]
+pub struct PyDomains {
+    db: Arc<tokio::sync::Mutex<Option<Db>>>,
+    url: String,
+}
+
+impl PyDomains {
+    /// Runs `work` on this store's connection.
+    fn with_db<T, W>(&self, py: Python<'_>, work: W) -> PyResult<T>
+    where
+        T: Send + 'static,
+        W: for<'c> FnOnce(
+                &'c mut Db,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'c>,
+            > + Send
+            + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        let url = self.url.clone();
+        run_on_store(py, async move {
+            let mut guard = db.lock().await;
+            let connection = guard
+                .as_mut()
+                .ok_or_else(|| format!("the Domains of {url} is closed"))?;
+            work(connection).await
+        })
+    }
+}
+
+fn due_policy(max_age: f64, max_attempts: u32) -> PyResult<domains::DuePolicy> {
+    if !(max_age.is_finite() && max_age >= 0.0) {
+        return Err(PyValueError::new_err(
+            "max_age must be a non-negative number of seconds",
+        ));
+    }
+    Ok(domains::DuePolicy {
+        max_age: Duration::from_secs_f64(max_age),
+        max_attempts,
+    })
+}
+
+#[pymethods]
+impl PyDomains {
+    #[new]
+    #[pyo3(signature = (url="sqlite://dnsmill.db"))]
+    fn new(py: Python<'_>, url: &str) -> PyResult<Self> {
+        let parsed = store_url(url)?;
+        let redacted = parsed.redacted();
+        let db = run_on_store(py, async move {
+            let mut db = Db::connect(&parsed).await?;
+            migrate(&mut db).await?;
+            Ok(db)
+        })?;
+        Ok(PyDomains {
+            db: Arc::new(tokio::sync::Mutex::new(Some(db))),
+            url: redacted,
+        })
+    }
+
+    /// Adds domain names: a path (one name per line; blank lines and `#` comments skipped)
+    /// or an iterable of names. Names are checked and IDNs converted to A-labels; a bad
+    /// line is reported with its line number and the good ones are kept, in input order.
+    /// Returns `{"added", "duplicates" (already stored or repeated), "rejected": [(line,
+    /// text, reason), ...]}`.
+    fn add<'py>(&self, py: Python<'py>, names: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        let lines: Vec<(usize, String)> = if names.is_instance_of::<pyo3::types::PyString>() {
+            return Err(PyValueError::new_err(
+                "add() takes a path (pathlib.Path) or an iterable of names, not one string",
+            ));
+        } else if let Ok(path) = names.extract::<std::path::PathBuf>() {
+            let text = py
+                .detach(|| std::fs::read_to_string(&path))
+                .map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            text.lines()
+                .enumerate()
+                .map(|(index, line)| (index + 1, line.to_string()))
+                .collect()
+        } else {
+            let mut lines = Vec::new();
+            for (index, item) in names.try_iter()?.enumerate() {
+                lines.push((index + 1, item?.extract::<String>()?));
+            }
+            lines
+        };
+        let mut valid = Vec::with_capacity(lines.len());
+        let mut rejected = Vec::new();
+        for (line, text) in lines {
+            let trimmed = text.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            match domain_name(trimmed) {
+                Ok(name) => valid.push(name),
+                Err(reason) => rejected.push((line, trimmed.to_string(), reason)),
+            }
+        }
+        let offered = valid.len() as u64;
+        let mut seen = std::collections::HashSet::with_capacity(valid.len());
+        valid.retain(|name| seen.insert(name.clone()));
+        let added = self.with_db(py, move |db| {
+            Box::pin(async move { domains::add(db, &valid).await })
+        })?;
+        let result = PyDict::new(py);
+        result.set_item("added", added)?;
+        result.set_item("duplicates", offered - added)?;
+        result.set_item("rejected", rejected)?;
+        Ok(result)
+    }
+
+    /// Up to `limit` due domains with ids above `after`, as (id, name), in id order: pass
+    /// the last id back as `after` for the next page.
+    #[pyo3(signature = (after=0, limit=1000, *, max_age=86400.0, max_attempts=3))]
+    fn due(
+        &self,
+        py: Python<'_>,
+        after: i64,
+        limit: u32,
+        max_age: f64,
+        max_attempts: u32,
+    ) -> PyResult<Vec<(i64, String)>> {
+        let policy = due_policy(max_age, max_attempts)?;
+        self.with_db(py, move |db| {
+            Box::pin(async move { domains::due(db, after, limit, policy).await })
+        })
+    }
+
+    /// How many domains are due.
+    #[pyo3(signature = (*, max_age=86400.0, max_attempts=3))]
+    fn count_due(&self, py: Python<'_>, max_age: f64, max_attempts: u32) -> PyResult<u64> {
+        let policy = due_policy(max_age, max_attempts)?;
+        self.with_db(py, move |db| {
+            Box::pin(async move { domains::count_due(db, policy).await })
+        })
+    }
+
+    /// Marks these domains `queued`; returns how many.
+    fn mark_queued(&self, py: Python<'_>, ids: Vec<i64>) -> PyResult<u64> {
+        self.with_db(py, move |db| {
+            Box::pin(async move { domains::mark_queued(db, &ids).await })
+        })
+    }
+
+    /// Returns every `queued` domain to `new` (after purging the queue); returns how many.
+    fn reset_queued(&self, py: Python<'_>) -> PyResult<u64> {
+        self.with_db(py, |db| Box::pin(async move { domains::reset_queued(db).await }))
+    }
+
+    /// Records how each name in `results` went (`resolved`, `nxdomain` or `failed` with the
+    /// error), in one transaction; returns the count per outcome.
+    fn record_outcomes<'py>(
+        &self,
+        py: Python<'py>,
+        results: &Bound<'py, PyResultSet>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let table = results.get().table();
+        let outcomes = py.detach(|| domains::outcomes(&table));
+        let mut counts: std::collections::BTreeMap<&'static str, u64> = std::collections::BTreeMap::new();
+        for (_, outcome) in &outcomes {
+            *counts.entry(outcome.status).or_default() += 1;
+        }
+        self.with_db(py, move |db| {
+            Box::pin(async move { domains::record_outcomes(db, &outcomes).await })
+        })?;
+        let dict = PyDict::new(py);
+        for (status, count) in counts {
+            dict.set_item(status, count)?;
+        }
+        Ok(dict)
+    }
+
+    /// Closes the connection.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let db = Arc::clone(&self.db);
+        run_on_store(py, async move {
+            if let Some(connection) = db.lock().await.take() {
+                connection.close().await;
+            }
+            Ok(())
+        })
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Domains({:?})", self.url)
     }
 }

@@ -78,6 +78,14 @@ impl Timestamp {
         }
     }
 
+    /// This moment less `span`.
+    pub fn minus(self, span: Duration) -> Timestamp {
+        let micros = i64::try_from(span.as_micros()).unwrap_or(i64::MAX);
+        Timestamp {
+            micros_since_epoch: self.micros_since_epoch.saturating_sub(micros),
+        }
+    }
+
     /// `YYYY-MM-DD HH:MM:SS.ffffff`, UTC.
     pub fn text(self) -> String {
         let seconds = self.micros_since_epoch.div_euclid(1_000_000);

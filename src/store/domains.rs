@@ -1,0 +1,352 @@
+//! The `domains` job table: which names to resolve, and how each went.
+//!
+//! A domain is `new` when added, `queued` once a publisher has put it on the queue, and then
+//! `resolved`, `nxdomain` or `failed` when a worker reports it. It is due again when it was
+//! never resolved, when its last resolution is older than the maximum age, or when it failed
+//! fewer times in a row than allowed. Every statement binds its values; the SQL differs per
+//! dialect only in placeholders, timestamps and the upsert clause.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::schema::{begin, Db, StoreError};
+use super::url::Dialect;
+use super::writer::Timestamp;
+use crate::resolve::results::{ResultTable, Status};
+
+/// A domain's state.
+pub mod status {
+    /// Added, never published.
+    pub const NEW: &str = "new";
+    /// On the queue, waiting for a worker.
+    pub const QUEUED: &str = "queued";
+    /// A nameserver answered for it.
+    pub const RESOLVED: &str = "resolved";
+    /// It does not exist.
+    pub const NXDOMAIN: &str = "nxdomain";
+    /// No usable answer (timeouts, SERVFAIL, ...); `last_error` says which.
+    pub const FAILED: &str = "failed";
+}
+
+/// When a domain is due for publishing.
+#[derive(Debug, Clone, Copy)]
+pub struct DuePolicy {
+    /// Resolved (or NXDOMAIN) longer ago than this: due again.
+    pub max_age: Duration,
+    /// Failed fewer times in a row than this: due again.
+    pub max_attempts: u32,
+}
+
+/// A value bound to a statement.
+enum Param {
+    Text(String),
+    MaybeText(Option<String>),
+    Int(i64),
+}
+
+/// The `?` placeholders of `sql` as PostgreSQL's `$1, $2, ...`. The SQL here holds no `?`
+/// inside literals.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A placeholder for a timestamp bound as text.
+fn time_placeholder(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "CAST(? AS TIMESTAMPTZ)",
+        Dialect::Sqlite | Dialect::MySql => "?",
+    }
+}
+
+/// A timestamp as the text `time_placeholder` takes.
+fn time_text(dialect: Dialect, moment: Timestamp) -> String {
+    match dialect {
+        Dialect::Postgres => format!("{}+00", moment.text()),
+        Dialect::Sqlite | Dialect::MySql => moment.text(),
+    }
+}
+
+macro_rules! bound {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                Param::Text(text) => query.bind(text.as_str()),
+                Param::MaybeText(text) => query.bind(text.as_deref()),
+                Param::Int(value) => query.bind(*value),
+            };
+        }
+        query
+    }};
+}
+
+impl Db {
+    /// Runs `sql` (with `?` placeholders) with `params`; returns the rows it affected.
+    async fn run(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
+        let context = |e: sqlx::Error| {
+            format!(
+                "{}: {e}",
+                sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+            )
+        };
+        match self {
+            Db::Sqlite(connection) => bound!(sqlx::query(AssertSqlSafe(sql.to_string())), params)
+                .execute(connection)
+                .await
+                .map(|done| done.rows_affected()),
+            Db::MySql(connection) => bound!(sqlx::query(AssertSqlSafe(sql.to_string())), params)
+                .execute(connection)
+                .await
+                .map(|done| done.rows_affected()),
+            Db::Postgres(connection) => bound!(sqlx::query(AssertSqlSafe(numbered(sql))), params)
+                .execute(connection)
+                .await
+                .map(|done| done.rows_affected()),
+        }
+        .map_err(context)
+    }
+
+    /// Rows of (id, name) from `sql` with `params`.
+    async fn ids_and_names(&mut self, sql: &str, params: &[Param]) -> Result<Vec<(i64, String)>, StoreError> {
+        macro_rules! fetch {
+            ($connection:expr, $sql:expr) => {
+                bound!(sqlx::query(AssertSqlSafe($sql)), params)
+                    .fetch_all($connection)
+                    .await
+                    .and_then(|rows| {
+                        rows.iter()
+                            .map(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?)))
+                            .collect()
+                    })
+            };
+        }
+        match self {
+            Db::Sqlite(connection) => fetch!(connection, sql.to_string()),
+            Db::MySql(connection) => fetch!(connection, sql.to_string()),
+            Db::Postgres(connection) => fetch!(connection, numbered(sql)),
+        }
+        .map_err(|e| format!("reading domains: {e}"))
+    }
+}
+
+/// Most rows in one multi-row statement (5 values each stays far below every store's limit).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Adds `names` (already checked, absolute, lowercase) as `new`; names already present are
+/// left as they are. Returns how many were added.
+pub async fn add(db: &mut Db, names: &[String]) -> Result<u64, StoreError> {
+    let dialect = db.dialect();
+    let mut added = 0;
+    db.execute(begin(dialect)).await?;
+    for chunk in names.chunks(ROWS_PER_STATEMENT) {
+        let values = vec!["(?)"; chunk.len()].join(", ");
+        let sql = match dialect {
+            Dialect::MySql => format!("INSERT IGNORE INTO domains (name) VALUES {values}"),
+            _ => format!("INSERT INTO domains (name) VALUES {values} ON CONFLICT (name) DO NOTHING"),
+        };
+        let params: Vec<Param> = chunk.iter().map(|name| Param::Text(name.clone())).collect();
+        match db.run(&sql, &params).await {
+            Ok(rows) => added += rows,
+            Err(error) => {
+                let _ = db.execute("ROLLBACK").await;
+                return Err(error);
+            }
+        }
+    }
+    db.execute("COMMIT").await?;
+    Ok(added)
+}
+
+/// The condition a due domain meets; binds the cutoff and the attempt limit, in that order.
+fn due_condition(dialect: Dialect) -> String {
+    let cutoff = time_placeholder(dialect);
+    format!(
+        "(status = 'new' \
+          OR (status IN ('resolved', 'nxdomain') AND last_resolved_at < {cutoff}) \
+          OR (status = 'failed' AND attempts < ?))"
+    )
+}
+
+fn due_params(dialect: Dialect, policy: DuePolicy) -> Vec<Param> {
+    let now = Timestamp::now();
+    vec![
+        Param::Text(time_text(dialect, now.minus(policy.max_age))),
+        Param::Int(i64::from(policy.max_attempts)),
+    ]
+}
+
+/// Up to `limit` due domains with ids above `after`, in id order (keyset pagination: the
+/// next page starts after the last id of this one).
+pub async fn due(
+    db: &mut Db,
+    after: i64,
+    limit: u32,
+    policy: DuePolicy,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let dialect = db.dialect();
+    let sql = format!(
+        "SELECT id, name FROM domains WHERE id > ? AND {} ORDER BY id LIMIT ?",
+        due_condition(dialect)
+    );
+    let mut params = vec![Param::Int(after)];
+    params.extend(due_params(dialect, policy));
+    params.push(Param::Int(i64::from(limit)));
+    db.ids_and_names(&sql, &params).await
+}
+
+/// How many domains are due.
+pub async fn count_due(db: &mut Db, policy: DuePolicy) -> Result<u64, StoreError> {
+    let dialect = db.dialect();
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS {}), 'due' FROM domains WHERE {}",
+        if dialect == Dialect::MySql {
+            "SIGNED"
+        } else {
+            "BIGINT"
+        },
+        due_condition(dialect)
+    );
+    let rows = db.ids_and_names(&sql, &due_params(dialect, policy)).await?;
+    Ok(rows
+        .first()
+        .map_or(0, |(count, _)| u64::try_from(*count).unwrap_or(0)))
+}
+
+/// Marks the domains with these ids `queued`.
+pub async fn mark_queued(db: &mut Db, ids: &[i64]) -> Result<u64, StoreError> {
+    let mut marked = 0;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let sql = format!("UPDATE domains SET status = 'queued' WHERE id IN ({placeholders})");
+        let params: Vec<Param> = chunk.iter().map(|id| Param::Int(*id)).collect();
+        marked += db.run(&sql, &params).await?;
+    }
+    Ok(marked)
+}
+
+/// Returns every `queued` domain to `new` (after the queue was purged); returns how many.
+pub async fn reset_queued(db: &mut Db) -> Result<u64, StoreError> {
+    db.run("UPDATE domains SET status = 'new' WHERE status = 'queued'", &[])
+        .await
+}
+
+/// How one domain's resolution went, from all its (name, type) results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// One of [`status`]'s values.
+    pub status: &'static str,
+    /// For `failed`: the statuses and types that failed.
+    pub error: Option<String>,
+}
+
+/// Each queried name's outcome: `resolved` when any type got an answer or NODATA,
+/// `nxdomain` when the name does not exist, else `failed` with what went wrong.
+pub fn outcomes(results: &ResultTable) -> Vec<(String, Outcome)> {
+    #[derive(Default)]
+    struct Seen {
+        answered: bool,
+        nxdomain: bool,
+        failures: Vec<String>,
+    }
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_name: HashMap<&str, Seen> = HashMap::new();
+    for row in &results.rows {
+        let name = results.name(row);
+        let seen = by_name.entry(name).or_insert_with(|| {
+            order.push(name);
+            Seen::default()
+        });
+        match row.status {
+            Status::NoError | Status::NoData => seen.answered = true,
+            Status::NxDomain => seen.nxdomain = true,
+            other => {
+                let mut failure = format!("{} {}", row.qtype, other.as_str());
+                if let Some(detail) = results.detail(row) {
+                    failure.push_str(&format!(" ({detail})"));
+                }
+                seen.failures.push(failure);
+            }
+        }
+    }
+    order
+        .into_iter()
+        .map(|name| {
+            let seen = &by_name[name];
+            let outcome = if seen.answered {
+                Outcome {
+                    status: status::RESOLVED,
+                    error: None,
+                }
+            } else if seen.nxdomain {
+                Outcome {
+                    status: status::NXDOMAIN,
+                    error: None,
+                }
+            } else {
+                Outcome {
+                    status: status::FAILED,
+                    error: Some(seen.failures.join(", ")),
+                }
+            };
+            (name.to_string(), outcome)
+        })
+        .collect()
+}
+
+/// Records each domain's outcome: status, time, error; `attempts` counts failures in a row
+/// (a success sets it back to 0). Domains not in the table yet are added. One transaction.
+pub async fn record_outcomes(db: &mut Db, outcomes: &[(String, Outcome)]) -> Result<u64, StoreError> {
+    let dialect = db.dialect();
+    let now = time_text(dialect, Timestamp::now());
+    let time = time_placeholder(dialect);
+    let upsert = match dialect {
+        Dialect::MySql => "ON DUPLICATE KEY UPDATE \
+             attempts = IF(VALUES(status) = 'failed', attempts + 1, 0), \
+             status = VALUES(status), last_resolved_at = VALUES(last_resolved_at), \
+             last_error = VALUES(last_error)"
+            .to_string(),
+        _ => "ON CONFLICT (name) DO UPDATE SET \
+             attempts = CASE WHEN excluded.status = 'failed' THEN domains.attempts + 1 ELSE 0 END, \
+             status = excluded.status, last_resolved_at = excluded.last_resolved_at, \
+             last_error = excluded.last_error"
+            .to_string(),
+    };
+    let mut recorded = 0;
+    db.execute(begin(dialect)).await?;
+    for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
+        let row = format!("(?, ?, ?, {time}, ?)");
+        let values = vec![row.as_str(); chunk.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO domains (name, status, attempts, last_resolved_at, last_error) VALUES {values} {upsert}"
+        );
+        let mut params = Vec::with_capacity(chunk.len() * 5);
+        for (name, outcome) in chunk {
+            params.push(Param::Text(name.clone()));
+            params.push(Param::Text(outcome.status.to_string()));
+            params.push(Param::Int(i64::from(outcome.status == status::FAILED)));
+            params.push(Param::Text(now.clone()));
+            params.push(Param::MaybeText(outcome.error.clone()));
+        }
+        match db.run(&sql, &params).await {
+            Ok(_) => recorded += chunk.len() as u64,
+            Err(error) => {
+                let _ = db.execute("ROLLBACK").await;
+                return Err(error);
+            }
+        }
+    }
+    db.execute("COMMIT").await?;
+    Ok(recorded)
+}
