@@ -39,7 +39,12 @@ def test_add_checks_names_and_keeps_the_good_ones(store: str, tmp_path: Path) ->
         again = domains.add(["ok.example", "new.example"])
         assert again == {"added": 1, "duplicates": 1, "rejected": []}
         due = domains.due(limit=100)
-    assert [name for _, name in due] == ["example.com.", "xn--bcher-kva.example.", "ok.example.", "new.example."]
+    assert [name for _, name in due] == [
+        "example.com.",
+        "xn--bcher-kva.example.",
+        "ok.example.",
+        "new.example.",
+    ]
     assert admin(store, "SELECT COUNT(*) FROM domains WHERE status = 'new'") == "4"
 
 
