@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,9 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 import dnsmill
-from dnsmill import ZoneSyntaxError, events, metrics, parse_zone
-from dnsmill.config import Settings, load_settings, redacted, shown
-from dnsmill.seeder import Seeder
+from dnsmill import ZoneSyntaxError, parse_zone
 
 app = typer.Typer(
     name="dnsmill",
@@ -340,120 +335,14 @@ def resolve(
         err_console.print(f"stored {stored['written']:,} answer records in {stored['batches']} batches")
 
 
-CONFIG_HELP = "YAML settings file (default: $DNSMILL_CONFIG)."
-METRICS_HELP = "Serve Prometheus metrics on this port (127.0.0.1)."
-
-
-def settings_or_exit(command: str, config: Path | None, **overrides: Any) -> Settings:
-    try:
-        return load_settings(config, **overrides)
-    except dnsmill.ConfigError as error:
-        err_console.print(f"dnsmill {command}: {error}")
-        raise typer.Exit(2) from None
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT: services finish what they hold, then exit 0."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        if stop.is_set():  # a second signal: stop now
-            raise KeyboardInterrupt
-        err_console.print(f"{signal.Signals(signum).name}: finishing the work in hand, then stopping")
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    return stop
-
-
-@app.command("seed")
-def seed(
-    count: Annotated[int | None, typer.Option("--count", "-n", help="Domains per run.")] = None,
-    db: Annotated[str | None, typer.Option("--db", help=DB_URL_HELP)] = None,
-    zones_dir: Annotated[
-        Path | None, typer.Option("--zones-dir", help="Also write one zone file per domain here.")
-    ] = None,
-    every: Annotated[
-        str | None, typer.Option("--every", help="Run on this schedule (30m, 1h, 90s) until stopped.")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Domains per batch handed to the writer.")] = None,
-    types: Annotated[
-        str | None, typer.Option("--types", "-t", help="Record types besides SOA, comma-separated.")
-    ] = None,
-    tlds: Annotated[str | None, typer.Option(help="Top-level domains of generated names.")] = None,
-    domains: Annotated[
-        str | None, typer.Option(help="Seed these domains (comma-separated) instead of generated names.")
-    ] = None,
-    ttl_min: Annotated[int | None, typer.Option(help="Lowest TTL.")] = None,
-    ttl_max: Annotated[int | None, typer.Option(help="Highest TTL.")] = None,
-    rng_seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed: the same seed writes the same records.")
-    ] = None,
-    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
-    metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
-) -> None:
-    """Fill a store with realistic DNS records: once, or --every interval until SIGTERM/Ctrl-C."""
-    settings = settings_or_exit(
-        "seed",
-        config,
-        db=db,
-        metrics_port=metrics_port,
-        seed={
-            "count": count,
-            "zones_dir": zones_dir,
-            "every": every,
-            "batch_size": batch_size,
-            "types": types,
-            "tlds": tlds,
-            "domains": domains,
-            "ttl_min": ttl_min,
-            "ttl_max": ttl_max,
-            "seed": rng_seed,
-        },
-    )
-    if settings.metrics_port is not None:
-        metrics.serve(settings.metrics_port)
-
-    def report(event: events.Event) -> None:
-        data = event.data
-        err_console.print(
-            f"seeded {data['count']:,} records for {data['domains']:,} domains "
-            f"in {data['duration_ms'] / 1000:.2f} s"
-        )
-
-    subscription = events.bus.subscribe("seeder", callback=report)
-    seeder = Seeder(settings.seed, settings.db)
-    try:
-        if settings.seed.every is None:
-            run = seeder.run_once()
-            print(json.dumps({**asdict(run), "db": redacted(settings.db)}, default=str))
-        else:
-            seeder.run_every(stop_on_signals())
-    except (dnsmill.DnsmillError, OSError) as error:
-        err_console.print(f"dnsmill seed: {error}")
-        raise typer.Exit(1) from None
-    finally:
-        time.sleep(0.05)  # let the report of the last run print
-        subscription.close()
-
-
-config_app = typer.Typer(help="Show the settings services would use.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-
-
-@config_app.command("show")
-def config_show(
-    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
-) -> None:
-    """Print the effective settings (defaults, file, DNSMILL_ variables) as JSON, passwords hidden."""
-    print(json.dumps(shown(settings_or_exit("config show", config)), indent=2))
-
-
 def main() -> None:
     """Entry point of the ``dnsmill`` script."""
     app()
 
+
+# The services' commands (seed, domains, publish, work, run, serve, config) live in their own
+# module and register themselves on `app`.
+from dnsmill import cli_services  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

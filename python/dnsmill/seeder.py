@@ -7,7 +7,7 @@ names the zone holds, SRV for mail submission and IMAP, and CAA. Random choices 
 in one draw per batch; the same ``seed`` generates the same records.
 
 Batches cross into Rust as zone text: the Rust parser checks and canonicalises them and the Rust
-writer stores them (``--zones-dir`` also writes each domain's zone file through the Rust zone
+writer stores them; the domains go into the ``domains`` table for publishers and workers (``--zones-dir`` also writes each domain's zone file through the Rust zone
 writer). After each run the seeder publishes ``dns_records_seeded`` on the ``seeder`` topic,
 logs one structured line and updates its metrics.
 
@@ -177,10 +177,14 @@ class Seeder:
         if zones_dir is not None:
             zones_dir.mkdir(parents=True, exist_ok=True)
         try:
-            with dnsmill.Writer(self.db, table=self.table, source="seeder") as writer:
+            with (
+                dnsmill.Writer(self.db, table=self.table, source="seeder") as writer,
+                dnsmill.Domains(self.db) as job_table,
+            ):
                 for batch in self.generate(seed):
                     zone = dnsmill.parse_zone(batch.text)
                     writer.write(zone)
+                    job_table.add(batch.domains)  # for the publishers and workers
                     records += len(zone)
                     domains += len(batch.domains)
                     if zones_dir is not None:

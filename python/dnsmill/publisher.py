@@ -1,0 +1,120 @@
+"""The publisher: puts the domains that are due on the work queue, a batch per message.
+
+A domain is due when it was never resolved, when its last resolution is older than
+``max_age``, or when it failed fewer than ``max_attempts`` times in a row. Domains are read in
+pages by id (keyset pagination, never OFFSET); each page's messages are put in one durable
+step, and only then are its domains marked ``queued``: a crash in between publishes them again
+next time, which the idempotent workers do not mind, instead of losing them.
+
+Messages are JSON: ``{"kind": "domains", "domains": [...]}``; ``{"kind": "stop"}`` tells the
+worker that takes it to finish.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import dnsmill
+from dnsmill import events, metrics
+from dnsmill.config import PublishSettings
+from dnsmill.queue import Queue
+
+log = logging.getLogger("dnsmill.publisher")
+
+#: Domains read per page: several messages' worth, one round trip.
+PAGE_MESSAGES = 20
+
+
+def domains_message(names: list[str]) -> bytes:
+    return json.dumps({"kind": "domains", "domains": names}, separators=(",", ":")).encode()
+
+
+STOP_MESSAGE = b'{"kind":"stop"}'
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    """What one publishing pass did."""
+
+    published: int
+    messages: int
+    stop_messages: int
+    seconds: float
+
+
+class Publisher:
+    """Publishes due domains from the store at ``db`` onto ``queue``."""
+
+    def __init__(
+        self,
+        db: str,
+        queue: Queue,
+        settings: PublishSettings | None = None,
+        *,
+        bus: events.EventBus | None = None,
+    ) -> None:
+        self.settings = settings or PublishSettings()
+        self.queue = queue
+        self.bus = bus or events.bus
+        self.domains = dnsmill.Domains(db)
+
+    def count_due(self) -> int:
+        return self.domains.count_due(
+            max_age=self.settings.max_age.total_seconds(), max_attempts=self.settings.max_attempts
+        )
+
+    def purge(self) -> tuple[int, int]:
+        """Empties the queue of messages nobody holds and makes their domains due again;
+        returns (messages purged, domains reset)."""
+        purged = self.queue.purge()
+        reset = self.domains.reset_queued()
+        self.bus.publish("publisher", "queue_purged", {"messages": purged, "domains_reset": reset})
+        return purged, reset
+
+    def publish(self, limit: int | None = None, stop_workers: int = 0) -> PublishReport:
+        """Publishes every due domain (at most ``limit``), then ``stop_workers`` stop messages."""
+        started = time.perf_counter()
+        batch = self.settings.batch_size
+        after, published, messages = 0, 0, 0
+        while limit is None or published < limit:
+            want = batch * PAGE_MESSAGES
+            if limit is not None:
+                want = min(want, limit - published)
+            page = self.domains.due(
+                after,
+                want,
+                max_age=self.settings.max_age.total_seconds(),
+                max_attempts=self.settings.max_attempts,
+            )
+            if not page:
+                break
+            after = page[-1][0]
+            names = [name for _, name in page]
+            bodies = [domains_message(names[i : i + batch]) for i in range(0, len(names), batch)]
+            self.queue.put_many(bodies)
+            self.domains.mark_queued([domain_id for domain_id, _ in page])
+            published += len(page)
+            messages += len(bodies)
+            metrics.PUBLISHER_DOMAINS.inc(len(page))
+        if stop_workers:
+            self.queue.put_many([STOP_MESSAGE] * stop_workers)
+        report = PublishReport(published, messages, stop_workers, time.perf_counter() - started)
+        self.bus.publish(
+            "publisher",
+            "domains_published",
+            {"domains": published, "messages": messages, "stop_messages": stop_workers},
+        )
+        log.info(
+            "domains_published domains=%d messages=%d stop_messages=%d seconds=%.3f",
+            published,
+            messages,
+            stop_workers,
+            report.seconds,
+        )
+        return report
+
+    def close(self) -> None:
+        self.domains.close()

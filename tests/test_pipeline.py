@@ -1,0 +1,171 @@
+"""Seed, publish, work: the main job against a real DNS server, with crashes and signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dnsmill
+import pytest
+from conftest import require_tool
+from dnsmill.config import SeedSettings, load_settings
+from dnsmill.events import EventBus
+from dnsmill.pipeline import run_pipeline
+from dnsmill.publisher import Publisher
+from dnsmill.queue import open_queue
+from dnsmill.seeder import Seeder
+from dnsmill.worker import Worker
+from dnsservers import nsd
+
+APEX_TYPES = "A,AAAA,MX,NS,SOA,TXT"
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
+    """A store seeded with 40 domains, and NSD serving their zones; yields (workdir, the
+    server's address, the domains)."""
+    zones = tmp_path / "zones"
+    settings = SeedSettings(count=40, seed=21, zones_dir=zones)
+    seeder = Seeder(settings, f"sqlite://{tmp_path / 'store.db'}", bus=EventBus())
+    run = seeder.run_once()
+    assert run.domains == 40
+    domains = sorted(p.name.removesuffix(".zone") + "." for p in zones.iterdir())
+    texts = {name.rstrip("."): (zones / f"{name.rstrip('.')}.zone").read_text() for name in domains}
+    with nsd(require_tool("nsd"), texts) as port:
+        yield tmp_path, f"127.0.0.1:{port}", domains
+
+
+def apex_records(path: Path, table: str, domains: list[str]) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(path) as db:
+        marks = ", ".join("?" * len(domains))
+        rows = db.execute(
+            f"SELECT name, type, rdata FROM {table} WHERE name IN ({marks}) "
+            "AND type IN ('A', 'AAAA', 'MX', 'NS', 'SOA', 'TXT') ORDER BY 1, 2, 3",
+            domains,
+        ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def test_publish_and_work_resolve_every_seeded_domain(seeded: tuple[Path, str, list[str]]) -> None:
+    workdir, server, domains = seeded
+    settings = load_settings(
+        db=f"sqlite://{workdir / 'store.db'}",
+        queue=f"sqlite://{workdir / 'queue.db'}",
+        publish={"batch_size": 7},
+        work={"ns": [server], "types": APEX_TYPES, "timeout": 1},
+    )
+    result = run_pipeline(settings, workers=2, table="resolved", bus=EventBus())
+    assert result["published"] == result["domains"] == 40
+    assert result["outcomes"] == {"resolved": 40}
+    # What came back equals what was seeded, record for record.
+    seeded_rows = apex_records(workdir / "store.db", "dns_records", domains)
+    assert apex_records(workdir / "store.db", "resolved", domains) == seeded_rows
+    assert len(seeded_rows) > 40 * 6
+    stats = dnsmill.db_stats(settings.db)
+    assert stats["domains_by_status"] == {"resolved": 40}
+    # Nothing is due any more, and the queue is empty.
+    with open_queue(settings.queue) as queue:
+        assert queue.depth().pending == 0
+        publisher = Publisher(settings.db, queue, settings.publish, bus=EventBus())
+        assert publisher.count_due() == 0
+        assert publisher.publish().published == 0
+        publisher.close()
+
+
+def test_malformed_messages_are_dead_lettered_and_the_rest_is_worked(
+    seeded: tuple[Path, str, list[str]],
+) -> None:
+    workdir, server, domains = seeded
+    settings = load_settings(
+        db=f"sqlite://{workdir / 'store.db'}",
+        queue=f"sqlite://{workdir / 'queue.db'}",
+        work={"ns": [server], "types": "A"},
+    )
+    with open_queue(settings.queue) as queue:
+        queue.put(b"\x00garbage")
+        queue.put_json({"kind": "domains", "domains": "not-a-list"})
+        queue.put_json({"kind": "domains", "domains": domains[:3]})
+        queue.put_json({"kind": "stop"})
+        worker = Worker(settings.db, queue, settings.work, bus=EventBus())
+        report = worker.run()
+        worker.close()
+        assert report.stopped_by == "stop message"
+        assert report.dead_lettered == 2 and report.domains == 3
+        reasons = [d.reason for d in queue.dead_letters()]
+        assert "is not JSON" in reasons[0]
+        assert '"domains" must be a list of names' in reasons[1]
+        assert queue.depth().pending == 0
+
+
+def dnsmill_command(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dnsmill", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(seeded: tuple[Path, str, list[str]]) -> None:
+    workdir, server, domains = seeded
+    db, queue = f"sqlite://{workdir / 'store.db'}", f"sqlite://{workdir / 'queue.db'}"
+    publish = dnsmill_command("publish", "--db", db, "--queue", queue, "--batch-size", "4")
+    out, err = publish.communicate(timeout=60)
+    assert publish.returncode == 0, err
+    assert json.loads(out)["published"] == 40
+    # The first worker is killed while it holds a batch (its lease is short, so the batch
+    # comes back soon); a second one finishes the queue.
+    common = ["--db", db, "--queue", queue, "--ns", server, "-t", APEX_TYPES, "--table", "resolved"]
+    victim = dnsmill_command("work", *common, "--lease", "1s", "--idle-exit", "30")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open_queue(queue) as look:
+            if look.depth().leased:
+                break
+        time.sleep(0.005)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    survivor = dnsmill_command("work", *common, "--idle-exit", "3")
+    out, err = survivor.communicate(timeout=120)
+    assert survivor.returncode == 0, err
+    with open_queue(queue) as look:
+        assert look.depth().pending == 0
+    resolved = apex_records(workdir / "store.db", "resolved", domains)
+    assert resolved == apex_records(workdir / "store.db", "dns_records", domains)
+    assert len(resolved) == len(set(resolved))  # no duplicate rows
+    assert dnsmill.db_stats(db)["domains_by_status"] == {"resolved": 40}
+
+
+def test_sigterm_finishes_the_batch_in_hand_and_exits_0(seeded: tuple[Path, str, list[str]]) -> None:
+    workdir, server, _domains = seeded
+    db, queue = f"sqlite://{workdir / 'store.db'}", f"sqlite://{workdir / 'queue.db'}"
+    with dnsmill.Domains(db) as table:
+        table.add([f"host{n}.nowhere.test" for n in range(2000)])  # refused: failed
+    publish = dnsmill_command("publish", "--db", db, "--queue", queue, "--batch-size", "200")
+    assert publish.wait(timeout=60) == 0
+    worker = dnsmill_command(
+        "work", "--db", db, "--queue", queue, "--ns", server, "-t", "A", "--timeout", "0.5s"
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open_queue(queue) as look:
+            if look.depth().leased:
+                break
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    report = json.loads(out)
+    assert report["stopped_by"] == "signal" and report["batches"] >= 1
+    with open_queue(queue) as look:
+        depth = look.depth()
+        assert depth.leased == 0  # the batch in hand was acked, nothing left half-done
+        assert depth.ready == (2040 - report["domains"]) // 200 + ((2040 - report["domains"]) % 200 > 0)
+    statuses = dnsmill.db_stats(db)["domains_by_status"]
+    # Every domain of every acked batch has its outcome; the rest wait on the queue.
+    assert statuses["resolved"] + statuses["failed"] == report["domains"]
+    assert statuses["queued"] == 2040 - report["domains"]
