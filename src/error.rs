@@ -32,6 +32,9 @@ pub enum Error {
     /// A store could not be reached, or rejected a write.
     #[error("{0}")]
     Store(String),
+    /// The authoritative server could not start or reload.
+    #[error("{0}")]
+    Serve(String),
     /// The work was interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
@@ -71,6 +74,12 @@ create_exception!(
     "A store rejected or lost a write."
 );
 create_exception!(dnsmill, QueueError, DnsmillError, "A queue operation failed.");
+create_exception!(
+    dnsmill,
+    ServeError,
+    DnsmillError,
+    "The authoritative server could not start or load its records."
+);
 create_exception!(dnsmill, ConfigError, DnsmillError, "Configuration is invalid.");
 
 /// Builds the Python exception for a zone error, with its location as attributes.
@@ -102,6 +111,7 @@ impl From<Error> for PyErr {
             Error::InvalidArgument(message) => pyo3::exceptions::PyValueError::new_err(message),
             Error::Resolve(message) => ResolveError::new_err(message),
             Error::Store(message) => StoreError::new_err(message),
+            Error::Serve(message) => ServeError::new_err(message),
             Error::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted"),
         }
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod record;
 pub mod resolve;
 pub mod runtime;
+pub mod serve;
 pub mod store;
 pub mod zone;
 
@@ -20,6 +21,8 @@ mod _core {
     #[pymodule_export]
     use crate::resolve::py::{PyQueryResult, PyResolver, PyResultSet, PyResultStream, ResultIterator};
     #[pymodule_export]
+    use crate::serve::py::{serve, PyServer};
+    #[pymodule_export]
     use crate::store::py::{db_stats, init_db, PyDomains, PyWriter};
     #[pymodule_export]
     use crate::zone::py::{parse_zone, PyRecord, PyZone, ZoneIterator};
@@ -27,7 +30,7 @@ mod _core {
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         use crate::error::{
-            ConfigError, DnsmillError, QueueError, ResolveError, StoreError, ZoneSyntaxError,
+            ConfigError, DnsmillError, QueueError, ResolveError, ServeError, StoreError, ZoneSyntaxError,
         };
         let py = module.py();
         module.add("DnsmillError", py.get_type::<DnsmillError>())?;
@@ -36,6 +39,7 @@ mod _core {
         module.add("StoreError", py.get_type::<StoreError>())?;
         module.add("QueueError", py.get_type::<QueueError>())?;
         module.add("ConfigError", py.get_type::<ConfigError>())?;
+        module.add("ServeError", py.get_type::<ServeError>())?;
         module.add("__version__", env!("CARGO_PKG_VERSION"))?;
         // Rust `tracing` events reach Python `logging` under the "dnsmill" logger names.
         let _ = pyo3_log::try_init();

@@ -20,6 +20,7 @@ from dnsmill._core import (
     Result,
     ResultSet,
     ResultStream,
+    ServeError,
     StoreError,
     Writer,
     Zone,
@@ -29,6 +30,7 @@ from dnsmill._core import (
     init_db,
     parse_zone,
 )
+from dnsmill.server import serve
 
 # A library attaches no handler of its own; applications decide where logs go.
 logging.getLogger("dnsmill").addHandler(logging.NullHandler())
@@ -44,6 +46,7 @@ __all__ = [
     "Result",
     "ResultSet",
     "ResultStream",
+    "ServeError",
     "StoreError",
     "Writer",
     "Zone",
@@ -52,4 +55,5 @@ __all__ = [
     "db_stats",
     "init_db",
     "parse_zone",
+    "serve",
 ]

@@ -141,7 +141,7 @@ class ServeSettings(Section):
     """``dnsmill serve``: where to listen and how to notice new records."""
 
     listen: str = "127.0.0.1:5353"
-    #: Reload the records this often (None: only on the seeder's event, in the same process).
+    #: Look for new records this often (None or 0: only on the seeder's event, in the same process).
     poll: Duration | None = timedelta(seconds=10)
 
 
