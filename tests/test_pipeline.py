@@ -169,3 +169,22 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(seeded: tuple[Path, str,
     # Every domain of every acked batch has its outcome; the rest wait on the queue.
     assert statuses["resolved"] + statuses["failed"] == report["domains"]
     assert statuses["queued"] == 2040 - report["domains"]
+
+
+def test_the_demo_runs_the_main_job_with_zero_drift(tmp_path: Path) -> None:
+    from dnsmill.demo import main_job
+
+    figures = main_job(tmp_path, domains=150, workers=2, seed=3)
+    assert figures["seed"]["domains"] == figures["pipeline"]["domains"] == 150
+    assert figures["pipeline"]["outcomes"] == {"resolved": 150}
+    check = figures["drift"]
+    assert check["seeded"] == check["resolved"] and check["missing"] == check["extra"] == 0
+    assert set(check["seeded"]) == {"A", "AAAA", "MX", "NS", "SOA", "TXT"}
+    demo = subprocess.run(
+        [sys.executable, "-m", "dnsmill.demo", "--domains", "100"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "zero drift" in demo.stdout

@@ -1,22 +1,30 @@
 """The main job on embedded defaults, with no services and no network.
 
-``python -m dnsmill.demo`` (what ``scripts/demo`` runs) generates a realistic zone, parses it,
-and shows what it holds and how fast it was read. :func:`realistic_zone` is also what the
-benchmarks parse.
+``python -m dnsmill.demo`` (what ``scripts/demo`` runs) seeds a few thousand domains into
+SQLite, serves them with the built-in server on a loopback port, publishes every domain onto
+the local queue and resolves it with two workers against that server, then checks that what
+came back equals what was seeded and prints the throughput of each stage.
+:func:`realistic_zone` is the large zone the benchmarks parse.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
-import dnsmill
-from dnsmill.cli import type_table
+from dnsmill.config import SeedSettings, load_settings
+from dnsmill.events import EventBus
+from dnsmill.pipeline import run_pipeline
+from dnsmill.seeder import Seeder
+from dnsmill.server import serve
 
 WORDS = (
     "alpha bravo cloud data edge forge gamma harbor index jet kilo lumen metro nova orbit pixel "
@@ -88,38 +96,123 @@ def realistic_zone(records: int, seed: int = 1, origin: str = "example.com.") ->
     return "\n".join(out)
 
 
+#: The types a worker asks for, and the ones that live at a zone's apex.
+RESOLVE_TYPES = ["A", "AAAA", "MX", "NS", "SOA", "CNAME", "TXT"]
+APEX_TYPES = ("A", "AAAA", "MX", "NS", "SOA", "TXT")
+
+
+def drift(path: Path) -> dict[str, Any]:
+    """Compares what the workers stored (table ``resolved``) with what was seeded
+    (``dns_records``) at every domain's apex, record for record."""
+    marks = ", ".join("?" * len(APEX_TYPES))
+    apex = f"name IN (SELECT name FROM domains) AND type IN ({marks})"
+    with sqlite3.connect(path) as db:
+
+        def by_type(table: str) -> dict[str, int]:
+            rows = db.execute(f"SELECT type, COUNT(*) FROM {table} WHERE {apex} GROUP BY type", APEX_TYPES)
+            return dict(sorted(rows.fetchall()))
+
+        def only_in(left: str, right: str) -> int:
+            query = (
+                f"SELECT COUNT(*) FROM (SELECT name, type, ttl, rdata FROM {left} WHERE {apex} "
+                f"EXCEPT SELECT name, type, ttl, rdata FROM {right} WHERE {apex})"
+            )
+            (count,) = db.execute(query, APEX_TYPES * 2).fetchone()
+            return int(count)
+
+        return {
+            "seeded": by_type("dns_records"),
+            "resolved": by_type("resolved"),
+            "missing": only_in("dns_records", "resolved"),
+            "extra": only_in("resolved", "dns_records"),
+        }
+
+
+def main_job(workdir: Path, domains: int = 3000, workers: int = 2, seed: int = 1) -> dict[str, Any]:
+    """Seeds ``domains`` domains into SQLite, serves them on a loopback port, publishes and
+    works every domain through the local queue against that server, and checks that what came
+    back equals what was seeded. Returns the figures of each stage."""
+    store = f"sqlite://{workdir / 'dnsmill.db'}"
+    bus = EventBus()
+    figures: dict[str, Any] = {}
+
+    started = time.perf_counter()
+    run = Seeder(SeedSettings(count=domains, seed=seed, batch_size=1000), store, bus=bus).run_once()
+    figures["seed"] = {"records": run.count, "domains": run.domains, "seconds": time.perf_counter() - started}
+
+    started = time.perf_counter()
+    server = serve(store, listen="127.0.0.1:0", poll=None, bus=bus)
+    figures["serve"] = {**server.stats, "address": server.address, "seconds": time.perf_counter() - started}
+    try:
+        settings = load_settings(
+            db=store,
+            queue=f"sqlite://{workdir / 'queue.db'}",
+            publish={"batch_size": 100},
+            work={"ns": [server.address], "types": RESOLVE_TYPES, "timeout": 2},
+        )
+        figures["pipeline"] = run_pipeline(
+            settings, workers=workers, table="resolved", bus=bus, progress=True
+        )
+    finally:
+        server.stop()
+    figures["drift"] = drift(workdir / "dnsmill.db")
+    return figures
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=200_000, help="records to generate")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--domains", type=int, default=3000, help="domains to seed (default 3000)")
+    parser.add_argument("--workers", type=int, default=2, help="workers (default 2)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the seeded records")
     args = parser.parse_args(argv)
     console = Console()
-
     with tempfile.TemporaryDirectory(prefix="dnsmill-demo-") as workdir:
-        path = Path(workdir) / "example.com.zone"
-        started = time.perf_counter()
-        path.write_text(realistic_zone(args.records, args.seed))
-        generated = time.perf_counter() - started
-        size_mb = path.stat().st_size / 1e6
-        console.print(f"generated {path.name}: {size_mb:.1f} MB in {generated:.2f} s")
-
-        started = time.perf_counter()
-        zone = dnsmill.parse_zone(path)
-        parsed = time.perf_counter() - started
-
-        stats = zone.stats()
         console.print(
-            type_table(stats, f"{path.name}: {stats['records']:,} records, {stats['names']:,} owner names")
+            f"[bold]dnsmill main job[/bold]: seed {args.domains:,} domains into SQLite, serve them on "
+            f"loopback, publish and work them through the local queue with {args.workers} workers"
         )
-        console.print(f"TTL range {stats['ttl_min']} .. {stats['ttl_max']} s")
-        console.print(f"first records: {zone[0]!r} | {zone[1]!r}")
-        mx = zone.filter(type="MX")
-        if len(mx):
-            console.print(f"an MX: {mx[0]!r} (preference {mx[0].preference}, exchange {mx[0].exchange})")
-        console.print(
-            f"[bold]parsed {len(zone):,} records in {parsed:.3f} s: "
-            f"{len(zone) / parsed:,.0f} records/s, {size_mb / parsed:,.0f} MB/s[/bold]"
-        )
+        figures = main_job(Path(workdir), args.domains, args.workers, args.seed)
+    seed, served, pipeline, check = figures["seed"], figures["serve"], figures["pipeline"], figures["drift"]
+    table = Table(title="stages")
+    for column in ("stage", "what", "seconds", "rate"):
+        table.add_column(column, justify="right" if column != "stage" else "left")
+    table.add_row(
+        "seed",
+        f"{seed['records']:,} records, {seed['domains']:,} domains",
+        f"{seed['seconds']:.2f}",
+        f"{seed['records'] / seed['seconds']:,.0f} records/s",
+    )
+    table.add_row(
+        "serve",
+        f"{served['zones']:,} zones, {served['records']:,} records on {served['address']}",
+        f"{served['seconds']:.2f}",
+        f"{served['records'] / served['seconds']:,.0f} records/s loaded",
+    )
+    table.add_row(
+        "publish",
+        f"{pipeline['published']:,} domains",
+        f"{pipeline['publish_seconds']:.2f}",
+        f"{pipeline['published'] / max(pipeline['publish_seconds'], 1e-9):,.0f} domains/s",
+    )
+    table.add_row(
+        "work",
+        f"{pipeline['domains']:,} domains x {len(RESOLVE_TYPES)} types, {pipeline['records']:,} answers stored",
+        f"{pipeline['work_seconds']:.2f}",
+        f"{pipeline['domains'] / max(pipeline['work_seconds'], 1e-9):,.0f} domains/s",
+    )
+    console.print(table)
+    console.print(f"outcomes: {pipeline['outcomes']}")
+    counts = Table(title="apex records by type: seeded vs resolved")
+    for column in ("type", "seeded", "resolved"):
+        counts.add_column(column, justify="right")
+    for rtype, seeded in check["seeded"].items():
+        counts.add_row(rtype, f"{seeded:,}", f"{check['resolved'].get(rtype, 0):,}")
+    console.print(counts)
+    exact = check["seeded"] == check["resolved"] and check["missing"] == check["extra"] == 0
+    if not exact or pipeline["domains"] != seed["domains"]:
+        console.print(f"[bold red]drift: {check['missing']} missing, {check['extra']} extra[/bold red]")
+        raise SystemExit(1)
+    console.print("[bold green]zero drift: every domain resolved, every record as seeded[/bold green]")
 
 
 if __name__ == "__main__":
