@@ -1,0 +1,83 @@
+"""The built-in authoritative server beside NSD, in one run: dnsperf against each, same zones.
+
+Seeds realistic domains (dnsmill's seeder, fixed seed) into zone files, serves that directory
+with `dnsmill.serve(zones=...)` and with NSD (server-count 2, minimal responses, RRL off), and
+runs the same dnsperf query file against each with the same settings (best of a few thread and
+outstanding-query settings). The queries are every apex A, AAAA, MX, NS and TXT, www A (a
+CNAME chased in the zone) and a share of names that do not exist (NXDOMAIN with the SOA).
+The servers and dnsperf share the machine's cores. A benchmark, not a test.
+
+    scripts/bench serve              # or: python benches/serve.py --domains 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import dnsmill
+from dnsmill.config import SeedSettings
+from dnsmill.events import EventBus
+from dnsmill.seeder import Seeder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from dnsservers import nsd
+
+SETTINGS = ["-q 100", "-T 2 -c 2 -q 200", "-T 2 -c 4 -q 500"]
+
+
+def dnsperf_qps(port: int, queries: Path, seconds: int) -> tuple[float, str]:
+    best, setting = 0.0, ""
+    for options in SETTINGS:
+        argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries), "-l", str(seconds)]
+        output = subprocess.run([*argv, *options.split()], capture_output=True, text=True, check=True).stdout
+        match = re.search(r"Queries per second:\s+([\d.]+)", output)
+        lost = re.search(r"Queries lost:\s+(\d+)", output)
+        if match and float(match.group(1)) > best:
+            best, setting = float(match.group(1)), f"{options}, lost {lost.group(1) if lost else '?'}"
+    return best, setting
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--domains", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=5, help="length of each dnsperf run")
+    args = parser.parse_args()
+    if not shutil.which("dnsperf") or not (shutil.which("nsd") or Path("/usr/sbin/nsd").exists()):
+        sys.exit("needs nsd and dnsperf (Debian packages nsd, dnsperf; scripts/bench installs them)")
+    with tempfile.TemporaryDirectory(prefix="dnsmill-bench-serve-") as workdir:
+        zones = Path(workdir) / "zones"
+        settings = SeedSettings(count=args.domains, seed=5, zones_dir=zones, batch_size=1000)
+        Seeder(settings, f"sqlite://{Path(workdir) / 'seed.db'}", bus=EventBus()).run_once()
+        domains = sorted(p.name.removesuffix(".zone") for p in zones.iterdir())
+        lines = []
+        for n, domain in enumerate(domains):
+            lines += [f"{domain}. {t}\n" for t in ("A", "AAAA", "MX", "NS", "TXT")]
+            lines.append(f"www.{domain}. A\n")
+            lines.append(f"missing{n}.{domain}. A\n")
+        queries = Path(workdir) / "queries.txt"
+        queries.write_text("".join(lines))
+        print(f"{len(domains):,} zones, {len(lines):,} distinct queries; {os.cpu_count()} cores shared")
+
+        with dnsmill.serve(zones=zones, listen="127.0.0.1:0", poll=None, reload_on_events=False) as server:
+            print(f"dnsmill serve: {server.stats['records']:,} records loaded")
+            ours, our_setting = dnsperf_qps(server.port, queries, args.seconds)
+        texts = {domain: (zones / f"{domain}.zone").read_text() for domain in domains}
+        with nsd(shutil.which("nsd") or "/usr/sbin/nsd", texts, server_count=2) as port:
+            theirs, their_setting = dnsperf_qps(port, queries, args.seconds)
+    print(f"{'dnsmill serve':20} {ours:>12,.0f} qps   ({our_setting})")
+    print(f"{'NSD (2 servers)':20} {theirs:>12,.0f} qps   ({their_setting})")
+    ratio = ours / theirs if theirs else 0.0
+    print(f"\ndnsmill serve / NSD {ratio:6.2f}x   (target >= 0.5x: {'meets' if ratio >= 0.5 else 'MISSES'})")
+
+
+if __name__ == "__main__":
+    main()
