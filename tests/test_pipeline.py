@@ -110,6 +110,16 @@ def dnsmill_command(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def wait_for_a_lease(queue: str, poll: float) -> None:
+    """Returns once a worker holds a batch of `queue` (or after 30 s)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open_queue(queue) as look:
+            if look.depth().leased:
+                return
+        time.sleep(poll)
+
+
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(seeded: tuple[Path, str, list[str]]) -> None:
     workdir, server, domains = seeded
     db, queue = f"sqlite://{workdir / 'store.db'}", f"sqlite://{workdir / 'queue.db'}"
@@ -121,12 +131,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(seeded: tuple[Pa
     # comes back soon); a second one finishes the queue.
     common = ["--db", db, "--queue", queue, "--ns", server, "-t", APEX_TYPES, "--table", "resolved"]
     victim = dnsmill_command("work", *common, "--lease", "1s", "--idle-exit", "30")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with open_queue(queue) as look:
-            if look.depth().leased:
-                break
-        time.sleep(0.005)
+    wait_for_a_lease(queue, poll=0.005)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     survivor = dnsmill_command("work", *common, "--idle-exit", "3")
@@ -150,12 +155,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(seeded: tuple[Path, str,
     worker = dnsmill_command(
         "work", "--db", db, "--queue", queue, "--ns", server, "-t", "A", "--timeout", "0.5s"
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with open_queue(queue) as look:
-            if look.depth().leased:
-                break
-        time.sleep(0.01)
+    wait_for_a_lease(queue, poll=0.01)
     worker.send_signal(signal.SIGTERM)
     out, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
