@@ -135,3 +135,20 @@ def test_get_times_out_and_a_closed_subscription_ends_iteration() -> None:
     bus.publish("queue", "put")
     assert bus.subscriptions == 0
     assert asyncio.run(subscription.get_async(timeout=0.1)) is None
+
+
+def test_metrics_are_served_over_http(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import urllib.request
+
+    from dnsmill import metrics
+    from dnsmill.config import SeedSettings
+    from dnsmill.seeder import Seeder
+    from dnsservers import free_port
+
+    port = free_port()
+    metrics.serve(port)
+    Seeder(SeedSettings(count=3, seed=1), f"sqlite://{tmp_path / 'm.db'}", bus=EventBus()).run_once()
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'dnsmill_seeder_runs_total{outcome="ok"}' in text
+    assert "dnsmill_seeder_run_seconds_bucket" in text
+    assert "dnsmill_seeder_records_total" in text

@@ -188,3 +188,43 @@ def test_the_demo_runs_the_main_job_with_zero_drift(tmp_path: Path) -> None:
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "zero drift" in demo.stdout
+
+
+def test_cli_domains_add_publish_count_purge_and_run(seeded: tuple[Path, str, list[str]]) -> None:
+    workdir, server, _domains = seeded
+    db, queue = f"sqlite://{workdir / 'store.db'}", f"sqlite://{workdir / 'queue.db'}"
+    names = workdir / "more.txt"
+    names.write_text("extra-one.test\nnot a name\nbücher.test\n")
+    added = dnsmill_command("domains", "add", str(names), "--db", db)
+    out, err = added.communicate(timeout=60)
+    assert added.returncode == 0, err
+    assert json.loads(out) == {"added": 2, "duplicates": 0, "rejected": 1}
+    assert f"{names}:2: 'not a name': name contains whitespace" in err
+    count = dnsmill_command("publish", "--db", db, "--queue", queue, "--count-only")
+    assert json.loads(count.communicate(timeout=60)[0]) == {"due": 42}
+    first = dnsmill_command("publish", "--db", db, "--queue", queue, "--batch-size", "10")
+    assert json.loads(first.communicate(timeout=60)[0])["messages"] == 5
+    purge = dnsmill_command("publish", "--db", db, "--queue", queue, "--purge", "--batch-size", "50")
+    report = json.loads(purge.communicate(timeout=60)[0])
+    assert (report["purged"], report["reset"], report["published"], report["messages"]) == (5, 42, 42, 1)
+    run = dnsmill_command(
+        "run",
+        "--db",
+        db,
+        "--queue",
+        queue,
+        "--ns",
+        server,
+        "-t",
+        "A,SOA",
+        "--workers",
+        "2",
+        "--timeout",
+        "0.5s",
+    )
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    result = json.loads(out)
+    # The purge left one message of 42 domains queued; run publishes nothing new and works it.
+    assert result["published"] == 0 and result["domains"] == 42
+    assert result["outcomes"] == {"resolved": 40, "failed": 2}  # NSD refuses the two extra names

@@ -28,7 +28,8 @@ zone_app = typer.Typer(help="Check, summarise and convert zone files.", no_args_
 app.add_typer(zone_app, name="zone")
 
 console = Console()
-err_console = Console(stderr=True)
+# Messages name files and lines: never wrapped, so they stay whole for grep and for editors.
+err_console = Console(stderr=True, soft_wrap=True)
 
 ORIGIN_HELP = "Zone origin for relative names (default: $ORIGIN in the file, else the file name)."
 
