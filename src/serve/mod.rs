@@ -446,7 +446,7 @@ fn describe(source: &Source) -> String {
 async fn bind_both(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), String> {
     let cannot = |e: std::io::Error| format!("cannot listen on {listen}: {e}");
     for _ in 0..20 {
-        let udp = UdpSocket::bind(listen).await.map_err(cannot)?;
+        let udp = crate::resolve::engine::bind_udp(listen).map_err(cannot)?;
         let bound = udp.local_addr().map_err(cannot)?;
         match TcpListener::bind(bound).await {
             Ok(tcp) => return Ok((udp, tcp)),
