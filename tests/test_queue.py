@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from dnsmill import QueueError
+from dnsmill.events import EventBus
 from dnsmill.queue import SqliteQueue, open_queue
 
 
@@ -84,7 +85,9 @@ def test_the_delivery_limit_moves_a_message_to_dead_letters(tmp_path: Path) -> N
 
 
 def test_a_malformed_message_is_dead_lettered_with_its_reason(queue_url: str) -> None:
-    with open_queue(queue_url) as queue:
+    bus = EventBus()
+    announced = bus.subscribe("queue")
+    with open_queue(queue_url, bus=bus) as queue:
         queue.put(b"{not json")
         message = queue.get()
         assert message is not None
@@ -94,6 +97,9 @@ def test_a_malformed_message_is_dead_lettered_with_its_reason(queue_url: str) ->
         assert queue.get() is None
         (dead,) = queue.dead_letters()
         assert dead.body == b"{not json" and dead.reason == "not JSON: line 1 column 2"
+    event = announced.get(timeout=1)
+    assert event is not None and event.name == "message_dead_lettered"
+    assert event.data["reason"] == "not JSON: line 1 column 2"
 
 
 def test_purge_keeps_leased_messages_and_queues_are_separate(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ of processes on the machine share. Every implementation offers the same :class:`
   ``extend(message, lease)``: still working on it.
 - ``purge()``, ``depth()``, ``dead_letters()``.
 
-An ack, nack or extend that comes after the lease ran out (the message may be with another
+Dead letters and purges are announced on the ``queue`` topic of the event bus
+(``message_dead_lettered``, ``queue_purged``). An ack, nack or extend that comes after the lease ran out (the message may be with another
 worker by then) changes nothing and returns False.
 """
 
@@ -34,7 +35,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
-from dnsmill import metrics
+from dnsmill import events, metrics
 from dnsmill._core import QueueError
 
 DEFAULT_LEASE = 300.0
@@ -140,7 +141,9 @@ class Queue(ABC):
         self.close()
 
 
-def open_queue(url: str, name: str = "domains", *, delivery_limit: int | None = None) -> Queue:
+def open_queue(
+    url: str, name: str = "domains", *, delivery_limit: int | None = None, bus: events.EventBus | None = None
+) -> Queue:
     """Opens the queue ``name`` at ``url``: ``sqlite:///abs/path.db``, ``sqlite://relative.db``
     (as store URLs); ``?delivery_limit=N`` sets the delivery limit."""
     scheme, _, rest = url.partition(":")
@@ -154,7 +157,7 @@ def open_queue(url: str, name: str = "domains", *, delivery_limit: int | None = 
         path = location.removeprefix("//")
         if not path:
             raise QueueError(f"{url}: a SQLite queue URL needs a file path (sqlite:///path/queue.db)")
-        return SqliteQueue(path, name, delivery_limit=limit)
+        return SqliteQueue(path, name, delivery_limit=limit, bus=bus)
     raise QueueError(f"{url}: unsupported queue URL scheme {scheme!r} (supported: sqlite)")
 
 
@@ -192,13 +195,19 @@ class SqliteQueue(Queue):
     """
 
     def __init__(
-        self, path: str | Path, name: str = "domains", *, delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+        self,
+        path: str | Path,
+        name: str = "domains",
+        *,
+        delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+        bus: events.EventBus | None = None,
     ):
         if delivery_limit < 1:
             raise QueueError("delivery_limit must be at least 1")
         self.path = Path(path)
         self.name = name
         self.delivery_limit = delivery_limit
+        self.bus = bus or events.bus
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -295,6 +304,9 @@ class SqliteQueue(Queue):
         )
         db.execute("DELETE FROM queue_messages WHERE id = ?", (message_id,))
         metrics.QUEUE_DEAD.labels(queue=self.name).inc()
+        self.bus.publish(
+            "queue", "message_dead_lettered", {"queue": self.name, "message_id": message_id, "reason": reason}
+        )
 
     def _held(self, db: sqlite3.Connection, message: Message) -> tuple[Any, ...] | None:
         """The message's row if ``message`` still holds its lease."""
@@ -347,6 +359,7 @@ class SqliteQueue(Queue):
                 "DELETE FROM queue_messages WHERE queue = ? AND (lease_token IS NULL OR available_at <= ?)",
                 (self.name, time.time()),
             )
+        self.bus.publish("queue", "queue_purged", {"queue": self.name, "messages": cursor.rowcount})
         return cursor.rowcount
 
     def depth(self) -> Depth:
