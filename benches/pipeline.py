@@ -36,7 +36,7 @@ def main() -> None:
     )
     parser.add_argument("--domains", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=500, help="domains per message")
+    parser.add_argument("--batch-size", type=int, default=2000, help="domains per message")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dnsmill-bench-pipeline-") as workdir:
         store = f"sqlite://{Path(workdir) / 'dnsmill.db'}"

@@ -6,6 +6,7 @@
 
 pub mod arrow_export;
 pub mod error;
+mod logging;
 pub mod record;
 pub mod resolve;
 pub mod runtime;
@@ -42,7 +43,11 @@ mod _core {
         module.add("ServeError", py.get_type::<ServeError>())?;
         module.add("__version__", env!("CARGO_PKG_VERSION"))?;
         // Rust `tracing` events reach Python `logging` under the "dnsmill" logger names.
-        let _ = pyo3_log::try_init();
+        if let Ok(logger) = pyo3_log::Logger::new(py, pyo3_log::Caching::LoggersAndLevels) {
+            if log::set_boxed_logger(Box::new(crate::logging::QuietDependencies(logger))).is_ok() {
+                log::set_max_level(log::LevelFilter::Debug);
+            }
+        }
         Ok(())
     }
 }

@@ -111,9 +111,8 @@ pub async fn resolve(
     Ok(stats)
 }
 
-/// A UDP socket with buffers large enough for a full window of replies (or, for a server,
-/// a burst of queries).
-pub(crate) fn bind_udp(address: SocketAddr) -> std::io::Result<UdpSocket> {
+/// A UDP socket with buffers large enough for a full window of replies.
+fn bind_udp(address: SocketAddr) -> std::io::Result<UdpSocket> {
     let domain = socket2::Domain::for_address(address);
     let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
     // Best effort: the kernel caps these at its own limits.

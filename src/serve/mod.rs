@@ -348,14 +348,16 @@ impl AuthServer {
     ) -> Result<Arc<AuthServer>, String> {
         let first_fingerprint = fingerprint(&source).await?;
         let (catalog, stats) = load(&source).await?;
-        let (udp, tcp) = bind_both(listen).await?;
-        let address = udp.local_addr().map_err(|e| e.to_string())?;
+        let (udp, tcp) = bind_all(listen).await?;
+        let address = tcp.local_addr().map_err(|e| e.to_string())?;
         let handler = Swappable(Arc::new(RwLock::new(Arc::new(catalog))));
         let counters = Arc::new(ServeCounters::default());
         counters.loads.store(1, Ordering::Relaxed);
         *counters.last.lock().unwrap_or_else(|p| p.into_inner()) = stats;
         let mut server = Server::new(handler.clone());
-        server.register_socket(udp);
+        for socket in udp {
+            server.register_socket(socket);
+        }
         server.register_listener(tcp, TCP_IDLE, 32);
         let shutdown = server.shutdown_token().clone();
         let serving = tokio::spawn(async move {
@@ -442,23 +444,46 @@ fn describe(source: &Source) -> String {
     }
 }
 
-/// A UDP socket and a TCP listener on the same address; with port 0, on the same free port.
-async fn bind_both(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), String> {
+/// UDP sockets and a TCP listener on the same address; with port 0, on the same free port.
+///
+/// There is one UDP socket per core, all bound to the address with `SO_REUSEPORT`: the kernel
+/// spreads queries over them by source address, so every core receives and answers instead of
+/// one receive loop handing out all the work.
+async fn bind_all(listen: SocketAddr) -> Result<(Vec<UdpSocket>, TcpListener), String> {
     let cannot = |e: std::io::Error| format!("cannot listen on {listen}: {e}");
+    let lanes = std::thread::available_parallelism().map_or(1, |n| n.get());
     for _ in 0..20 {
-        let udp = crate::resolve::engine::bind_udp(listen).map_err(cannot)?;
-        let bound = udp.local_addr().map_err(cannot)?;
-        match TcpListener::bind(bound).await {
-            Ok(tcp) => return Ok((udp, tcp)),
+        let first = udp_socket(listen).map_err(cannot)?;
+        let bound = first.local_addr().map_err(cannot)?;
+        let tcp = match TcpListener::bind(bound).await {
+            Ok(tcp) => tcp,
             // A free UDP port whose TCP twin is taken: try another one.
             Err(_) if listen.port() == 0 => continue,
             Err(error) => return Err(cannot(error)),
+        };
+        let mut sockets = vec![first];
+        for _ in 1..lanes {
+            sockets.push(udp_socket(bound).map_err(cannot)?);
         }
+        return Ok((sockets, tcp));
     }
-    Err(format!(
-        "cannot find a port free for both UDP and TCP on {}",
-        listen.ip()
-    ))
+    Err(format!("cannot find a port free for both UDP and TCP on {}", listen.ip()))
+}
+
+/// A UDP server socket that shares its address with its siblings, with large buffers.
+fn udp_socket(address: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    socket.set_reuse_port(true)?;
+    // Best effort: the kernel caps these at its own limits.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    let _ = socket.set_send_buffer_size(4 << 20);
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 #[cfg(test)]
