@@ -467,7 +467,10 @@ async fn bind_all(listen: SocketAddr) -> Result<(Vec<UdpSocket>, TcpListener), S
         }
         return Ok((sockets, tcp));
     }
-    Err(format!("cannot find a port free for both UDP and TCP on {}", listen.ip()))
+    Err(format!(
+        "cannot find a port free for both UDP and TCP on {}",
+        listen.ip()
+    ))
 }
 
 /// A UDP server socket that shares its address with its siblings, with large buffers.
