@@ -100,3 +100,16 @@ where
     });
     wait_for(py, receiver, on_tick).inspect_err(|_| cancel.store(true, Ordering::Relaxed))
 }
+
+/// [`wait_on_runtime`] for work that needs no cancel flag and no ticks: a store operation, a
+/// server start. Its error text becomes the Python exception `as_error` picks.
+pub fn run_to_completion<T, F>(py: Python<'_>, work: F, as_error: fn(String) -> Error) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, String>> + Send + 'static,
+{
+    let cancel = Arc::new(AtomicBool::new(false));
+    wait_on_runtime(py, async move { work.await.map_err(as_error) }, &cancel, |_| {
+        Ok(())
+    })
+}

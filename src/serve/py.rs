@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,19 +12,14 @@ use pyo3::types::PyDict;
 
 use super::{AuthServer, LoadStats, Source};
 use crate::error::Error;
-use crate::runtime::wait_on_runtime;
+use crate::runtime::run_to_completion;
 
+/// Runs server work on the runtime while the caller waits without the GIL.
 fn on_runtime<T: Send + 'static>(
     py: Python<'_>,
     work: impl std::future::Future<Output = Result<T, String>> + Send + 'static,
 ) -> PyResult<T> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    wait_on_runtime(
-        py,
-        async move { work.await.map_err(Error::Serve) },
-        &cancel,
-        |_| Ok(()),
-    )
+    run_to_completion(py, work, Error::Serve)
 }
 
 /// A running authoritative server; `stop()` (or leaving the `with` block) ends it.

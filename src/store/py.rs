@@ -1,6 +1,6 @@
 //! Python bindings for the stores: `Writer`, `init_db`, `db_stats`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use super::writer::{WriteCounters, Writer, WriterConfig};
 use crate::error::Error;
 use crate::record::{RecordSet, RecordSetBuilder};
 use crate::resolve::py::PyResultSet;
-use crate::runtime::wait_on_runtime;
+use crate::runtime::run_to_completion;
 use crate::zone::py::{PyRecord, PyZone};
 
 fn store_url(url: &str) -> PyResult<StoreUrl> {
@@ -28,13 +28,7 @@ fn run_on_store<T: Send + 'static>(
     py: Python<'_>,
     work: impl std::future::Future<Output = Result<T, String>> + Send + 'static,
 ) -> PyResult<T> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    wait_on_runtime(
-        py,
-        async move { work.await.map_err(Error::Store) },
-        &cancel,
-        |_| Ok(()),
-    )
+    run_to_completion(py, work, Error::Store)
 }
 
 /// Creates or updates the schema of the store at `url`; returns the migration versions
