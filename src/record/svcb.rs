@@ -343,7 +343,8 @@ fn format_value(key: u16, value: &[u8], out: &mut String) -> Result<(), String> 
                 let _ = write!(out, "{group}");
             })?;
         }
-        _ if value.is_empty() => {}
+        // dohpath always takes a value, so an empty one must still be written, as `=""`.
+        _ if value.is_empty() && key != DOHPATH => {}
         _ => {
             out.push_str("=\"");
             push_quoted_body(value, out);

@@ -353,3 +353,23 @@ proptest! {
         parse_anything(text.as_bytes());
     }
 }
+
+#[test]
+fn an_empty_dohpath_writes_out_and_parses_back() {
+    let opts = ParseOptions {
+        origin: Some("example.com.".into()),
+        ..ParseOptions::default()
+    };
+    let parsed = parse_bytes(b"@ 300 IN SVCB 1 . dohpath=\"\"\n", Arc::from("t"), None, &opts).unwrap();
+    let written = to_zone_text(&parsed.records);
+    assert!(written.contains("dohpath=\"\""), "{written}");
+    let again = parse_bytes(
+        written.as_bytes(),
+        Arc::from("again"),
+        None,
+        &ParseOptions::default(),
+    )
+    .unwrap();
+    let rdata = |set: &crate::record::RecordSet| set.get(0).map(|r| r.rdata.to_string());
+    assert_eq!(rdata(&again.records), rdata(&parsed.records));
+}
