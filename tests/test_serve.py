@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,17 +112,64 @@ def test_authoritative_semantics(zone_server: dnsmill.server.Server) -> None:
 
 def test_large_answers_truncate_over_udp_and_come_whole_over_tcp(zone_server: dnsmill.server.Server) -> None:
     for edns in (0, -1):
-        # (Without EDNS, hickory-server 0.26 leaves the cut records' bytes after the header:
-        # clients that see TC go to TCP anyway, and dnspython needs ignore_trailing to read it.)
+        # The header, the question and (with EDNS) the OPT record: nothing half written after.
         message = dns.message.make_query("big.example.test.", "TXT", use_edns=edns)
-        udp = dns.query.udp(message, "127.0.0.1", port=zone_server.port, timeout=3, ignore_trailing=True)
-        assert udp.flags & dns.flags.TC and not udp.answer
+        udp = dns.query.udp(message, "127.0.0.1", port=zone_server.port, timeout=3)
+        assert udp.flags & dns.flags.TC and not udp.answer and not udp.authority
+        assert udp.question == message.question and udp.edns == edns
     tcp = query(zone_server, "big.example.test.", "TXT", tcp=True)
     assert not tcp.flags & dns.flags.TC
     assert len(tcp.answer[0][0].strings) == 40
     # The resolver follows TC to TCP by itself.
     (result,) = dnsmill.Resolver([zone_server.address]).resolve(["big.example.test."], "TXT")
     assert result.status == "NOERROR" and result.answers[0].rdata.count('"') == 80
+
+
+def test_repeated_questions_come_from_the_cache_as_the_asker_spelled_them(
+    zone_server: dnsmill.server.Server, tmp_path: Path
+) -> None:
+    first = query(zone_server, "www.example.test.", "A")
+    # One client socket: the kernel sends one source's queries to the same receive loop, and each
+    # loop has its own cache.
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for spelling, edns, payload in (
+        ("www.example.test.", -1, 0),
+        ("WwW.ExAmPlE.tEsT.", -1, 0),
+        ("WWW.EXAMPLE.TEST.", 0, 1232),
+        ("www.example.test.", 0, 200),
+    ):
+        message = dns.message.make_query(spelling, "A", use_edns=edns, payload=payload)
+        message.flags &= ~dns.flags.RD
+        reply = dns.query.udp(message, "127.0.0.1", port=zone_server.port, timeout=3, sock=client)
+        assert reply.id == message.id and not reply.flags & dns.flags.RD and reply.flags & dns.flags.AA
+        assert reply.question[0].name.to_text() == spelling  # the case comes back as sent
+        assert [rrset.to_text().lower() for rrset in reply.answer] == [
+            r.to_text().lower() for r in first.answer
+        ]
+        assert reply.edns == edns and (edns < 0 or reply.payload == max(payload, 512))
+    client.close()
+    stats = zone_server.stats
+    assert stats["udp_queries"] >= 5 and stats["udp_cached"] >= 2
+    # A reload empties the caches: the same question gets the new records.
+    zone = tmp_path / "zones" / "example.test.zone"
+    zone.write_text(zone.read_text().replace("@ A 192.0.2.1", "@ A 192.0.2.7"))
+    zone_server.reload()
+    reply = query(zone_server, "www.example.test.", "A")
+    assert reply.answer[-1].to_text() == "example.test. 300 IN A 192.0.2.7"
+
+
+def test_malformed_queries_get_formerr_and_responses_get_nothing(zone_server: dnsmill.server.Server) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(1)
+        # One question announced, none there.
+        client.sendto(bytes.fromhex("abcd 0100 0001 0000 0000 0000 07"), ("127.0.0.1", zone_server.port))
+        reply = client.recv(512)
+        assert reply[:2] == b"\xab\xcd" and reply[2] & 0x80 and reply[3] & 0x0F == dns.rcode.FORMERR
+        # A response is never answered, so two servers cannot bounce packets between them.
+        answer = dns.message.make_response(dns.message.make_query("example.test.", "A"))
+        client.sendto(answer.to_wire(), ("127.0.0.1", zone_server.port))
+        with pytest.raises(TimeoutError):
+            client.recv(512)
 
 
 def test_new_records_are_picked_up_by_polling_and_by_the_seeding_event(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@
 //! times).
 
 pub mod py;
+mod udp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -286,17 +287,44 @@ pub async fn load(source: &Source) -> Result<(Catalog, LoadStats), String> {
         .map_err(|e| format!("building zones: {e}"))
 }
 
-/// The request handler: the current catalog, swapped whole on reload.
+/// The current catalog, swapped whole on reload, with a generation number that a reload
+/// bumps, so the UDP loops see with one atomic load per query whether their caches still hold.
 #[derive(Clone)]
-struct Swappable(Arc<RwLock<Arc<Catalog>>>);
+struct Swappable {
+    current: Arc<RwLock<(u64, Arc<Catalog>)>>,
+    generation: Arc<AtomicU64>,
+}
 
 impl Swappable {
-    fn current(&self) -> Arc<Catalog> {
-        Arc::clone(&self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    fn new(catalog: Catalog) -> Swappable {
+        Swappable {
+            current: Arc::new(RwLock::new((0, Arc::new(catalog)))),
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The catalog and its generation.
+    fn current(&self) -> (u64, Arc<Catalog>) {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (current.0, Arc::clone(&current.1))
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn replace(&self, catalog: Catalog) {
-        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let generation = current.0 + 1;
+        *current = (generation, Arc::new(catalog));
+        // Published while the lock is held: whoever sees the new number reads the new catalog.
+        self.generation.store(generation, Ordering::Release);
     }
 }
 
@@ -307,7 +335,7 @@ impl RequestHandler for Swappable {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
-        let catalog = self.current();
+        let (_, catalog) = self.current();
         catalog.handle_request::<R, T>(request, response_handle).await
     }
 }
@@ -319,6 +347,20 @@ pub struct ServeCounters {
     pub loads: AtomicU64,
     /// The last load's figures.
     pub last: Mutex<LoadStats>,
+    /// Per UDP socket: queries, and how many of them the answer cache served.
+    pub udp: Vec<Arc<udp::UdpCounters>>,
+}
+
+impl ServeCounters {
+    /// UDP queries received, and of them answered from cache.
+    pub fn udp_queries(&self) -> (u64, u64) {
+        self.udp.iter().fold((0, 0), |(queries, cached), lane| {
+            (
+                queries + lane.queries.load(Ordering::Relaxed),
+                cached + lane.from_cache.load(Ordering::Relaxed),
+            )
+        })
+    }
 }
 
 /// A running authoritative server.
@@ -331,6 +373,7 @@ pub struct AuthServer {
     pub counters: Arc<ServeCounters>,
     shutdown: tokio_util::sync::CancellationToken,
     serving: Mutex<Option<JoinHandle<()>>>,
+    udp_loops: Mutex<Vec<JoinHandle<()>>>,
     poller: Mutex<Option<JoinHandle<()>>>,
     last_fingerprint: Arc<tokio::sync::Mutex<String>>,
 }
@@ -350,16 +393,28 @@ impl AuthServer {
         let (catalog, stats) = load(&source).await?;
         let (udp, tcp) = bind_all(listen).await?;
         let address = tcp.local_addr().map_err(|e| e.to_string())?;
-        let handler = Swappable(Arc::new(RwLock::new(Arc::new(catalog))));
-        let counters = Arc::new(ServeCounters::default());
-        counters.loads.store(1, Ordering::Relaxed);
-        *counters.last.lock().unwrap_or_else(|p| p.into_inner()) = stats;
+        let handler = Swappable::new(catalog);
+        let counters = Arc::new(ServeCounters {
+            loads: AtomicU64::new(1),
+            last: Mutex::new(stats),
+            udp: udp.iter().map(|_| Arc::default()).collect(),
+        });
+        // hickory's server takes TCP; UDP has its own loops (see `udp`).
         let mut server = Server::new(handler.clone());
-        for socket in udp {
-            server.register_socket(socket);
-        }
         server.register_listener(tcp, TCP_IDLE, 32);
         let shutdown = server.shutdown_token().clone();
+        let udp_loops = udp
+            .into_iter()
+            .zip(&counters.udp)
+            .map(|(socket, lane)| {
+                tokio::spawn(udp::answer_udp(
+                    socket,
+                    handler.clone(),
+                    Arc::clone(lane),
+                    shutdown.clone(),
+                ))
+            })
+            .collect();
         let serving = tokio::spawn(async move {
             if let Err(error) = server.block_until_done().await {
                 tracing::warn!("the DNS server stopped: {error}");
@@ -372,6 +427,7 @@ impl AuthServer {
             counters,
             shutdown,
             serving: Mutex::new(Some(serving)),
+            udp_loops: Mutex::new(udp_loops),
             poller: Mutex::new(None),
             last_fingerprint: Arc::new(tokio::sync::Mutex::new(first_fingerprint)),
         });
@@ -424,6 +480,10 @@ impl AuthServer {
         let serving = self.serving.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(serving) = serving {
             let _ = serving.await;
+        }
+        let udp_loops = std::mem::take(&mut *self.udp_loops.lock().unwrap_or_else(|p| p.into_inner()));
+        for udp_loop in udp_loops {
+            let _ = udp_loop.await;
         }
     }
 

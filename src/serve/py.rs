@@ -10,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{AuthServer, LoadStats, Source};
+use super::{AuthServer, ServeCounters, Source};
 use crate::error::Error;
 use crate::runtime::run_to_completion;
 
@@ -28,13 +28,17 @@ pub struct PyServer {
     server: Arc<AuthServer>,
 }
 
-fn stats_dict<'py>(py: Python<'py>, loads: u64, stats: &LoadStats) -> PyResult<Bound<'py, PyDict>> {
+fn stats_dict<'py>(py: Python<'py>, counters: &ServeCounters) -> PyResult<Bound<'py, PyDict>> {
+    let stats = counters.last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let (udp_queries, udp_cached) = counters.udp_queries();
     let dict = PyDict::new(py);
     dict.set_item("zones", stats.zones)?;
     dict.set_item("records", stats.records)?;
     dict.set_item("skipped", stats.skipped)?;
     dict.set_item("skip_reasons", stats.skip_reasons.clone())?;
-    dict.set_item("loads", loads)?;
+    dict.set_item("loads", counters.loads.load(Ordering::Relaxed))?;
+    dict.set_item("udp_queries", udp_queries)?;
+    dict.set_item("udp_cached", udp_cached)?;
     Ok(dict)
 }
 
@@ -58,17 +62,11 @@ impl PyServer {
         self.server.is_running()
     }
 
-    /// Zones and records served, records skipped (with reasons), loads so far.
+    /// Zones and records served, records skipped (with reasons), loads so far, UDP queries
+    /// received and how many of them were answered from the answer cache.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let last = self
-            .server
-            .counters
-            .last
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        stats_dict(py, self.server.counters.loads.load(Ordering::Relaxed), &last)
+        stats_dict(py, &self.server.counters)
     }
 
     /// Loads the records again now and serves them; returns `stats`.
