@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from dnsmill.config import SeedSettings
 from dnsmill.events import EventBus
 from dnsmill.seeder import Seeder
+from dnsservers import free_port
 from stores import admin
 
 ZONE = """$ORIGIN example.test.
@@ -129,8 +131,6 @@ def test_repeated_questions_come_from_the_cache_as_the_asker_spelled_them(
     zone_server: dnsmill.server.Server, tmp_path: Path
 ) -> None:
     first = query(zone_server, "www.example.test.", "A")
-    # One client socket: the kernel sends one source's queries to the same receive loop, and each
-    # loop has its own cache.
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for spelling, edns, payload in (
         ("www.example.test.", -1, 0),
@@ -215,8 +215,12 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     zones = tmp_path / "zones"
     zones.mkdir()
     (zones / "example.test.zone").write_text(ZONE)
+    metrics_port = free_port()
     command = subprocess.Popen(
-        [sys.executable, "-m", "dnsmill", "serve", "--zones", str(zones), "--listen", "127.0.0.1:0"],
+        [
+            *(sys.executable, "-m", "dnsmill", "serve", "--zones", str(zones), "--listen", "127.0.0.1:0"),
+            *("--metrics-port", str(metrics_port)),
+        ],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -227,5 +231,8 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     host, port = address.rsplit(":", 1)
     reply = dns.query.udp(dns.message.make_query("example.test.", "A"), host, port=int(port), timeout=3)
     assert reply.answer
+    scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    assert "dnsmill_server_udp_queries_total 1.0" in scraped
+    assert "dnsmill_server_zones 1.0" in scraped
     command.send_signal(signal.SIGTERM)
     assert command.wait(timeout=20) == 0

@@ -299,6 +299,7 @@ def run(
     batch_size: Annotated[int | None, typer.Option(help="Domains per message.")] = None,
     table: Annotated[str, typer.Option(help="Records table for the answers.")] = "dns_records",
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
 ) -> None:
     """Publish every due domain and work it off with N workers in this process."""
     settings = settings_or_exit(
@@ -306,9 +307,12 @@ def run(
         config,
         db=db,
         queue=queue,
+        metrics_port=metrics_port,
         publish={"batch_size": batch_size},
         work=resolver_overrides(ns, types, concurrency, timeout, retries, None),
     )
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_port)
     from dnsmill.pipeline import run_pipeline
 
     try:
@@ -335,9 +339,12 @@ def serve(
         str | None, typer.Option(help="Look for new records this often (10s); 0 turns it off.")
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
 ) -> None:
     """Answer DNS queries authoritatively from stored records (or zone files) until SIGTERM/Ctrl-C."""
-    settings = settings_or_exit("serve", config, db=db, serve={"listen": listen, "poll": poll})
+    settings = settings_or_exit(
+        "serve", config, db=db, metrics_port=metrics_port, serve={"listen": listen, "poll": poll}
+    )
     source_db = None if zones is not None else settings.db
     every = settings.serve.poll.total_seconds() if settings.serve.poll else None
     try:
@@ -347,6 +354,9 @@ def serve(
     except (dnsmill.DnsmillError, ValueError) as error:
         err_console.print(f"dnsmill serve: {error}")
         raise typer.Exit(1) from None
+    if settings.metrics_port is not None:  # up before the line that says the server is
+        metrics.watch_server(server)
+        metrics.serve(settings.metrics_port)
     stats = server.stats
     where = str(zones) if zones is not None else redacted(settings.db)
     err_console.print(

@@ -287,24 +287,31 @@ pub async fn load(source: &Source) -> Result<(Catalog, LoadStats), String> {
         .map_err(|e| format!("building zones: {e}"))
 }
 
-/// The current catalog, swapped whole on reload, with a generation number that a reload
-/// bumps, so the UDP loops see with one atomic load per query whether their caches still hold.
+/// What is being served: the zones, and the answers given from them so far (UDP).
+struct Served {
+    catalog: Catalog,
+    answers: udp::AnswerCache,
+}
+
+/// The records being served, swapped whole on reload (with an empty answer cache), and a
+/// generation number that a reload bumps, so the UDP loops see with one atomic load per query
+/// whether what they hold is still current.
 #[derive(Clone)]
 struct Swappable {
-    current: Arc<RwLock<(u64, Arc<Catalog>)>>,
+    current: Arc<RwLock<(u64, Arc<Served>)>>,
     generation: Arc<AtomicU64>,
 }
 
 impl Swappable {
     fn new(catalog: Catalog) -> Swappable {
         Swappable {
-            current: Arc::new(RwLock::new((0, Arc::new(catalog)))),
+            current: Arc::new(RwLock::new((0, Arc::new(Served::new(catalog))))),
             generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// The catalog and its generation.
-    fn current(&self) -> (u64, Arc<Catalog>) {
+    /// What is served, and its generation.
+    fn current(&self) -> (u64, Arc<Served>) {
         let current = self
             .current
             .read()
@@ -317,14 +324,24 @@ impl Swappable {
     }
 
     fn replace(&self, catalog: Catalog) {
+        let served = Arc::new(Served::new(catalog));
         let mut current = self
             .current
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let generation = current.0 + 1;
-        *current = (generation, Arc::new(catalog));
-        // Published while the lock is held: whoever sees the new number reads the new catalog.
+        *current = (generation, served);
+        // Published while the lock is held: whoever sees the new number reads the new records.
         self.generation.store(generation, Ordering::Release);
+    }
+}
+
+impl Served {
+    fn new(catalog: Catalog) -> Served {
+        Served {
+            catalog,
+            answers: udp::AnswerCache::default(),
+        }
     }
 }
 
@@ -335,8 +352,11 @@ impl RequestHandler for Swappable {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
-        let (_, catalog) = self.current();
-        catalog.handle_request::<R, T>(request, response_handle).await
+        let (_, served) = self.current();
+        served
+            .catalog
+            .handle_request::<R, T>(request, response_handle)
+            .await
     }
 }
 

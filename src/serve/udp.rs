@@ -4,11 +4,11 @@
 //! Going through hickory's catalog costs a decode, a zone lookup and an encode per query, which
 //! held the server to about a third of NSD's rate. An authoritative answer depends only on the
 //! question (name without regard to case, type, class), on whether the query carried EDNS, on
-//! the header's RD and CD bits, and on the records loaded. So each loop keeps the encoded
-//! answers it has produced for the current catalog, keyed by the lowercased question, and
-//! answers a repeat by copying them and patching in the query's ID, RD and CD bits, the
-//! question as the client spelled it (the case a resolver randomised must come back), and the
-//! client's EDNS payload size. A reload starts every cache afresh.
+//! the header's RD and CD bits, and on the records loaded. So the loops keep the encoded
+//! answers they have produced from the current records in one cache, keyed by the lowercased
+//! question, and answer a repeat by copying it and patching in the query's ID, RD and CD bits,
+//! the question as the client spelled it (the case a resolver randomised must come back), and
+//! the client's EDNS payload size. A reload starts with an empty cache.
 //!
 //! Only plain queries take the cached path: one question, no records besides an OPT without
 //! options, EDNS version 0, an answer that fits 512 bytes untruncated. Everything else (and the
@@ -16,12 +16,13 @@
 //! would, except that an answer too large for the client comes back as the header, the
 //! question and the OPT record with TC set, rather than with partly written records after it.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
+use hashbrown::{DefaultHashBuilder, HashTable};
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::net::NetError;
@@ -29,11 +30,11 @@ use hickory_server::proto::op::{Header, HeaderCounts, MessageType, Metadata, OpC
 use hickory_server::proto::rr::Record;
 use hickory_server::proto::serialize::binary::BinEncoder;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::{Catalog, MessageResponse};
+use hickory_server::zone_handler::MessageResponse;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::Swappable;
+use super::{Served, Swappable};
 
 /// Header bytes and bits used below (RFC 1035 section 4.1.1).
 const HEADER_LEN: usize = 12;
@@ -51,9 +52,11 @@ const OPT_TYPE: [u8; 2] = 41u16.to_be_bytes();
 const CLASSIC_UDP_LIMIT: usize = 512;
 /// Room for any query: larger datagrams are cut to this and then fail to decode.
 const RECEIVE_BUFFER: usize = 4096;
-/// Encoded answers one loop keeps (keys and values); past it the cache starts afresh, so a flood
-/// of distinct names costs a bounded amount of memory.
-const CACHE_BYTES: usize = 64 << 20;
+/// Encoded answers kept (keys and values); past it the cache starts afresh, so a flood of
+/// distinct names costs a bounded amount of memory.
+const CACHE_BYTES: usize = 128 << 20;
+/// Locks the cache is split over, so the loops rarely wait for each other.
+const CACHE_SHARDS: usize = 16;
 /// Queries answered back to back before the loop lets other tasks on its thread run.
 const BURST: u32 = 64;
 
@@ -126,14 +129,11 @@ pub(super) async fn answer_udp(
     }
 }
 
-/// One receive loop's view of the served records and its cache of answers to them.
+/// One receive loop's view of the served records.
 struct Lane {
     catalogs: Swappable,
     generation: u64,
-    catalog: Arc<Catalog>,
-    /// Lowercased question plus an EDNS marker → the encoded answer, ID 0, question lowercased.
-    cache: HashMap<Box<[u8]>, Box<[u8]>>,
-    cache_bytes: usize,
+    served: Arc<Served>,
     key: Vec<u8>,
     captured: Captured,
     counters: Arc<UdpCounters>,
@@ -141,13 +141,11 @@ struct Lane {
 
 impl Lane {
     fn new(catalogs: Swappable, counters: Arc<UdpCounters>) -> Lane {
-        let (generation, catalog) = catalogs.current();
+        let (generation, served) = catalogs.current();
         Lane {
             catalogs,
             generation,
-            catalog,
-            cache: HashMap::new(),
-            cache_bytes: 0,
+            served,
             key: Vec::with_capacity(300),
             captured: Captured::default(),
             counters,
@@ -159,14 +157,16 @@ impl Lane {
         reply.clear();
         self.counters.queries.fetch_add(1, Ordering::Relaxed);
         if self.catalogs.generation() != self.generation {
-            (self.generation, self.catalog) = self.catalogs.current();
-            self.cache.clear();
-            self.cache_bytes = 0;
+            (self.generation, self.served) = self.catalogs.current();
         }
         let plain = PlainQuery::read(query, &mut self.key);
+        let hash = self.served.answers.hash(&self.key);
         if let Some(plain) = &plain {
-            if let Some(cached) = self.cache.get(self.key.as_slice()) {
-                plain.patch_into(query, cached, reply);
+            let found = self
+                .served
+                .answers
+                .find(&self.key, hash, |cached| plain.patch_into(query, cached, reply));
+            if found.is_some() {
                 self.counters.from_cache.fetch_add(1, Ordering::Relaxed);
                 return;
             }
@@ -177,7 +177,8 @@ impl Lane {
         }
         match Request::from_bytes(query.to_vec(), client, Protocol::Udp) {
             Ok(request) => {
-                self.catalog
+                self.served
+                    .catalog
                     .handle_request::<_, TokioTime>(&request, self.captured.clone())
                     .await;
                 *reply = self.captured.take();
@@ -186,19 +187,71 @@ impl Lane {
         }
         if let Some(plain) = plain {
             if let Some(canonical) = plain.cacheable(&self.key, reply) {
-                self.remember(canonical);
+                self.served.answers.insert(&self.key, hash, canonical);
             }
         }
     }
+}
 
-    fn remember(&mut self, answer: Box<[u8]>) {
-        let size = self.key.len() + answer.len();
-        if self.cache_bytes + size > CACHE_BYTES {
-            self.cache.clear();
-            self.cache_bytes = 0;
+/// Part of the cache: (key, encoded answer) pairs under one lock.
+type Shard = RwLock<HashTable<(Box<[u8]>, Box<[u8]>)>>;
+
+/// Encoded answers by cache key, shared by the receive loops, for one set of served records.
+pub(super) struct AnswerCache {
+    shards: Box<[Shard]>,
+    hasher: DefaultHashBuilder,
+    bytes: AtomicUsize,
+}
+
+impl Default for AnswerCache {
+    fn default() -> AnswerCache {
+        AnswerCache {
+            shards: (0..CACHE_SHARDS).map(|_| RwLock::default()).collect(),
+            hasher: DefaultHashBuilder::default(),
+            bytes: AtomicUsize::new(0),
         }
-        self.cache_bytes += size;
-        self.cache.insert(self.key.as_slice().into(), answer);
+    }
+}
+
+impl AnswerCache {
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn shard(&self, hash: u64) -> &Shard {
+        // The table uses the hash's top bits; the shard its low ones.
+        &self.shards[(hash as usize) % CACHE_SHARDS]
+    }
+
+    /// `with` applied to the answer kept for `key`, if there is one.
+    fn find<T>(&self, key: &[u8], hash: u64, with: impl FnOnce(&[u8]) -> T) -> Option<T> {
+        let shard = self.shard(hash).read().unwrap_or_else(|p| p.into_inner());
+        shard
+            .find(hash, |(kept, _)| **kept == *key)
+            .map(|(_, answer)| with(answer))
+    }
+
+    fn insert(&self, key: &[u8], hash: u64, answer: Box<[u8]>) {
+        let size = key.len() + answer.len();
+        if self.bytes.fetch_add(size, Ordering::Relaxed) + size > CACHE_BYTES {
+            for shard in &self.shards {
+                shard.write().unwrap_or_else(|p| p.into_inner()).clear();
+            }
+            self.bytes.store(size, Ordering::Relaxed);
+        }
+        let mut shard = self.shard(hash).write().unwrap_or_else(|p| p.into_inner());
+        let hasher = &self.hasher;
+        match shard.entry(
+            hash,
+            |(kept, _)| **kept == *key,
+            |(kept, _)| hasher.hash_one(&**kept),
+        ) {
+            // Another loop answered the same question meanwhile.
+            hashbrown::hash_table::Entry::Occupied(_) => {}
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert((key.into(), answer));
+            }
+        }
     }
 }
 
