@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,10 @@ log = logging.getLogger("dnsmill.worker")
 POLL_SECONDS = 0.5
 #: How long a batch the store failed on waits before it is offered again.
 RETRY_DELAY = 5.0
+#: Rows the writer takes into one transaction. The worker flushes after every message, so this
+#: only needs to exceed a message's answers for each message to be one commit: every commit
+#: rewrites the index pages it touched, and those are spread over the whole table.
+WRITE_BATCH_ROWS = 200_000
 
 
 @dataclass
@@ -87,7 +92,7 @@ class Worker:
             timeout=self.settings.timeout.total_seconds(),
             retries=self.settings.retries,
         )
-        self.writer = dnsmill.Writer(db, table=table, source="worker")
+        self.writer = dnsmill.Writer(db, table=table, source="worker", batch_size=WRITE_BATCH_ROWS)
         self.domains = dnsmill.Domains(db)
         self.report = WorkReport()
 
@@ -99,53 +104,79 @@ class Worker:
         max_batches: int | None = None,
     ) -> WorkReport:
         """Works until a stop message, the ``stop`` event, ``idle_exit`` seconds without a
-        message, or ``max_batches`` batches."""
+        message, or ``max_batches`` batches.
+
+        Storing a batch (write, commit, outcomes, ack) runs beside resolving the next one, so a
+        worker takes as long per batch as the slower of the two rather than both: it holds at
+        most two messages, and acks each only after its own commit."""
         stop = stop or threading.Event()
         lease = self.settings.lease.total_seconds()
         idle_since = time.monotonic()
         report = self.report
-        while True:
-            if stop.is_set():
-                report.stopped_by = "signal"
-                break
-            if max_batches is not None and report.batches >= max_batches:
-                report.stopped_by = "max_batches"
-                break
-            message = self.queue.get(lease=lease, wait=POLL_SECONDS)
-            if message is None:
-                if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
-                    report.stopped_by = "idle"
+        taken = 0
+        storing: Future[None] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dnsmill-store") as storer:
+            while True:
+                if stop.is_set():
+                    report.stopped_by = "signal"
                     break
-                continue
-            idle_since = time.monotonic()
-            try:
-                names = parse_batch(message)
-            except ValueError as error:
-                self.queue.dead_letter(message, str(error))
-                report.dead_lettered += 1
-                log.warning("dead-lettered: %s", error)
-                continue
-            if names is None:
-                self.queue.ack(message)
-                report.stopped_by = "stop message"
-                break
-            self._work(message, names)
+                if max_batches is not None and taken >= max_batches:
+                    report.stopped_by = "max_batches"
+                    break
+                message = self.queue.get(lease=lease, wait=POLL_SECONDS)
+                if message is None:
+                    if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
+                        report.stopped_by = "idle"
+                        break
+                    continue
+                idle_since = time.monotonic()
+                try:
+                    names = parse_batch(message)
+                except ValueError as error:
+                    self.queue.dead_letter(message, str(error))
+                    report.dead_lettered += 1
+                    log.warning("dead-lettered: %s", error)
+                    continue
+                if names is None:
+                    if storing is not None:
+                        storing.result()
+                    self.queue.ack(message)
+                    report.stopped_by = "stop message"
+                    break
+                taken += 1
+                started = time.perf_counter()
+                results = self._resolve(message, names)
+                if storing is not None:
+                    storing.result()  # one batch in the store at a time, acked in order
+                    storing = None
+                if results is not None:
+                    storing = storer.submit(self._store, message, names, results, started)
+            if storing is not None:
+                storing.result()
         self.bus.publish("worker", "worker_stopped", {"worker": self.worker_id, "reason": report.stopped_by})
         return report
 
-    def _work(self, message: Message, names: list[str]) -> None:
-        started = time.perf_counter()
+    def _resolve(self, message: Message, names: list[str]) -> dnsmill.ResultSet | None:
+        try:
+            return self.resolver.resolve(names, self.settings.types)
+        except dnsmill.DnsmillError as error:
+            self._failed(message, error)
+            return None
+
+    def _failed(self, message: Message, error: Exception) -> None:
+        self.report.failed_batches += 1
+        metrics.WORKER_BATCHES.labels(outcome="failed").inc()
+        log.warning("batch %d failed (%s); it will be offered again", message.id, error)
+        self.queue.nack(message, delay=RETRY_DELAY, reason=str(error))
+
+    def _store(self, message: Message, names: list[str], results: dnsmill.ResultSet, started: float) -> None:
         report = self.report
         try:
-            results = self.resolver.resolve(names, self.settings.types)
             self.writer.write(results)
             self.writer.flush()  # committed before the outcomes and the ack
             outcomes = self.domains.record_outcomes(results)
         except dnsmill.DnsmillError as error:
-            report.failed_batches += 1
-            metrics.WORKER_BATCHES.labels(outcome="failed").inc()
-            log.warning("batch %d failed (%s); it will be offered again", message.id, error)
-            self.queue.nack(message, delay=RETRY_DELAY, reason=str(error))
+            self._failed(message, error)
             return
         if not self.queue.ack(message):
             # The lease ran out first and another worker may hold the batch: its writes

@@ -96,7 +96,7 @@ async fn read_source(source: &Source) -> Result<Vec<TextRecord>, String> {
                 };
             }
             let rows = match &mut db {
-                Db::Sqlite(connection) => fetch!(connection),
+                Db::Sqlite(connection, _) => fetch!(connection),
                 Db::Postgres(connection) => fetch!(connection),
                 Db::MySql(connection) => fetch!(connection),
             };

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::schema::{begin, Db, StoreError};
+use super::schema::{Db, StoreError};
 use super::url::Dialect;
 use super::writer::Timestamp;
 use crate::resolve::results::{ResultTable, Status};
@@ -102,7 +102,7 @@ impl Db {
             )
         };
         match self {
-            Db::Sqlite(connection) => bound!(sqlx::query(AssertSqlSafe(sql.to_string())), params)
+            Db::Sqlite(connection, _) => bound!(sqlx::query(AssertSqlSafe(sql.to_string())), params)
                 .execute(connection)
                 .await
                 .map(|done| done.rows_affected()),
@@ -133,7 +133,7 @@ impl Db {
             };
         }
         match self {
-            Db::Sqlite(connection) => fetch!(connection, sql.to_string()),
+            Db::Sqlite(connection, _) => fetch!(connection, sql.to_string()),
             Db::MySql(connection) => fetch!(connection, sql.to_string()),
             Db::Postgres(connection) => fetch!(connection, numbered(sql)),
         }
@@ -149,7 +149,7 @@ const ROWS_PER_STATEMENT: usize = 1000;
 pub async fn add(db: &mut Db, names: &[String]) -> Result<u64, StoreError> {
     let dialect = db.dialect();
     let mut added = 0;
-    db.execute(begin(dialect)).await?;
+    let _turn = db.begin_write().await?;
     for chunk in names.chunks(ROWS_PER_STATEMENT) {
         let values = vec!["(?)"; chunk.len()].join(", ");
         let sql = match dialect {
@@ -324,7 +324,7 @@ pub async fn record_outcomes(db: &mut Db, outcomes: &[(String, Outcome)]) -> Res
             .to_string(),
     };
     let mut recorded = 0;
-    db.execute(begin(dialect)).await?;
+    let _turn = db.begin_write().await?;
     for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
         let row = format!("(?, ?, ?, {time}, ?)");
         let values = vec![row.as_str(); chunk.len()].join(", ");

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 use tokio::sync::{mpsc, oneshot};
 
-use super::schema::{begin, records_table, Db, StoreError};
+use super::schema::{records_table, Db, StoreError, WriteTurn};
 use super::url::{validate_identifier, Dialect, StoreUrl};
 use crate::record::rdata::typed;
 use crate::record::{RecordRef, RecordSet, RecordType};
@@ -583,7 +583,7 @@ async fn write_once(
         // The last batch was all new records, so this one probably is too: a plain COPY into
         // the table needs no key lookups. A stored key makes it fail on the unique index, and
         // the batch then goes the careful way.
-        begin_transaction(db).await?;
+        let _turn = begin_transaction(db).await?;
         match copy_into_table(db, config, rows, now).await {
             Ok(()) => return commit(db).await,
             Err(Failure::Duplicate(_)) => {
@@ -596,10 +596,10 @@ async fn write_once(
             }
         }
     }
-    begin_transaction(db).await?;
+    let _turn = begin_transaction(db).await?;
     let written = match db {
         Db::Postgres(_) => upsert_with_copy(db, config, rows, now).await,
-        Db::Sqlite(_) | Db::MySql(_) => upsert_with_values(db, config, rows, now).await.map(|()| 0),
+        Db::Sqlite(..) | Db::MySql(_) => upsert_with_values(db, config, rows, now).await.map(|()| 0),
     };
     match written {
         Ok(stored) => {
@@ -614,8 +614,8 @@ async fn write_once(
     }
 }
 
-async fn begin_transaction(db: &mut Db) -> Result<(), Failure> {
-    db.execute_raw(begin(db.dialect()))
+async fn begin_transaction(db: &mut Db) -> Result<WriteTurn, Failure> {
+    db.begin_write_raw()
         .await
         .map_err(|e| classify("starting a transaction", e))
 }
@@ -660,7 +660,7 @@ async fn dead_letter(db: &mut Db, row: &Row<'_>, reason: &str, now: Timestamp) -
     }
     let result = match db {
         Db::Postgres(connection) => insert!(connection),
-        Db::Sqlite(connection) => insert!(connection),
+        Db::Sqlite(connection, _) => insert!(connection),
         Db::MySql(connection) => insert!(connection),
     };
     result.map_err(|e| classify("recording a dead letter", e))
@@ -686,7 +686,7 @@ async fn upsert_with_values(
 ) -> Result<(), Failure> {
     let table = &config.table;
     let (rows_per_statement, bytes_per_statement, conflict) = match db {
-        Db::Sqlite(connection) => return upsert_sqlite(connection, config, rows, now).await,
+        Db::Sqlite(connection, _) => return upsert_sqlite(connection, config, rows, now).await,
         _ => {
             // Half the server's packet limit leaves room for the protocol's own framing.
             let packet = db
@@ -730,7 +730,7 @@ async fn upsert_with_values(
                 .execute(&mut *connection)
                 .await
                 .map(|_| ()),
-            Db::Sqlite(_) | Db::Postgres(_) => unreachable!("SQLite and PostgreSQL have their own paths"),
+            Db::Sqlite(..) | Db::Postgres(_) => unreachable!("SQLite and PostgreSQL have their own paths"),
         };
         result.map_err(|e| classify(&format!("writing to {table}"), e))?;
     }
