@@ -65,7 +65,7 @@ const BURST: u32 = 64;
 pub struct UdpCounters {
     /// Queries received.
     pub queries: AtomicU64,
-    /// Of them, answered from the loop's cache.
+    /// Of them, answered from the answer cache.
     pub from_cache: AtomicU64,
 }
 
@@ -97,8 +97,20 @@ pub(super) async fn answer_udp(
                 }
             }
             // An ICMP error for an earlier answer, or a signal: the socket itself is fine.
-            Err(error) => {
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+                ) =>
+            {
                 tracing::debug!("receiving a UDP query: {error}");
+                continue;
+            }
+            // Anything else (out of memory, say) may last: look again a little later rather
+            // than spin, and say so.
+            Err(error) => {
+                tracing::warn!("receiving a UDP query: {error}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 continue;
             }
         };
@@ -159,13 +171,13 @@ impl Lane {
         if self.catalogs.generation() != self.generation {
             (self.generation, self.served) = self.catalogs.current();
         }
-        let plain = PlainQuery::read(query, &mut self.key);
-        let hash = self.served.answers.hash(&self.key);
-        if let Some(plain) = &plain {
+        let plain =
+            PlainQuery::read(query, &mut self.key).map(|plain| (plain, self.served.answers.hash(&self.key)));
+        if let Some((plain, hash)) = &plain {
             let found = self
                 .served
                 .answers
-                .find(&self.key, hash, |cached| plain.patch_into(query, cached, reply));
+                .find(&self.key, *hash, |cached| plain.patch_into(query, cached, reply));
             if found.is_some() {
                 self.counters.from_cache.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -185,7 +197,7 @@ impl Lane {
             }
             Err(_) => form_error(query, reply),
         }
-        if let Some(plain) = plain {
+        if let Some((plain, hash)) = plain {
             if let Some(canonical) = plain.cacheable(&self.key, reply) {
                 self.served.answers.insert(&self.key, hash, canonical);
             }
