@@ -12,11 +12,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dnsmill
 import pytest
 from conftest import require_tool
-from dnsmill.config import SeedSettings, load_settings
+from dnsmill.config import SeedSettings, Settings, load_settings
 from dnsmill.events import EventBus
 from dnsmill.pipeline import run_pipeline
 from dnsmill.publisher import Publisher
@@ -43,6 +44,13 @@ def seeded(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
         yield tmp_path, f"127.0.0.1:{port}", domains
 
 
+def job_settings(workdir: Path, **sections: Any) -> Settings:
+    """Settings for the store and queue of ``workdir``, with the given sections."""
+    return load_settings(
+        db=f"sqlite://{workdir / 'store.db'}", queue=f"sqlite://{workdir / 'queue.db'}", **sections
+    )
+
+
 def apex_records(path: Path, table: str, domains: list[str]) -> list[tuple[str, str, str]]:
     with sqlite3.connect(path) as db:
         marks = ", ".join("?" * len(domains))
@@ -56,11 +64,8 @@ def apex_records(path: Path, table: str, domains: list[str]) -> list[tuple[str, 
 
 def test_publish_and_work_resolve_every_seeded_domain(seeded: tuple[Path, str, list[str]]) -> None:
     workdir, server, domains = seeded
-    settings = load_settings(
-        db=f"sqlite://{workdir / 'store.db'}",
-        queue=f"sqlite://{workdir / 'queue.db'}",
-        publish={"batch_size": 7},
-        work={"ns": [server], "types": APEX_TYPES, "timeout": 1},
+    settings = job_settings(
+        workdir, publish={"batch_size": 7}, work={"ns": [server], "types": APEX_TYPES, "timeout": 1}
     )
     result = run_pipeline(settings, workers=2, table="resolved", bus=EventBus())
     assert result["published"] == result["domains"] == 40
@@ -84,11 +89,7 @@ def test_malformed_messages_are_dead_lettered_and_the_rest_is_worked(
     seeded: tuple[Path, str, list[str]],
 ) -> None:
     workdir, server, domains = seeded
-    settings = load_settings(
-        db=f"sqlite://{workdir / 'store.db'}",
-        queue=f"sqlite://{workdir / 'queue.db'}",
-        work={"ns": [server], "types": "A"},
-    )
+    settings = job_settings(workdir, work={"ns": [server], "types": "A"})
     with open_queue(settings.queue) as queue:
         queue.put(b"\x00garbage")
         queue.put_json({"kind": "domains", "domains": "not-a-list"})
@@ -109,11 +110,7 @@ def test_a_worker_stores_one_batch_while_resolving_the_next_and_acks_after_each_
     seeded: tuple[Path, str, list[str]],
 ) -> None:
     workdir, server, domains = seeded
-    settings = load_settings(
-        db=f"sqlite://{workdir / 'store.db'}",
-        queue=f"sqlite://{workdir / 'queue.db'}",
-        work={"ns": [server], "types": APEX_TYPES},
-    )
+    settings = job_settings(workdir, work={"ns": [server], "types": APEX_TYPES})
     bus = EventBus()
     done = bus.subscribe("worker")
     batches = [domains[n : n + 5] for n in range(0, len(domains), 5)]

@@ -15,8 +15,8 @@ of processes on the machine share. Every implementation offers the same :class:`
 - ``purge()``, ``depth()``, ``dead_letters()``.
 
 Dead letters and purges are announced on the ``queue`` topic of the event bus
-(``message_dead_lettered``, ``queue_purged``). An ack, nack or extend that comes after the lease ran out (the message may be with another
-worker by then) changes nothing and returns False.
+(``message_dead_lettered``, ``queue_purged``). An ack, nack or extend that comes after the lease
+ran out (the message may be with another worker by then) changes nothing and returns False.
 """
 
 from __future__ import annotations

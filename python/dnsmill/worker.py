@@ -95,6 +95,8 @@ class Worker:
         self.writer = dnsmill.Writer(db, table=table, source="worker", batch_size=WRITE_BATCH_ROWS)
         self.domains = dnsmill.Domains(db)
         self.report = WorkReport()
+        # Resolving and storing run on two threads, and either may fail a batch.
+        self._failures = threading.Lock()
 
     def run(
         self,
@@ -164,7 +166,8 @@ class Worker:
             return None
 
     def _failed(self, message: Message, error: Exception) -> None:
-        self.report.failed_batches += 1
+        with self._failures:
+            self.report.failed_batches += 1
         metrics.WORKER_BATCHES.labels(outcome="failed").inc()
         log.warning("batch %d failed (%s); it will be offered again", message.id, error)
         self.queue.nack(message, delay=RETRY_DELAY, reason=str(error))
