@@ -204,6 +204,47 @@ pub fn label_count(wire: &[u8]) -> usize {
     count
 }
 
+/// The wire form of a name to query: absolute, IDN converted to A-labels, lowercase.
+pub fn query_name(name: &str, wire: &mut Vec<u8>) -> Result<(), String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err("empty name".into());
+    }
+    if trimmed.chars().any(char::is_whitespace) {
+        return Err("name contains whitespace".into());
+    }
+    let ascii = if trimmed.is_ascii() {
+        std::borrow::Cow::Borrowed(trimmed)
+    } else {
+        let converted =
+            idna::domain_to_ascii(trimmed).map_err(|_| format!("'{trimmed}' is not a valid IDN"))?;
+        std::borrow::Cow::Owned(converted)
+    };
+    let absolute = if ascii.ends_with('.') {
+        ascii.into_owned()
+    } else {
+        format!("{ascii}.")
+    };
+    if absolute.starts_with('.') && absolute != "." {
+        return Err("empty label".into());
+    }
+    parse_name(absolute.as_bytes(), None, wire)
+}
+
+/// A domain name as stores keep it: A-labels, lowercase, absolute. `text` is a name as a user
+/// types it (IDN allowed, final dot optional); the root is not a domain.
+pub fn domain_name(text: &str) -> Result<String, String> {
+    let mut wire = Vec::with_capacity(64);
+    query_name(text, &mut wire)?;
+    if wire == [0] {
+        return Err("the root is not a domain".into());
+    }
+    let mut name = String::with_capacity(text.len() + 1);
+    write_name(&wire, &mut name);
+    name.make_ascii_lowercase();
+    Ok(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,7 +170,7 @@ fn encode_value(key: u16, value: Option<&[u8]>) -> Result<Vec<u8>, String> {
 }
 
 /// Reads `key[=value]` fields until the end of the rdata and appends them in key order.
-pub fn parse_params(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldError> {
+pub(super) fn parse_params(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldError> {
     let mut params: Vec<(u16, Vec<u8>)> = Vec::new();
     while !f.is_empty() {
         let field = f.next_field("service parameter")?;
@@ -233,7 +233,7 @@ fn check_mandatory(params: &[(u16, Vec<u8>)]) -> Result<(), String> {
 }
 
 /// Appends the parameters of wire rdata (after the target name), each preceded by a space.
-pub fn format_params(wire: &[u8], out: &mut String) -> Result<(), String> {
+pub(super) fn format_params(wire: &[u8], out: &mut String) -> Result<(), String> {
     let mut r = WireReader::new(wire);
     let mut params: Vec<(u16, &[u8])> = Vec::new();
     while !r.is_empty() {

@@ -25,8 +25,8 @@ use tokio::sync::mpsc;
 
 use super::config::ResolverConfig;
 use super::message::{canonical_rdata, encode_query, message_id, rcode, Response};
-use super::results::{ResultRow, ResultsBuilder, RunStats, Status};
-use crate::record::name::{parse_name, write_name};
+use super::results::{ResultRow, ResultTable, ResultsBuilder, RunStats, Status};
+use crate::record::name::{query_name, write_name};
 use crate::record::RecordType;
 
 /// Names handed to the engine, numbered from `first` in input order.
@@ -63,6 +63,35 @@ pub struct Run {
     pub batch_rows: usize,
     /// How many names the input holds, when that is known up front (for progress reports).
     pub total_names: Option<usize>,
+}
+
+/// Resolves `names` for every type of `run` into one table, in input order: for callers that
+/// hold the whole list (a batch from a work queue).
+pub async fn resolve_list(run: Arc<Run>, names: Vec<String>) -> Result<ResultTable, String> {
+    let servers: Arc<[SocketAddr]> = run.config.nameservers.clone().into();
+    let (sender, input) = mpsc::channel(1);
+    // The engine takes names in batches; every batch fits the channel before it starts.
+    let feeder = tokio::spawn(async move {
+        let mut first = 0u64;
+        let mut names = names.into_iter().peekable();
+        while names.peek().is_some() {
+            let batch: Vec<String> = names.by_ref().take(1024).collect();
+            let count = batch.len() as u64;
+            if sender.send(NameBatch { first, names: batch }).await.is_err() {
+                return;
+            }
+            first += count;
+        }
+    });
+    let (output, mut results) = mpsc::channel(64);
+    let engine = tokio::spawn(resolve(run, input, output));
+    let mut all = ResultsBuilder::default();
+    while let Some(batch) = results.recv().await {
+        all.append(batch);
+    }
+    let stats = engine.await.map_err(|e| format!("resolver task failed: {e}"))??;
+    feeder.await.map_err(|e| format!("name feeder failed: {e}"))?;
+    Ok(all.finish(servers, stats))
 }
 
 /// Fewest retransmission timeout, whatever the measured round trips.
@@ -925,33 +954,6 @@ async fn lock_and_receive(input: &tokio::sync::Mutex<mpsc::Receiver<NameBatch>>)
 
 fn micros(elapsed: Duration) -> u32 {
     u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX)
-}
-
-/// The wire form of a name to query: absolute, IDN converted to A-labels, lowercase.
-pub fn query_name(name: &str, wire: &mut Vec<u8>) -> Result<(), String> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() {
-        return Err("empty name".into());
-    }
-    if trimmed.chars().any(char::is_whitespace) {
-        return Err("name contains whitespace".into());
-    }
-    let ascii = if trimmed.is_ascii() {
-        std::borrow::Cow::Borrowed(trimmed)
-    } else {
-        let converted =
-            idna::domain_to_ascii(trimmed).map_err(|_| format!("'{trimmed}' is not a valid IDN"))?;
-        std::borrow::Cow::Owned(converted)
-    };
-    let absolute = if ascii.ends_with('.') {
-        ascii.into_owned()
-    } else {
-        format!("{ascii}.")
-    };
-    if absolute.starts_with('.') && absolute != "." {
-        return Err("empty label".into());
-    }
-    parse_name(absolute.as_bytes(), None, wire)
 }
 
 /// One query over TCP: length-prefixed message out, length-prefixed message back (RFC 1035

@@ -7,9 +7,9 @@
 pub mod config;
 pub mod engine;
 pub mod message;
-pub mod py;
+pub(crate) mod py;
 pub mod results;
 
 pub use config::{parse_nameserver, system_nameservers, ResolverConfig};
-pub use engine::{resolve, NameBatch, Progress, Run};
+pub use engine::{resolve, resolve_list, NameBatch, Progress, Run};
 pub use results::{ResultRow, ResultTable, ResultsBuilder, RunStats, Status};

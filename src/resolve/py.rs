@@ -8,7 +8,7 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder, UInt32Builder};
@@ -24,10 +24,11 @@ use tokio::sync::mpsc;
 use super::config::{parse_nameserver, system_nameservers, ResolverConfig};
 use super::engine::{resolve, NameBatch, Progress, Run};
 use super::results::{ResultFormat, ResultTable, ResultsBuilder, RunStats, Status};
-use crate::arrow_export::{self, BATCH_ROWS};
 use crate::error::Error;
+use crate::py::arrow::{self as arrow_export, BATCH_ROWS};
+use crate::py::detach::{self, CancelOnDrop};
 use crate::record::RecordType;
-use crate::runtime::{runtime, wait_on_runtime};
+use crate::runtime::runtime;
 use crate::zone::py::{parse_type_list, PyRecord, PyZone};
 
 /// Names per batch handed to the engine.
@@ -159,23 +160,18 @@ async fn resolve_all(
     Ok(all.finish(servers, stats))
 }
 
-/// Sets `cancel` when dropped: a run whose caller went away (an asyncio task cancelled, a
-/// stream dropped) stops sending.
-struct CancelOnDrop(Arc<AtomicBool>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
 /// A resolver: nameservers and limits, reusable for any number of runs.
 #[pyclass(module = "dnsmill._core", name = "Resolver", frozen)]
-pub struct PyResolver {
+pub(crate) struct PyResolver {
     config: ResolverConfig,
 }
 
 impl PyResolver {
+    /// The settings, for Rust-side runs (a pipeline batch).
+    pub(crate) fn config(&self) -> &ResolverConfig {
+        &self.config
+    }
+
     fn new_run(&self, types: Vec<RecordType>, batch_rows: usize, total_names: Option<usize>) -> Arc<Run> {
         Arc::new(Run {
             config: self.config.clone(),
@@ -311,7 +307,7 @@ impl PyResolver {
         let started = Instant::now();
         let cancel = Arc::clone(&run.cancel);
         let counters = Arc::clone(&run.progress);
-        let table = wait_on_runtime(
+        let table = detach::wait_with(
             py,
             resolve_all(run, input, Some(feeder)),
             &cancel,
@@ -364,7 +360,7 @@ impl PyResolver {
                 .map_err(|e| Error::Resolve(format!("name reader failed: {e}")))??;
             Ok((counts, stats))
         };
-        let (counts, stats) = wait_on_runtime(py, work, &cancel, |_| Ok(()))?;
+        let (counts, stats) = detach::wait_with(py, work, &cancel, |_| Ok(()))?;
         let dict = PyDict::new(py);
         let by_status = PyDict::new(py);
         let mut queries = 0;
@@ -395,9 +391,9 @@ impl PyResolver {
         names: &Bound<'py, PyAny>,
         types: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        init_async_runtime();
+        detach::init_async_runtime();
         let (run, input, feeder) = self.start(names, types)?;
-        let cancel = CancelOnDrop(Arc::clone(&run.cancel));
+        let cancel = CancelOnDrop::new(Arc::clone(&run.cancel));
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let _cancel = cancel;
             let table = resolve_all(run, input, Some(feeder)).await?;
@@ -440,7 +436,7 @@ impl PyResolver {
             batch_size,
             ready: Arc::new(Mutex::new(VecDeque::new())),
             servers: run.config.nameservers.clone().into(),
-            cancel: CancelOnDrop(Arc::clone(&run.cancel)),
+            cancel: CancelOnDrop::new(Arc::clone(&run.cancel)),
             state: Arc::new(Mutex::new(StreamState {
                 python_input,
                 feeder,
@@ -449,15 +445,6 @@ impl PyResolver {
             results: Arc::new(tokio::sync::Mutex::new(results)),
         })
     }
-}
-
-/// Points pyo3-async-runtimes at the shared runtime, once.
-pub(crate) fn init_async_runtime() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        // Fails only if another library set a runtime first; asyncio work then runs there.
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
-    });
 }
 
 fn progress_dict<'py>(
@@ -551,7 +538,7 @@ impl StreamState {
 
 /// Batches of results as a run goes (`Resolver.stream`).
 #[pyclass(module = "dnsmill._core", name = "ResultStream", frozen)]
-pub struct PyResultStream {
+pub(crate) struct PyResultStream {
     batch_size: usize,
     /// Pieces of a batch larger than `batch_size`, handed out first.
     ready: Arc<Mutex<VecDeque<ResultTable>>>,
@@ -599,29 +586,24 @@ impl PyResultStream {
         loop {
             self.state().top_up(py)?;
             let results = Arc::clone(&self.results);
-            let received = py.detach(|| {
-                runtime().block_on(async move {
-                    let mut results = results.lock().await;
-                    tokio::time::timeout(Duration::from_millis(100), results.recv()).await
-                })
-            });
+            // While waiting, names from a Python iterable keep going in.
+            let received = detach::wait_with(
+                py,
+                async move { Ok(results.lock().await.recv().await) },
+                &self.cancel.flag(),
+                |py| self.state().top_up(py),
+            )?;
             match received {
-                Ok(Some(batch)) => {
+                Some(batch) => {
                     if let Some(piece) = next_piece(&self.ready, Some(batch), &self.servers, self.batch_size)
                     {
                         return Ok(Some(piece));
                     }
                 }
-                Ok(None) => {
+                None => {
                     let outcome = self.state().outcome();
-                    py.detach(|| runtime().block_on(outcome))?;
+                    detach::wait(py, outcome)?;
                     return Ok(None);
-                }
-                Err(_) => {
-                    if let Err(error) = py.check_signals() {
-                        self.cancel.0.store(true, Ordering::Relaxed);
-                        return Err(error);
-                    }
                 }
             }
         }
@@ -632,7 +614,7 @@ impl PyResultStream {
     }
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        init_async_runtime();
+        detach::init_async_runtime();
         // Names from a Python iterable go in now, with the GIL; the engine has work until the
         // next call, since every name it takes ends in a result.
         self.state().top_up(py)?;
@@ -664,28 +646,18 @@ impl PyResultStream {
 
     /// Stops the run: nothing more is sent; batches already made can still be read.
     fn close(&self) {
-        self.cancel.0.store(true, Ordering::Relaxed);
+        self.cancel.cancel();
         self.state().python_input = None;
     }
 }
 
 /// The results of a run, in input order (name by name, each name's types in the order given).
 #[pyclass(module = "dnsmill._core", name = "ResultSet", frozen, sequence)]
-pub struct PyResultSet {
+pub(crate) struct PyResultSet {
     table: Arc<ResultTable>,
 }
 
 impl PyResultSet {
-    /// Every answer record, shared.
-    pub(crate) fn answers(&self) -> Arc<crate::record::RecordSet> {
-        Arc::clone(&self.table.answers)
-    }
-
-    /// The whole table, shared.
-    pub(crate) fn table(&self) -> Arc<ResultTable> {
-        Arc::clone(&self.table)
-    }
-
     fn new(table: ResultTable) -> Self {
         PyResultSet {
             table: Arc::new(table),
@@ -791,7 +763,7 @@ impl PyResultSet {
     fn to_text(&self, py: Python<'_>, format: &str, header: bool) -> PyResult<String> {
         let format: ResultFormat = format.parse().map_err(PyValueError::new_err)?;
         let table = Arc::clone(&self.table);
-        let text = py.detach(move || {
+        let text = detach::quick(py, move || {
             let mut out = Vec::new();
             table.write(format, header, &mut out).map(|()| out)
         });
@@ -804,7 +776,7 @@ impl PyResultSet {
     fn write(&self, py: Python<'_>, path: PathBuf, format: &str) -> PyResult<()> {
         let format: ResultFormat = format.parse().map_err(PyValueError::new_err)?;
         let table = Arc::clone(&self.table);
-        py.detach(move || {
+        detach::quick(py, move || {
             let file = std::fs::File::create(&path).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
@@ -846,7 +818,7 @@ impl PyResultSet {
 
 /// Iterator over a result set.
 #[pyclass(module = "dnsmill._core", name = "ResultIterator", frozen)]
-pub struct ResultIterator {
+pub(crate) struct ResultIterator {
     table: Arc<ResultTable>,
     next: std::sync::atomic::AtomicUsize,
 }
@@ -868,7 +840,7 @@ impl ResultIterator {
 
 /// The outcome of one (name, type) query.
 #[pyclass(module = "dnsmill._core", name = "Result", frozen)]
-pub struct PyQueryResult {
+pub(crate) struct PyQueryResult {
     table: Arc<ResultTable>,
     index: usize,
 }

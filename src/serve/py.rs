@@ -12,19 +12,19 @@ use pyo3::types::PyDict;
 
 use super::{AuthServer, ServeCounters, Source};
 use crate::error::Error;
-use crate::runtime::run_to_completion;
+use crate::py::detach;
 
 /// Runs server work on the runtime while the caller waits without the GIL.
 fn on_runtime<T: Send + 'static>(
     py: Python<'_>,
     work: impl std::future::Future<Output = Result<T, String>> + Send + 'static,
 ) -> PyResult<T> {
-    run_to_completion(py, work, Error::Serve)
+    detach::wait(py, async move { work.await.map_err(Error::Serve) })
 }
 
 /// A running authoritative server; `stop()` (or leaving the `with` block) ends it.
 #[pyclass(module = "dnsmill._core", name = "Server", frozen)]
-pub struct PyServer {
+pub(crate) struct PyServer {
     server: Arc<AuthServer>,
 }
 
@@ -114,7 +114,7 @@ impl PyServer {
     signature = (db=None, *, zones=None, listen="127.0.0.1:5353", table="dns_records", poll=Some(10.0)),
     text_signature = "(db=None, *, zones=None, listen='127.0.0.1:5353', table='dns_records', poll=10.0)"
 )]
-pub fn serve(
+pub(crate) fn serve(
     py: Python<'_>,
     db: Option<&str>,
     zones: Option<PathBuf>,

@@ -6,15 +6,14 @@
 //! fewer times in a row than allowed. Every statement binds its values; the SQL differs per
 //! dialect only in placeholders, timestamps and the upsert clause.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::schema::{Db, StoreError};
+use super::error::StoreError;
+use super::schema::Db;
+use super::time::Timestamp;
 use super::url::Dialect;
-use super::writer::Timestamp;
-use crate::resolve::results::{ResultTable, Status};
 
 /// A domain's state.
 pub mod status {
@@ -96,10 +95,8 @@ impl Db {
     /// Runs `sql` (with `?` placeholders) with `params`; returns the rows it affected.
     async fn run(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
         let context = |e: sqlx::Error| {
-            format!(
-                "{}: {e}",
-                sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-            )
+            let statement = sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+            StoreError::from_sqlx(&statement, e)
         };
         match self {
             Db::Sqlite(connection, _) => bound!(sqlx::query(AssertSqlSafe(sql.to_string())), params)
@@ -137,7 +134,7 @@ impl Db {
             Db::MySql(connection) => fetch!(connection, sql.to_string()),
             Db::Postgres(connection) => fetch!(connection, numbered(sql)),
         }
-        .map_err(|e| format!("reading domains: {e}"))
+        .map_err(|e| StoreError::from_sqlx("reading domains", e))
     }
 }
 
@@ -224,15 +221,23 @@ pub async fn count_due(db: &mut Db, policy: DuePolicy) -> Result<u64, StoreError
         .map_or(0, |(count, _)| u64::try_from(*count).unwrap_or(0)))
 }
 
-/// Marks the domains with these ids `queued`.
+/// Marks the domains with these ids `queued`, in one transaction.
 pub async fn mark_queued(db: &mut Db, ids: &[i64]) -> Result<u64, StoreError> {
     let mut marked = 0;
+    let _turn = db.begin_write().await?;
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let placeholders = vec!["?"; chunk.len()].join(", ");
         let sql = format!("UPDATE domains SET status = 'queued' WHERE id IN ({placeholders})");
         let params: Vec<Param> = chunk.iter().map(|id| Param::Int(*id)).collect();
-        marked += db.run(&sql, &params).await?;
+        match db.run(&sql, &params).await {
+            Ok(rows) => marked += rows,
+            Err(error) => {
+                let _ = db.execute("ROLLBACK").await;
+                return Err(error);
+            }
+        }
     }
+    db.execute("COMMIT").await?;
     Ok(marked)
 }
 
@@ -251,80 +256,42 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// Each queried name's outcome: `resolved` when any type got an answer or NODATA,
-/// `nxdomain` when the name does not exist, else `failed` with what went wrong.
-pub fn outcomes(results: &ResultTable) -> Vec<(String, Outcome)> {
-    #[derive(Default)]
-    struct Seen {
-        answered: bool,
-        nxdomain: bool,
-        failures: Vec<String>,
-    }
-    let mut order: Vec<&str> = Vec::new();
-    let mut by_name: HashMap<&str, Seen> = HashMap::new();
-    for row in &results.rows {
-        let name = results.name(row);
-        let seen = by_name.entry(name).or_insert_with(|| {
-            order.push(name);
-            Seen::default()
-        });
-        match row.status {
-            Status::NoError | Status::NoData => seen.answered = true,
-            Status::NxDomain => seen.nxdomain = true,
-            other => {
-                let mut failure = format!("{} {}", row.qtype, other.as_str());
-                if let Some(detail) = results.detail(row) {
-                    failure.push_str(&format!(" ({detail})"));
-                }
-                seen.failures.push(failure);
-            }
-        }
-    }
-    order
-        .into_iter()
-        .map(|name| {
-            let seen = &by_name[name];
-            let outcome = if seen.answered {
-                Outcome {
-                    status: status::RESOLVED,
-                    error: None,
-                }
-            } else if seen.nxdomain {
-                Outcome {
-                    status: status::NXDOMAIN,
-                    error: None,
-                }
-            } else {
-                Outcome {
-                    status: status::FAILED,
-                    error: Some(seen.failures.join(", ")),
-                }
-            };
-            (name.to_string(), outcome)
-        })
-        .collect()
-}
-
 /// Records each domain's outcome: status, time, error; `attempts` counts failures in a row
 /// (a success sets it back to 0). Domains not in the table yet are added. One transaction.
 pub async fn record_outcomes(db: &mut Db, outcomes: &[(String, Outcome)]) -> Result<u64, StoreError> {
+    let _turn = db.begin_write().await?;
+    match upsert_outcomes(db, outcomes).await {
+        Ok(recorded) => {
+            db.execute("COMMIT").await?;
+            Ok(recorded)
+        }
+        Err(error) => {
+            let _ = db.execute("ROLLBACK").await;
+            Err(error)
+        }
+    }
+}
+
+/// [`record_outcomes`] inside a transaction the caller holds.
+pub async fn upsert_outcomes(db: &mut Db, outcomes: &[(String, Outcome)]) -> Result<u64, StoreError> {
     let dialect = db.dialect();
     let now = time_text(dialect, Timestamp::now());
     let time = time_placeholder(dialect);
     let upsert = match dialect {
-        Dialect::MySql => "ON DUPLICATE KEY UPDATE \
+        Dialect::MySql => {
+            "ON DUPLICATE KEY UPDATE \
              attempts = IF(VALUES(status) = 'failed', attempts + 1, 0), \
              status = VALUES(status), last_resolved_at = VALUES(last_resolved_at), \
              last_error = VALUES(last_error)"
-            .to_string(),
-        _ => "ON CONFLICT (name) DO UPDATE SET \
+        }
+        _ => {
+            "ON CONFLICT (name) DO UPDATE SET \
              attempts = CASE WHEN excluded.status = 'failed' THEN domains.attempts + 1 ELSE 0 END, \
              status = excluded.status, last_resolved_at = excluded.last_resolved_at, \
              last_error = excluded.last_error"
-            .to_string(),
+        }
     };
     let mut recorded = 0;
-    let _turn = db.begin_write().await?;
     for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
         let row = format!("(?, ?, ?, {time}, ?)");
         let values = vec![row.as_str(); chunk.len()].join(", ");
@@ -339,14 +306,124 @@ pub async fn record_outcomes(db: &mut Db, outcomes: &[(String, Outcome)]) -> Res
             params.push(Param::Text(now.clone()));
             params.push(Param::MaybeText(outcome.error.clone()));
         }
-        match db.run(&sql, &params).await {
-            Ok(_) => recorded += chunk.len() as u64,
-            Err(error) => {
-                let _ = db.execute("ROLLBACK").await;
-                return Err(error);
-            }
-        }
+        db.run(&sql, &params).await?;
+        recorded += chunk.len() as u64;
     }
-    db.execute("COMMIT").await?;
     Ok(recorded)
+}
+
+/// A page of due domains, made into the queue messages that carry them.
+#[derive(Debug, Default)]
+pub struct DuePage {
+    /// The page's domain ids, to mark `queued` once the messages are on the queue.
+    pub ids: Vec<i64>,
+    /// One message body per batch of domains.
+    pub bodies: Vec<Vec<u8>>,
+    /// The last id of the page: the next page starts after it.
+    pub last_id: i64,
+}
+
+/// Up to `limit` due domains with ids above `after`, as message bodies of at most
+/// `batch_size` domains each.
+pub async fn due_page(
+    db: &mut Db,
+    after: i64,
+    limit: u32,
+    batch_size: usize,
+    policy: DuePolicy,
+) -> Result<DuePage, StoreError> {
+    let rows = due(db, after, limit, policy).await?;
+    let mut page = DuePage {
+        last_id: rows.last().map_or(after, |(id, _)| *id),
+        ..DuePage::default()
+    };
+    page.ids = rows.iter().map(|(id, _)| *id).collect();
+    page.bodies = rows
+        .chunks(batch_size.max(1))
+        .map(|chunk| encode_batch(chunk.iter().map(|(_, name)| name.as_str())))
+        .collect();
+    Ok(page)
+}
+
+/// A work-queue message: a batch of domains to resolve, or the request that the worker which
+/// takes it stops. On the wire, JSON: `{"kind": "domains", "domains": [...]}` or
+/// `{"kind": "stop"}`, so other producers and consumers can speak it too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchMessage {
+    /// Names to resolve (as given; the worker checks each).
+    Domains(Vec<String>),
+    /// The worker that takes this finishes.
+    Stop,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum WireMessage {
+    Domains { domains: Vec<String> },
+    Stop,
+}
+
+/// The body of a batch message for `names`.
+pub fn encode_batch<'a>(names: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Body<'b> {
+        kind: &'static str,
+        domains: Vec<&'b str>,
+    }
+    let body = Body {
+        kind: "domains",
+        domains: names.collect(),
+    };
+    // Serialising strings and a static key into a Vec cannot fail.
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// The body of a stop message.
+pub fn encode_stop() -> Vec<u8> {
+    br#"{"kind":"stop"}"#.to_vec()
+}
+
+/// Reads a message body; the error says what is wrong with it.
+pub fn decode_batch(body: &[u8]) -> Result<BatchMessage, String> {
+    match serde_json::from_slice::<WireMessage>(body) {
+        Ok(WireMessage::Domains { domains }) => Ok(BatchMessage::Domains(domains)),
+        Ok(WireMessage::Stop) => Ok(BatchMessage::Stop),
+        Err(error) if error.is_syntax() || error.is_eof() => Err(format!("not JSON: {error}")),
+        Err(error) => Err(format!(
+            r#"not a batch (expected {{"kind": "domains", "domains": [names]}} or {{"kind": "stop"}}): {error}"#
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_messages_round_trip() {
+        let body = encode_batch(["a.example.", "b.example."].into_iter());
+        assert_eq!(
+            body,
+            br#"{"kind":"domains","domains":["a.example.","b.example."]}"#
+        );
+        assert_eq!(
+            decode_batch(&body),
+            Ok(BatchMessage::Domains(vec![
+                "a.example.".into(),
+                "b.example.".into()
+            ]))
+        );
+        assert_eq!(decode_batch(&encode_stop()), Ok(BatchMessage::Stop));
+    }
+
+    #[test]
+    fn bad_messages_say_what_is_wrong() {
+        assert!(decode_batch(b"{not json").unwrap_err().starts_with("not JSON"));
+        assert!(decode_batch(br#"{"kind":"other"}"#)
+            .unwrap_err()
+            .starts_with("not a batch"));
+        assert!(decode_batch(br#"{"kind":"domains","domains":[1]}"#)
+            .unwrap_err()
+            .starts_with("not a batch"));
+    }
 }

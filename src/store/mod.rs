@@ -1,14 +1,20 @@
-//! The batch writer: records into SQLite, PostgreSQL and MySQL, deduplicated and idempotent.
+//! Stores: records into SQLite, PostgreSQL and MySQL, deduplicated and idempotent, and the
+//! `domains` job table.
 //!
 //! [`writer`] runs on the shared tokio runtime and knows nothing of Python; [`schema`] holds
-//! the connections and migrations; `py` is the binding.
+//! the connections and migrations; [`batch`] stores a resolved batch (records and outcomes)
+//! in one transaction; `py` is the binding.
 
+pub mod batch;
 pub mod domains;
-pub mod py;
+mod error;
+pub(crate) mod py;
 pub mod schema;
+mod time;
 pub mod url;
 pub mod writer;
 
+pub use error::{StoreError, StoreErrorKind};
 pub use schema::{migrate, stats, Db, StoreStats};
 pub use url::{Dialect, StoreUrl};
 pub use writer::{Writer, WriterConfig};

@@ -9,16 +9,18 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::domains;
+use super::error::StoreError;
 use super::schema::{migrate, stats, Db};
 use super::url::StoreUrl;
 use super::writer::{WriteCounters, Writer, WriterConfig};
 use crate::error::Error;
+use crate::py::detach;
+use crate::record::name::domain_name;
 use crate::record::{RecordSet, RecordSetBuilder};
-use crate::resolve::py::PyResultSet;
-use crate::runtime::run_to_completion;
 use crate::zone::py::{PyRecord, PyZone};
 
-fn store_url(url: &str) -> PyResult<StoreUrl> {
+/// A store URL from Python; a bad one is a `ValueError` that says what is accepted.
+pub(crate) fn store_url(url: &str) -> PyResult<StoreUrl> {
     url.parse()
         .map_err(|message: String| PyValueError::new_err(message))
 }
@@ -26,15 +28,15 @@ fn store_url(url: &str) -> PyResult<StoreUrl> {
 /// Runs store work on the runtime while the caller waits without the GIL.
 fn run_on_store<T: Send + 'static>(
     py: Python<'_>,
-    work: impl std::future::Future<Output = Result<T, String>> + Send + 'static,
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
 ) -> PyResult<T> {
-    run_to_completion(py, work, Error::Store)
+    detach::wait(py, async move { work.await.map_err(Error::Store) })
 }
 
 /// Creates or updates the schema of the store at `url`; returns the migration versions
 /// applied now (empty when it was up to date).
 #[pyfunction]
-pub fn init_db(py: Python<'_>, url: &str) -> PyResult<Vec<i64>> {
+pub(crate) fn init_db(py: Python<'_>, url: &str) -> PyResult<Vec<i64>> {
     let url = store_url(url)?;
     run_on_store(py, async move {
         let mut db = Db::connect(&url).await?;
@@ -47,7 +49,7 @@ pub fn init_db(py: Python<'_>, url: &str) -> PyResult<Vec<i64>> {
 /// Counts in the store at `url`: records by type, domains by status, dead letters by kind.
 #[pyfunction]
 #[pyo3(signature = (url, table="dns_records"))]
-pub fn db_stats<'py>(py: Python<'py>, url: &str, table: &str) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn db_stats<'py>(py: Python<'py>, url: &str, table: &str) -> PyResult<Bound<'py, PyDict>> {
     let url = store_url(url)?;
     let table = table.to_string();
     let counts = run_on_store(py, async move {
@@ -74,7 +76,7 @@ pub fn db_stats<'py>(py: Python<'py>, url: &str, table: &str) -> PyResult<Bound<
 
 /// Writes records into a store in deduplicated, idempotent batches.
 #[pyclass(module = "dnsmill._core", name = "Writer", frozen)]
-pub struct PyWriter {
+pub(crate) struct PyWriter {
     writer: Arc<Writer>,
     url: String,
 }
@@ -90,11 +92,14 @@ impl PyWriter {
         if let Ok(zone) = records.cast::<PyZone>() {
             return Ok(zone.get().shared_records());
         }
-        if let Ok(results) = records.cast::<PyResultSet>() {
-            return Ok(results.get().answers());
+        // A ResultSet (or anything else) whose records() is a Zone: shared, not copied.
+        if let Ok(held) = records.getattr("records").and_then(|method| method.call0()) {
+            if let Ok(zone) = held.cast::<PyZone>() {
+                return Ok(zone.get().shared_records());
+            }
         }
         if records.hasattr("__arrow_c_stream__")? {
-            return Ok(Arc::new(crate::arrow_export::records_from_arrow(records)?));
+            return Ok(Arc::new(crate::py::arrow::records_from_arrow(records)?));
         }
         if let Ok(record) = records.cast::<PyRecord>() {
             return Ok(Arc::new(std::iter::once(record.get().owned()).collect()));
@@ -187,30 +192,21 @@ impl PyWriter {
 
     /// `write` for asyncio.
     fn write_async<'py>(&self, py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        crate::resolve::py::init_async_runtime();
         let set = Self::record_set(records)?;
         let writer = Arc::clone(&self.writer);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            writer.write(set).await.map_err(|e| PyErr::from(Error::Store(e)))
-        })
+        detach::awaitable(py, async move { Ok(writer.write(set).await?) })
     }
 
     /// `flush` for asyncio.
     fn flush_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        crate::resolve::py::init_async_runtime();
         let writer = Arc::clone(&self.writer);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            writer.flush().await.map_err(|e| PyErr::from(Error::Store(e)))
-        })
+        detach::awaitable(py, async move { Ok(writer.flush().await?) })
     }
 
     /// `close` for asyncio (returns nothing; read `stats` afterwards).
     fn close_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        crate::resolve::py::init_async_runtime();
         let writer = Arc::clone(&self.writer);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            writer.close().await.map_err(|e| PyErr::from(Error::Store(e)))
-        })
+        detach::awaitable(py, async move { Ok(writer.close().await?) })
     }
 
     /// Records received, rows written, duplicates dropped, batches committed.
@@ -234,22 +230,9 @@ impl PyWriter {
     }
 }
 
-/// A domain name as the `domains` table keeps it: A-labels, lowercase, absolute.
-pub(crate) fn domain_name(text: &str) -> Result<String, String> {
-    let mut wire = Vec::with_capacity(64);
-    crate::resolve::engine::query_name(text, &mut wire)?;
-    if wire == [0] {
-        return Err("the root is not a domain".into());
-    }
-    let mut name = String::with_capacity(text.len() + 1);
-    crate::record::name::write_name(&wire, &mut name);
-    name.make_ascii_lowercase();
-    Ok(name)
-}
-
 /// The `domains` job table of a store: what to resolve, and how each resolution went.
 #[pyclass(module = "dnsmill._core", name = "Domains", frozen)]
-pub struct PyDomains {
+pub(crate) struct PyDomains {
     db: Arc<tokio::sync::Mutex<Option<Db>>>,
     url: String,
 }
@@ -262,7 +245,7 @@ impl PyDomains {
         W: for<'c> FnOnce(
                 &'c mut Db,
             ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'c>,
+                Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'c>,
             > + Send
             + 'static,
     {
@@ -272,7 +255,7 @@ impl PyDomains {
             let mut guard = db.lock().await;
             let connection = guard
                 .as_mut()
-                .ok_or_else(|| format!("the Domains of {url} is closed"))?;
+                .ok_or_else(|| StoreError::other(format!("the Domains of {url} is closed")))?;
             work(connection).await
         })
     }
@@ -319,12 +302,10 @@ impl PyDomains {
                 "add() takes a path (pathlib.Path) or an iterable of names, not one string",
             ));
         } else if let Ok(path) = names.extract::<std::path::PathBuf>() {
-            let text = py
-                .detach(|| std::fs::read_to_string(&path))
-                .map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
+            let text = detach::quick(py, || std::fs::read_to_string(&path)).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
             text.lines()
                 .enumerate()
                 .map(|(index, line)| (index + 1, line.to_string()))
@@ -387,8 +368,35 @@ impl PyDomains {
         })
     }
 
-    /// Marks these domains `queued`; returns how many.
-    fn mark_queued(&self, py: Python<'_>, ids: Vec<i64>) -> PyResult<u64> {
+    /// Up to `limit` due domains with ids above `after`, made into queue message bodies of
+    /// at most `batch_size` domains each (no Python object per domain). Put the bodies on the
+    /// queue, then `mark_queued(page)`; the next page starts after `page.last_id`.
+    #[pyo3(signature = (after=0, limit=20_000, *, batch_size=2000, max_age=86400.0, max_attempts=3))]
+    fn due_page(
+        &self,
+        py: Python<'_>,
+        after: i64,
+        limit: u32,
+        batch_size: usize,
+        max_age: f64,
+        max_attempts: u32,
+    ) -> PyResult<PyDuePage> {
+        if batch_size == 0 {
+            return Err(PyValueError::new_err("batch_size must be at least 1"));
+        }
+        let policy = due_policy(max_age, max_attempts)?;
+        let page = self.with_db(py, move |db| {
+            Box::pin(async move { domains::due_page(db, after, limit, batch_size, policy).await })
+        })?;
+        Ok(PyDuePage { page })
+    }
+
+    /// Marks domains `queued`: a `DuePage`, or a list of ids; returns how many.
+    fn mark_queued(&self, py: Python<'_>, domains: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let ids: Vec<i64> = match domains.cast::<PyDuePage>() {
+            Ok(page) => page.get().page.ids.clone(),
+            Err(_) => domains.extract()?,
+        };
         self.with_db(py, move |db| {
             Box::pin(async move { domains::mark_queued(db, &ids).await })
         })
@@ -397,29 +405,6 @@ impl PyDomains {
     /// Returns every `queued` domain to `new` (after purging the queue); returns how many.
     fn reset_queued(&self, py: Python<'_>) -> PyResult<u64> {
         self.with_db(py, |db| Box::pin(async move { domains::reset_queued(db).await }))
-    }
-
-    /// Records how each name in `results` went (`resolved`, `nxdomain` or `failed` with the
-    /// error), in one transaction; returns the count per outcome.
-    fn record_outcomes<'py>(
-        &self,
-        py: Python<'py>,
-        results: &Bound<'py, PyResultSet>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let table = results.get().table();
-        let outcomes = py.detach(|| domains::outcomes(&table));
-        let mut counts: std::collections::BTreeMap<&'static str, u64> = std::collections::BTreeMap::new();
-        for (_, outcome) in &outcomes {
-            *counts.entry(outcome.status).or_default() += 1;
-        }
-        self.with_db(py, move |db| {
-            Box::pin(async move { domains::record_outcomes(db, &outcomes).await })
-        })?;
-        let dict = PyDict::new(py);
-        for (status, count) in counts {
-            dict.set_item(status, count)?;
-        }
-        Ok(dict)
     }
 
     /// Closes the connection.
@@ -445,5 +430,50 @@ impl PyDomains {
 
     fn __repr__(&self) -> String {
         format!("Domains({:?})", self.url)
+    }
+}
+
+/// A page of due domains as queue message bodies (`Domains.due_page`).
+#[pyclass(module = "dnsmill._core", name = "DuePage", frozen)]
+pub(crate) struct PyDuePage {
+    page: domains::DuePage,
+}
+
+#[pymethods]
+impl PyDuePage {
+    /// One message body per batch.
+    #[getter]
+    fn bodies<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, pyo3::types::PyBytes>> {
+        self.page
+            .bodies
+            .iter()
+            .map(|body| pyo3::types::PyBytes::new(py, body))
+            .collect()
+    }
+
+    /// Domains on the page.
+    #[getter]
+    fn domains(&self) -> usize {
+        self.page.ids.len()
+    }
+
+    /// The last id: pass it as `after` for the next page.
+    #[getter]
+    fn last_id(&self) -> i64 {
+        self.page.last_id
+    }
+
+    /// Domains on the page.
+    fn __len__(&self) -> usize {
+        self.page.ids.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "DuePage({} domains in {} messages, last id {})",
+            self.page.ids.len(),
+            self.page.bodies.len(),
+            self.page.last_id
+        )
     }
 }

@@ -16,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 
+use super::error::StoreError;
 use super::url::{validate_identifier, Dialect, StoreUrl};
 
 /// One open connection to a store.
@@ -28,11 +29,8 @@ pub enum Db {
     MySql(MySqlConnection),
 }
 
-/// Why a store operation failed.
-pub type StoreError = String;
-
 fn failed(what: &str, error: sqlx::Error) -> StoreError {
-    format!("{what}: {error}")
+    StoreError::from_sqlx(what, error)
 }
 
 impl Db {
@@ -171,7 +169,7 @@ fn first_line(sql: &str) -> String {
 
 /// The records table, named `table`, in `dialect`.
 pub fn records_table(dialect: Dialect, table: &str) -> Result<String, StoreError> {
-    let table = validate_identifier(table)?;
+    let table = validate_identifier(table).map_err(StoreError::configuration)?;
     Ok(match dialect {
         Dialect::Sqlite => format!(
             "CREATE TABLE IF NOT EXISTS {table} (
@@ -292,7 +290,7 @@ pub async fn migrate(db: &mut Db) -> Result<Vec<i64>, StoreError> {
         .into_iter()
         .map(|(_, version)| version)
         .collect();
-    let now = super::writer::Timestamp::now();
+    let now = super::time::Timestamp::now();
     let mut newly = Vec::new();
     for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         let statements = (migration.statements)(dialect)?;
@@ -358,7 +356,7 @@ pub struct StoreStats {
 
 /// Counts in the store's tables.
 pub async fn stats(db: &mut Db, table: &str) -> Result<StoreStats, StoreError> {
-    let table = validate_identifier(table)?;
+    let table = validate_identifier(table).map_err(StoreError::configuration)?;
     let count = match db.dialect() {
         Dialect::MySql => "CAST(COUNT(*) AS SIGNED)",
         _ => "COUNT(*)",

@@ -48,7 +48,14 @@ impl FromStr for StoreUrl {
             Dialect::MySql => format!("mysql:{rest}"),
             _ => text.to_string(),
         };
-        Ok(StoreUrl { dialect, url })
+        let parsed = StoreUrl { dialect, url };
+        if parsed.sqlite_path().is_some_and(str::is_empty) {
+            // SQLite would quietly open a temporary database and lose everything written.
+            return Err(format!(
+                "'{text}' names no file (use sqlite:///abs/path.db or sqlite://relative.db)"
+            ));
+        }
+        Ok(parsed)
     }
 }
 

@@ -13,13 +13,15 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 use tokio::sync::{mpsc, oneshot};
 
-use super::schema::{records_table, Db, StoreError, WriteTurn};
+use super::error::{StoreError, StoreErrorKind};
+use super::schema::{records_table, Db, WriteTurn};
+use super::time::Timestamp;
 use super::url::{validate_identifier, Dialect, StoreUrl};
 use crate::record::rdata::typed;
 use crate::record::{RecordRef, RecordSet, RecordType};
@@ -61,76 +63,6 @@ pub struct WriteCounters {
     /// Set while batches hold only new records: PostgreSQL batches then try a plain COPY
     /// first. Starts set, since a writer usually begins on new data.
     pub copy_first: std::sync::atomic::AtomicBool,
-}
-
-/// A moment, in the forms the three stores take.
-#[derive(Debug, Clone, Copy)]
-pub struct Timestamp {
-    micros_since_epoch: i64,
-}
-
-impl Timestamp {
-    /// Now.
-    pub fn now() -> Timestamp {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        Timestamp {
-            micros_since_epoch: i64::try_from(since.as_micros()).unwrap_or(i64::MAX),
-        }
-    }
-
-    /// This moment less `span`.
-    pub fn minus(self, span: Duration) -> Timestamp {
-        let micros = i64::try_from(span.as_micros()).unwrap_or(i64::MAX);
-        Timestamp {
-            micros_since_epoch: self.micros_since_epoch.saturating_sub(micros),
-        }
-    }
-
-    /// `YYYY-MM-DD HH:MM:SS.ffffff`, UTC.
-    pub fn text(self) -> String {
-        let seconds = self.micros_since_epoch.div_euclid(1_000_000);
-        let micros = self.micros_since_epoch.rem_euclid(1_000_000);
-        let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-        let (year, month, day) = civil_from_days(days);
-        format!(
-            "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{micros:06}",
-            second_of_day / 3600,
-            second_of_day / 60 % 60,
-            second_of_day % 60
-        )
-    }
-
-    /// A SQL literal of this moment (for statements without values to bind).
-    pub fn literal(self, dialect: Dialect) -> String {
-        match dialect {
-            Dialect::Postgres => format!("TIMESTAMPTZ '{}+00'", self.text()),
-            Dialect::Sqlite | Dialect::MySql => format!("'{}'", self.text()),
-        }
-    }
-
-    /// Microseconds since 2000-01-01 UTC, PostgreSQL's binary timestamp.
-    fn postgres_micros(self) -> i64 {
-        const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
-        self.micros_since_epoch - POSTGRES_EPOCH_MICROS
-    }
-}
-
-/// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// The unique key of a record: SHA-256 of name, type and rdata.
@@ -218,7 +150,7 @@ impl Writer {
     /// Connects, brings the schema up to date, and starts the writing task on the current
     /// runtime.
     pub async fn open(config: WriterConfig) -> Result<Writer, StoreError> {
-        validate_identifier(&config.table)?;
+        validate_identifier(&config.table).map_err(StoreError::configuration)?;
         let mut db = Db::connect(&config.url).await?;
         super::schema::migrate(&mut db).await?;
         db.execute(&records_table(db.dialect(), &config.table)?).await?;
@@ -266,8 +198,8 @@ impl Writer {
     /// Why the writer no longer takes records.
     fn stop_reason(&self) -> StoreError {
         match &*self.stopped.lock().unwrap_or_else(|poison| poison.into_inner()) {
-            Some(error) => format!("the writer has stopped: {error}"),
-            None => "the writer is closed".to_string(),
+            Some(error) => error.clone().context("the writer has stopped"),
+            None => StoreError::other("the writer is closed"),
         }
     }
 
@@ -279,7 +211,7 @@ impl Writer {
             .await
             .map_err(|_| self.stop_reason())?;
         wait.await
-            .map_err(|_| "the writer stopped while flushing".to_string())?
+            .map_err(|_| StoreError::other("the writer stopped while flushing"))?
     }
 
     /// Writes everything queued and stops; closing again does nothing.
@@ -295,7 +227,8 @@ impl Writer {
         // If the task already ended (on an error) the command has nowhere to go; its result
         // below says why.
         let _ = self.commands.send(Command::Close).await;
-        task.await.map_err(|e| format!("the writer task failed: {e}"))?
+        task.await
+            .map_err(|e| StoreError::other(format!("the writer task failed: {e}")))?
     }
 }
 
@@ -400,8 +333,8 @@ impl Connections {
         match self.busy.join_next().await {
             Some(Ok((db, Ok(())))) => Ok(db),
             Some(Ok((_, Err(error)))) => Err(error),
-            Some(Err(error)) => Err(format!("a write task failed: {error}")),
-            None => Err("the writer has no connection left".into()),
+            Some(Err(error)) => Err(StoreError::other(format!("a write task failed: {error}"))),
+            None => Err(StoreError::other("the writer has no connection left")),
         }
     }
 
@@ -453,66 +386,50 @@ async fn write_pending(
 
 /// Why a write failed, as far as what to do next goes.
 #[derive(Debug)]
-enum Failure {
+pub(super) enum Failure {
     /// The connection or the server failed, or the transaction lost a race: try again.
     Transient(String),
     /// The store rejected the data itself: find the rows it rejects.
     Data(String),
     /// Anything else (the schema, permissions): stop.
-    Fatal(String),
+    Fatal(StoreError),
     /// A plain COPY met a key already stored.
     Duplicate(String),
 }
 
 /// Sorts a driver error into what to do about it.
 fn classify(context: &str, error: sqlx::Error) -> Failure {
-    let message = format!("{context}: {error}");
-    let database = match &error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::WorkerCrashed => return Failure::Transient(message),
-        sqlx::Error::Database(database) => database,
-        _ => return Failure::Fatal(message),
-    };
-    let code = database.code().map(|code| code.into_owned()).unwrap_or_default();
-    if let Some(mysql) = database.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        return match mysql.number() {
-            // Deadlock, lock wait timeout, connection killed, shutdown, gone away, lost.
-            1205 | 1213 | 1927 | 1053 | 2006 | 2013 | 1040 | 1317 => Failure::Transient(message),
-            // Too long, bad string, out of range, null, bad date, check constraints.
-            1406 | 1366 | 1264 | 1048 | 1292 | 3819 | 4025 | 1265 => Failure::Data(message),
-            _ => Failure::Fatal(message),
-        };
+    Failure::from(StoreError::from_sqlx(context, error))
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Failure {
+        match error.kind {
+            StoreErrorKind::Transient => Failure::Transient(error.message),
+            StoreErrorKind::Rejected => Failure::Data(error.message),
+            _ => Failure::Fatal(error),
+        }
     }
-    if database.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        return match code.parse::<i32>().map(|code| code & 0xff) {
-            // BUSY, LOCKED
-            Ok(5 | 6) => Failure::Transient(message),
-            // TOOBIG, CONSTRAINT, MISMATCH
-            Ok(18..=20) => Failure::Data(message),
-            _ => Failure::Fatal(message),
-        };
-    }
-    // PostgreSQL SQLSTATE: connection (08), serialization and deadlock (40), insufficient
-    // resources (53), operator intervention such as pg_terminate_backend (57), lock not available.
-    match code.get(..2).unwrap_or_default() {
-        "08" | "40" | "53" | "57" => Failure::Transient(message),
-        _ if code == "55P03" => Failure::Transient(message),
-        // Data exceptions and integrity constraints.
-        "22" | "23" => Failure::Data(message),
-        _ => Failure::Fatal(message),
+}
+
+impl From<Failure> for StoreError {
+    fn from(failure: Failure) -> StoreError {
+        match failure {
+            Failure::Transient(text) | Failure::Duplicate(text) => StoreError::transient(text),
+            Failure::Data(text) => StoreError::rejected(text),
+            Failure::Fatal(error) => error,
+        }
     }
 }
 
 /// Tries to reconnect after a transient failure before giving up on the store.
-const RECONNECT_TRIES: u32 = 8;
+pub(super) const RECONNECT_TRIES: u32 = 8;
 
 /// Writes `rows` in one transaction. A transient failure reconnects (with exponential
 /// backoff) and tries again; a rejected batch is split in halves until the rows the store
 /// rejects are found, which go to `dead_letters` with the store's reason while the rest
 /// commits. When the store stays unreachable the writer stops with a clear error.
-async fn write_recovering(
+pub(super) async fn write_recovering(
     db: &mut Db,
     config: &WriterConfig,
     rows: &[Row<'_>],
@@ -535,18 +452,19 @@ async fn write_recovering(
                 tracing::debug!("a batch was rejected ({reason}); splitting it");
             }
             Err(Failure::Data(reason)) => {
-                dead_letter(db, &part[0], &reason, now)
-                    .await
-                    .map_err(failure_text)?;
+                dead_letter(db, &part[0], &reason, now).await?;
                 counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
             }
             Err(Failure::Transient(reason) | Failure::Duplicate(reason)) => {
                 failures_in_a_row += 1;
                 counters.retried.fetch_add(1, Ordering::Relaxed);
                 if failures_in_a_row > RECONNECT_TRIES {
-                    return Err(format!(
-                        "{} is unavailable; gave up after {RECONNECT_TRIES} retries: {reason}",
-                        config.url.redacted()
+                    return Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        format!(
+                            "{} is unavailable; gave up after {RECONNECT_TRIES} retries: {reason}",
+                            config.url.redacted()
+                        ),
                     ));
                 }
                 tracing::warn!("write failed ({reason}); reconnecting, try {failures_in_a_row}");
@@ -557,18 +475,10 @@ async fn write_recovering(
                 }
                 todo.push(part);
             }
-            Err(Failure::Fatal(reason)) => return Err(reason),
+            Err(Failure::Fatal(error)) => return Err(error),
         }
     }
     Ok(())
-}
-
-fn failure_text(failure: Failure) -> StoreError {
-    match failure {
-        Failure::Transient(text) | Failure::Data(text) | Failure::Fatal(text) | Failure::Duplicate(text) => {
-            text
-        }
-    }
 }
 
 /// One attempt: the rows in one transaction, rolled back on any failure.
@@ -614,13 +524,13 @@ async fn write_once(
     }
 }
 
-async fn begin_transaction(db: &mut Db) -> Result<WriteTurn, Failure> {
+pub(super) async fn begin_transaction(db: &mut Db) -> Result<WriteTurn, Failure> {
     db.begin_write_raw()
         .await
         .map_err(|e| classify("starting a transaction", e))
 }
 
-async fn commit(db: &mut Db) -> Result<(), Failure> {
+pub(super) async fn commit(db: &mut Db) -> Result<(), Failure> {
     db.execute_raw("COMMIT")
         .await
         .map_err(|e| classify("committing", e))
@@ -628,7 +538,7 @@ async fn commit(db: &mut Db) -> Result<(), Failure> {
 
 /// Ends a failed transaction. The connection may be gone: the failure that led here is what
 /// matters, so this one's own error is not.
-async fn rollback(db: &mut Db) {
+pub(super) async fn rollback(db: &mut Db) {
     let _ = db.execute_raw("ROLLBACK").await;
 }
 
@@ -666,8 +576,42 @@ async fn dead_letter(db: &mut Db, row: &Row<'_>, reason: &str, now: Timestamp) -
     result.map_err(|e| classify("recording a dead letter", e))
 }
 
+/// The rows of `records`, one per key (the last copy of a record wins), in input order.
+pub(super) fn rows_of(records: &RecordSet) -> Vec<Row<'_>> {
+    let mut rows: Vec<Row<'_>> = Vec::with_capacity(records.len());
+    let mut by_key: HashMap<[u8; 32], usize> = HashMap::with_capacity(records.len());
+    for record in records.iter() {
+        let row = Row {
+            key: record_key(&record),
+            preference: preference(&record),
+            record,
+        };
+        match by_key.get(&row.key) {
+            Some(&at) => rows[at] = row,
+            None => {
+                by_key.insert(row.key, rows.len());
+                rows.push(row);
+            }
+        }
+    }
+    rows
+}
+
+/// Upserts `rows` inside the transaction the caller holds, in the store's fastest careful way.
+pub(super) async fn upsert_rows(
+    db: &mut Db,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    now: Timestamp,
+) -> Result<(), Failure> {
+    match db {
+        Db::Postgres(_) => upsert_with_copy(db, config, rows, now).await.map(|_| ()),
+        Db::Sqlite(..) | Db::MySql(_) => upsert_with_values(db, config, rows, now).await,
+    }
+}
+
 /// One row to write.
-struct Row<'a> {
+pub(super) struct Row<'a> {
     key: [u8; 32],
     record: RecordRef<'a>,
     preference: Option<i32>,
@@ -692,7 +636,7 @@ async fn upsert_with_values(
             let packet = db
                 .counts("SELECT 'packet', CAST(@@max_allowed_packet AS SIGNED)")
                 .await
-                .map_err(Failure::Transient)?
+                .map_err(Failure::from)?
                 .first()
                 .map_or(4 << 20, |(_, bytes)| usize::try_from(*bytes).unwrap_or(4 << 20));
             (
@@ -804,7 +748,7 @@ fn classify_sqlite(context: &str, error: rusqlite::Error) -> Failure {
             | rusqlite::ErrorCode::ConstraintViolation
             | rusqlite::ErrorCode::TypeMismatch,
         ) => Failure::Data(message),
-        _ => Failure::Fatal(message),
+        _ => Failure::Fatal(StoreError::other(message)),
     }
 }
 
@@ -954,17 +898,6 @@ fn copy_binary(rows: &[&Row<'_>], source: Option<&str>, now: Timestamp) -> Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_utc_calendar_text() {
-        let at = |micros| Timestamp {
-            micros_since_epoch: micros,
-        };
-        assert_eq!(at(0).text(), "1970-01-01 00:00:00.000000");
-        assert_eq!(at(951_782_400_000_001).text(), "2000-02-29 00:00:00.000001");
-        assert_eq!(at(1_795_305_600_500_000).text(), "2026-11-22 00:00:00.500000");
-        assert_eq!(at(946_684_800_000_000).postgres_micros(), 0);
-    }
 
     #[test]
     fn statements_stay_within_row_and_byte_limits() {

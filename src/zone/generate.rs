@@ -6,7 +6,7 @@ use crate::record::fields::Field;
 
 /// `start-stop[/step]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GenerateRange {
+pub(super) struct GenerateRange {
     start: u64,
     stop: u64,
     step: u64,
@@ -14,7 +14,7 @@ pub struct GenerateRange {
 
 impl GenerateRange {
     /// Parses a range; `start` must not exceed `stop`, `step` must be positive.
-    pub fn parse(text: &[u8]) -> Result<Self, String> {
+    pub(super) fn parse(text: &[u8]) -> Result<Self, String> {
         let text = std::str::from_utf8(text).map_err(|_| "range is not ASCII".to_string())?;
         let (bounds, step) = match text.split_once('/') {
             Some((bounds, step)) => (bounds, step),
@@ -39,19 +39,19 @@ impl GenerateRange {
     }
 
     /// How many values the range holds.
-    pub fn count(&self) -> u64 {
+    pub(super) fn count(&self) -> u64 {
         (self.stop - self.start) / self.step + 1
     }
 
     /// The values, in order.
-    pub fn values(&self) -> impl Iterator<Item = u64> {
+    pub(super) fn values(&self) -> impl Iterator<Item = u64> {
         (self.start..=self.stop).step_by(self.step as usize)
     }
 }
 
 /// Substitutes `value` into a template: `$` is the value, `${offset[,width[,base]]}` a
 /// formatted one, `$$` a literal `$`; escapes are copied as they are.
-pub fn expand_template(template: &[u8], value: u64, out: &mut Vec<u8>) -> Result<(), String> {
+pub(super) fn expand_template(template: &[u8], value: u64, out: &mut Vec<u8>) -> Result<(), String> {
     let mut i = 0;
     while i < template.len() {
         match template[i] {
@@ -161,7 +161,7 @@ fn push_nibbles(mut value: u64, width: usize, upper: bool, out: &mut String) {
 
 /// Splits expanded rdata text into fields the rdata parser reads (quotes and escapes kept the
 /// way the zone lexer keeps them). All fields report the template's position.
-pub fn split_template_fields(text: &[u8], line: u32, column: u32) -> Result<Vec<Field<'_>>, String> {
+pub(super) fn split_template_fields(text: &[u8], line: u32, column: u32) -> Result<Vec<Field<'_>>, String> {
     let mut fields = Vec::new();
     let mut i = 0;
     while i < text.len() {

@@ -14,12 +14,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyCapsule, PyDict, PyList, PySlice, PyString};
 
 use super::{parse_bytes, parse_file, write_records, Format, ParseOptions, ParsedZone, ZoneError};
-use crate::arrow_export::{self, BATCH_ROWS};
-use crate::error::{zone_error_to_py, Error};
+use crate::error::Error;
+use crate::py::arrow::{self as arrow_export, BATCH_ROWS};
+use crate::py::detach;
+use crate::py::errors::zone_error_to_py;
 use crate::record::name::parse_name;
 use crate::record::rdata::typed;
 use crate::record::{RecordRef, RecordSet, RecordType};
-use crate::runtime::{detach, detach_interruptible};
 
 enum Source {
     Path(PathBuf),
@@ -53,7 +54,7 @@ fn source_from_py(source: &Bound<'_, PyAny>) -> PyResult<Source> {
 /// Parses a zone from a path, zone text or bytes.
 #[pyfunction]
 #[pyo3(signature = (source, origin=None, *, default_ttl=None, allow_include=false, collect_errors=false))]
-pub fn parse_zone(
+pub(crate) fn parse_zone(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
     origin: Option<String>,
@@ -69,7 +70,7 @@ pub fn parse_zone(
         collect_errors,
         ..ParseOptions::default()
     };
-    let parsed = detach_interruptible(py, move || {
+    let parsed = detach::compute(py, move || {
         let parsed = match source {
             Source::Path(path) => parse_file(&path, &options)?,
             Source::Bytes(bytes, label) => {
@@ -88,7 +89,7 @@ pub fn parse_zone(
 
 /// The records of a zone, held in Rust.
 #[pyclass(module = "dnsmill._core", name = "Zone", frozen, sequence)]
-pub struct PyZone {
+pub(crate) struct PyZone {
     records: Arc<RecordSet>,
     errors: Vec<ZoneError>,
     origin: Option<String>,
@@ -234,7 +235,7 @@ impl PyZone {
     /// Number of records per type mnemonic, ordered by type code.
     fn count_by_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let records = Arc::clone(&self.records);
-        let counts = detach(py, move || records.count_by_type());
+        let counts = detach::quick(py, move || records.count_by_type());
         let dict = PyDict::new(py);
         for (rtype, count) in counts {
             dict.set_item(rtype.to_string(), count)?;
@@ -245,7 +246,7 @@ impl PyZone {
     /// Distinct owner names, in order of first appearance.
     fn names(&self, py: Python<'_>) -> Vec<String> {
         let records = Arc::clone(&self.records);
-        detach(py, move || {
+        detach::quick(py, move || {
             records.names().into_iter().map(str::to_owned).collect()
         })
     }
@@ -263,7 +264,7 @@ impl PyZone {
         let name = name.map(normalise_name).transpose()?;
         let under = under.map(normalise_name).transpose()?;
         let records = Arc::clone(&self.records);
-        let subset = detach(py, move || {
+        let subset = detach::quick(py, move || {
             records.filter(|record| {
                 types.as_ref().is_none_or(|types| types.contains(&record.rtype))
                     && name.as_ref().is_none_or(|name| record.name == name)
@@ -285,7 +286,7 @@ impl PyZone {
     /// Summary: record count, counts by type, owner names, TTL range.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let records = Arc::clone(&self.records);
-        let (names, ttl_range) = detach(py, move || (records.names().len(), records.ttl_range()));
+        let (names, ttl_range) = detach::quick(py, move || (records.names().len(), records.ttl_range()));
         let stats = PyDict::new(py);
         stats.set_item("records", self.records.len())?;
         stats.set_item("names", names)?;
@@ -301,7 +302,7 @@ impl PyZone {
     fn to_text(&self, py: Python<'_>, format: &str) -> PyResult<String> {
         let format: Format = format.parse().map_err(PyValueError::new_err)?;
         let records = Arc::clone(&self.records);
-        detach(py, move || {
+        detach::quick(py, move || {
             let mut out = Vec::with_capacity(records.text_bytes() + records.len() * 24);
             write_records(&records, format, &mut out).map(|()| String::from_utf8_lossy(&out).into_owned())
         })
@@ -313,7 +314,7 @@ impl PyZone {
     fn write(&self, py: Python<'_>, path: PathBuf, format: &str) -> PyResult<()> {
         let format: Format = format.parse().map_err(PyValueError::new_err)?;
         let records = Arc::clone(&self.records);
-        detach_interruptible(py, move || {
+        detach::compute(py, move || {
             let file = std::fs::File::create(&path).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
@@ -431,7 +432,7 @@ fn arrow_reader(
 
 /// Iterator over a zone's records.
 #[pyclass(module = "dnsmill._core", name = "ZoneIterator", frozen)]
-pub struct ZoneIterator {
+pub(crate) struct ZoneIterator {
     set: Arc<RecordSet>,
     next: std::sync::atomic::AtomicUsize,
 }
@@ -462,7 +463,7 @@ type RecordArgs = (String, String, u32, String, String);
 
 /// One DNS record: frozen, hashable, its repr the zone line.
 #[pyclass(module = "dnsmill._core", name = "Record", frozen)]
-pub struct PyRecord {
+pub(crate) struct PyRecord {
     pub(crate) set: Arc<RecordSet>,
     pub(crate) index: usize,
 }
@@ -498,7 +499,7 @@ impl PyRecord {
         };
         let line = format!("{owner} {ttl} {rclass} {type} {rdata}\n", type = r#type);
         let options = ParseOptions::default();
-        let parsed = detach(py, || {
+        let parsed = detach::quick(py, || {
             parse_bytes(line.as_bytes(), "<Record>".into(), None, &options)
         });
         let parsed = parsed.map_err(|failure| match failure {

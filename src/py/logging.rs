@@ -5,9 +5,10 @@
 //! of the hickory crates are dropped here, by a prefix check, before any of that happens.
 
 use log::{Level, Log, Metadata, Record};
+use pyo3::Python;
 
 /// `pyo3_log`'s logger, minus the dependencies' records below WARN.
-pub struct QuietDependencies(pub pyo3_log::Logger);
+pub(crate) struct QuietDependencies(pyo3_log::Logger);
 
 fn is_chatter(metadata: &Metadata<'_>) -> bool {
     metadata.level() > Level::Warn && metadata.target().starts_with("hickory")
@@ -26,5 +27,14 @@ impl Log for QuietDependencies {
 
     fn flush(&self) {
         self.0.flush();
+    }
+}
+
+/// Sends Rust `tracing` events to Python `logging`, under the "dnsmill" logger names.
+pub(crate) fn install(py: Python<'_>) {
+    if let Ok(logger) = pyo3_log::Logger::new(py, pyo3_log::Caching::LoggersAndLevels) {
+        if log::set_boxed_logger(Box::new(QuietDependencies(logger))).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Arrow export shared by the Python classes that hold tables (`Zone`, `ResultSet`): the
-//! PyCapsule stream, and the pyarrow, pandas and polars conversions built on it.
+//! Arrow shared by the Python classes that hold tables (`Zone`, `ResultSet`): the PyCapsule
+//! stream out, the pyarrow, pandas and polars conversions built on it, and records in.
 
 use std::ffi::CStr;
 
@@ -11,10 +11,10 @@ use pyo3::types::PyCapsule;
 
 /// Rows per Arrow record batch: large enough to amortise per-batch cost, small enough that
 /// string offsets never approach the 2 GiB limit of `Utf8`.
-pub const BATCH_ROWS: usize = 1 << 16;
+pub(crate) const BATCH_ROWS: usize = 1 << 16;
 
 /// The `__arrow_c_stream__` capsule for `reader`'s batches.
-pub fn stream_capsule<'py>(
+pub(crate) fn stream_capsule<'py>(
     py: Python<'py>,
     reader: impl RecordBatchReader + Send + 'static,
 ) -> PyResult<Bound<'py, PyCapsule>> {
@@ -23,23 +23,27 @@ pub fn stream_capsule<'py>(
 }
 
 /// `pyarrow.table(table)`, through the capsule.
-pub fn to_arrow<'py>(table: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn to_arrow<'py>(table: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     import_optional(table.py(), "pyarrow", "to_arrow")?.call_method1("table", (table,))
 }
 
 /// A pandas DataFrame, by way of pyarrow (numeric columns as numpy arrays).
-pub fn to_pandas<'py>(table: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn to_pandas<'py>(table: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     import_optional(table.py(), "pandas", "to_pandas")?;
     to_arrow(table)?.call_method0("to_pandas")
 }
 
 /// A polars DataFrame, straight from the capsule.
-pub fn to_polars<'py>(table: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn to_polars<'py>(table: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     import_optional(table.py(), "polars", "to_polars")?.call_method1("DataFrame", (table,))
 }
 
 /// Imports an optional dependency, or says which package `method` needs.
-pub fn import_optional<'py>(py: Python<'py>, module: &str, method: &str) -> PyResult<Bound<'py, PyModule>> {
+pub(crate) fn import_optional<'py>(
+    py: Python<'py>,
+    module: &str,
+    method: &str,
+) -> PyResult<Bound<'py, PyModule>> {
     py.import(module).map_err(|_| {
         PyImportError::new_err(format!(
             "{method}() needs the '{module}' package: pip install {module}"
@@ -52,7 +56,7 @@ pub fn import_optional<'py>(py: Python<'py>, module: &str, method: &str) -> PyRe
 /// optionally class (IN when missing). Names are absolute with or without the final dot. Each
 /// row is checked and made canonical as a zone line would be; the first bad row is an error
 /// naming it.
-pub fn records_from_arrow(source: &Bound<'_, PyAny>) -> PyResult<crate::record::RecordSet> {
+pub(crate) fn records_from_arrow(source: &Bound<'_, PyAny>) -> PyResult<crate::record::RecordSet> {
     use arrow_array::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
     use pyo3::exceptions::PyValueError;
 
@@ -100,9 +104,9 @@ pub fn records_from_arrow(source: &Bound<'_, PyAny>) -> PyResult<crate::record::
         ..crate::zone::ParseOptions::default()
     };
     // Checking and canonicalising every row is real work: it runs without the GIL.
-    let parsed = source
-        .py()
-        .detach(|| crate::zone::parse_bytes(zone_text.as_bytes(), "<arrow>".into(), None, &options));
+    let parsed = super::detach::quick(source.py(), || {
+        crate::zone::parse_bytes(zone_text.as_bytes(), "<arrow>".into(), None, &options)
+    });
     let parsed = parsed.map_err(|failure| match failure {
         crate::zone::ParseFailure::Syntax(error) => PyValueError::new_err(format!(
             "Arrow row {}: {}",

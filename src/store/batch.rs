@@ -1,0 +1,179 @@
+//! A resolved batch stored in one transaction: its answer records and its domains' outcomes
+//! commit together or not at all, so a worker acks a message only when both are in.
+//!
+//! A lost connection reconnects (with backoff) and tries the whole transaction again; a store
+//! that stays down is [`StoreErrorKind::Unavailable`]. When the store rejects some records,
+//! the batch falls back to the writer's careful path: records in halves until the rejected
+//! ones are found and dead-lettered with the store's reason, then the outcomes; nothing the
+//! store accepts is lost.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::domains::{upsert_outcomes, Outcome};
+use super::error::{StoreError, StoreErrorKind};
+use super::schema::{migrate, records_table, Db};
+use super::time::Timestamp;
+use super::url::{validate_identifier, StoreUrl};
+use super::writer::{
+    begin_transaction, commit, rollback, rows_of, upsert_rows, write_recovering, Failure, Row, WriteCounters,
+    WriterConfig, RECONNECT_TRIES,
+};
+use crate::record::RecordSet;
+
+/// What storing one batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoredBatch {
+    /// Distinct records written (new or refreshed).
+    pub records: u64,
+    /// Records the store rejected, now in `dead_letters`.
+    pub dead_lettered: u64,
+    /// Domain outcomes recorded.
+    pub outcomes: u64,
+    /// Transactions tried again after a transient failure.
+    pub retried: u64,
+}
+
+/// One connection that stores resolved batches.
+pub struct BatchStore {
+    db: Option<Db>,
+    config: WriterConfig,
+}
+
+impl BatchStore {
+    /// Connects to `url`, brings the schema up to date and creates the records `table`.
+    pub async fn open(url: StoreUrl, table: &str, source: Option<String>) -> Result<BatchStore, StoreError> {
+        validate_identifier(table).map_err(StoreError::configuration)?;
+        let mut db = Db::connect(&url).await?;
+        migrate(&mut db).await?;
+        db.execute(&records_table(db.dialect(), table)?).await?;
+        let config = WriterConfig {
+            url,
+            table: table.to_string(),
+            batch_size: usize::MAX,
+            flush_interval: Duration::from_secs(1),
+            source,
+            channel_capacity: 1,
+            connections: 1,
+        };
+        Ok(BatchStore { db: Some(db), config })
+    }
+
+    /// Stores `records` and `outcomes` in one transaction (see the module notes for failures).
+    pub async fn store(
+        &mut self,
+        records: &RecordSet,
+        outcomes: &[(String, Outcome)],
+    ) -> Result<StoredBatch, StoreError> {
+        let rows = rows_of(records);
+        let now = Timestamp::now();
+        let mut stored = StoredBatch::default();
+        loop {
+            let attempt = match self.connection().await {
+                Ok(()) => match self.db.as_mut() {
+                    Some(db) => store_once(db, &self.config, &rows, outcomes, now).await,
+                    None => Err(Failure::Fatal(StoreError::other(
+                        "the batch store has no connection",
+                    ))),
+                },
+                Err(error) => Err(Failure::from(error)),
+            };
+            match attempt {
+                Ok(()) => {
+                    stored.records = rows.len() as u64;
+                    stored.outcomes = outcomes.len() as u64;
+                    return Ok(stored);
+                }
+                Err(Failure::Data(reason)) => {
+                    tracing::debug!("a batch was rejected ({reason}); storing it the careful way");
+                    return self.store_carefully(&rows, outcomes, now, stored).await;
+                }
+                Err(Failure::Transient(reason) | Failure::Duplicate(reason)) => {
+                    stored.retried += 1;
+                    if stored.retried > u64::from(RECONNECT_TRIES) {
+                        return Err(StoreError::new(
+                            StoreErrorKind::Unavailable,
+                            format!(
+                                "{} is unavailable; gave up after {RECONNECT_TRIES} retries: {reason}",
+                                self.config.url.redacted()
+                            ),
+                        ));
+                    }
+                    tracing::warn!(
+                        "storing a batch failed ({reason}); reconnecting, try {}",
+                        stored.retried
+                    );
+                    let exponent = u32::try_from(stored.retried - 1).unwrap_or(u32::MAX).min(6);
+                    tokio::time::sleep(Duration::from_millis(100) * 2u32.pow(exponent)).await;
+                    // The next turn of the loop connects afresh.
+                    if let Some(old) = self.db.take() {
+                        old.close().await;
+                    }
+                }
+                Err(Failure::Fatal(error)) => return Err(error),
+            }
+        }
+    }
+
+    /// Opens a new connection when a failure dropped the last one.
+    async fn connection(&mut self) -> Result<(), StoreError> {
+        if self.db.is_none() {
+            self.db = Some(Db::connect(&self.config.url).await?);
+        }
+        Ok(())
+    }
+
+    /// Records in halves until the rejected ones are found and dead-lettered, then outcomes.
+    async fn store_carefully(
+        &mut self,
+        rows: &[Row<'_>],
+        outcomes: &[(String, Outcome)],
+        now: Timestamp,
+        mut stored: StoredBatch,
+    ) -> Result<StoredBatch, StoreError> {
+        let counters = WriteCounters::default();
+        let config = &self.config;
+        let db = self
+            .db
+            .as_mut()
+            .ok_or_else(|| StoreError::other("the batch store has no connection"))?;
+        write_recovering(db, config, rows, now, &counters).await?;
+        super::domains::record_outcomes(db, outcomes).await?;
+        stored.records = counters.written.load(Ordering::Relaxed);
+        stored.dead_lettered = counters.dead_lettered.load(Ordering::Relaxed);
+        stored.retried += counters.retried.load(Ordering::Relaxed);
+        stored.outcomes = outcomes.len() as u64;
+        Ok(stored)
+    }
+
+    /// Closes the connection.
+    pub async fn close(&mut self) {
+        if let Some(db) = self.db.take() {
+            db.close().await;
+        }
+    }
+}
+
+/// One try: records and outcomes in one transaction, rolled back on any failure.
+async fn store_once(
+    db: &mut Db,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    outcomes: &[(String, Outcome)],
+    now: Timestamp,
+) -> Result<(), Failure> {
+    let _turn = begin_transaction(db).await?;
+    let written = async {
+        upsert_rows(db, config, rows, now).await?;
+        upsert_outcomes(db, outcomes).await.map_err(Failure::from)?;
+        Ok(())
+    }
+    .await;
+    match written {
+        Ok(()) => commit(db).await,
+        Err(failure) => {
+            rollback(db).await;
+            Err(failure)
+        }
+    }
+}
