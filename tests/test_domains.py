@@ -1,4 +1,5 @@
-"""The domains job table on each real store: adding, due pages, queued marks, outcomes."""
+"""The domains job table on each real store: adding, due pages as message bodies, queued marks,
+and batches resolved and stored with their outcomes in one transaction, with typed errors."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from pathlib import Path
 
 import dnsmill
+import pytest
 from conftest import require_tool
 from dnsservers import UdpServer, nsd
 from stores import admin
@@ -65,22 +67,44 @@ def test_due_pages_by_id_and_queued_domains_are_not_due(store: str) -> None:
         assert domains.count_due() == 25
 
 
-def test_outcomes_from_a_real_resolution(store: str) -> None:
+def test_due_pages_come_as_message_bodies_made_in_rust(store: str) -> None:
+    with dnsmill.Domains(store) as domains:
+        domains.add([f"d{n:03}.example" for n in range(25)])
+        page = domains.due_page(0, 20, batch_size=8)
+        assert (page.domains, len(page.bodies)) == (20, 3)
+        batches = [dnsmill.Batch.decode(body) for body in page.bodies]
+        assert [len(batch) for batch in batches] == [8, 8, 4]
+        assert batches[0].names[:2] == ["d000.example.", "d001.example."]
+        assert not batches[0].stop and dnsmill.Batch.decode(dnsmill.Batch.encode_stop()).stop
+        assert domains.mark_queued(page) == 20
+        rest = domains.due_page(page.last_id, 20, batch_size=8)
+        assert rest.domains == 5 and dnsmill.Batch.decode(rest.bodies[0]).names[0] == "d020.example."
+        assert not domains.due_page(rest.last_id, 20)
+    with pytest.raises(dnsmill.MessageError, match="not JSON"):
+        dnsmill.Batch.decode(b"{nope")
+
+
+def test_a_batch_is_resolved_and_stored_with_its_outcomes(store: str) -> None:
     names = ["shop.test.", "nodata.shop.test.", "missing.shop.test.", "slow.example."]
     silent = UdpServer(lambda _query: [])  # never answers: slow.example. times out
     with nsd(require_tool("nsd"), {"shop.test": ZONE}) as port:
         resolver = dnsmill.Resolver([f"127.0.0.1:{port}"], timeout=0.3, retries=0)
-        answered = resolver.resolve(names[:3], ["A", "TXT"])
-    timed_out = dnsmill.Resolver([silent.address], timeout=0.2, retries=0).resolve(names[3:], ["A"])
-    silent.close()
+        with dnsmill.BatchJob(resolver, store, types=["A", "TXT"]) as job:
+            done = job.process(dnsmill.Batch.decode(dnsmill.Batch.encode([*names[:3], "bad name"])))
+    assert done["domains"] == 3 and done["outcomes"] == {"resolved": 2, "nxdomain": 1}
+    assert done["records"] == 2  # shop.test. A, nodata TXT
+    assert done["invalid"] == [("bad name", "name contains whitespace")]
+    timing_out = dnsmill.BatchJob(dnsmill.Resolver([silent.address], timeout=0.2, retries=0), store)
+    assert timing_out.process(dnsmill.Batch.decode(dnsmill.Batch.encode(names[3:])))["outcomes"] == {
+        "failed": 1
+    }
     with dnsmill.Domains(store) as domains:
-        domains.add(names)
-        assert domains.record_outcomes(answered) == {"resolved": 2, "nxdomain": 1}
-        assert domains.record_outcomes(timed_out) == {"failed": 1}
         assert domains.count_due(max_attempts=3) == 1  # only the failure, with attempts left
         assert domains.count_due(max_attempts=1) == 0
         assert domains.count_due(max_age=0) == 4  # everything resolved is due at once
-        domains.record_outcomes(timed_out)
+    timing_out.process(dnsmill.Batch.decode(dnsmill.Batch.encode(names[3:])))
+    timing_out.close()
+    silent.close()
     rows = admin(store, "SELECT name, status, attempts FROM domains ORDER BY name")
     assert [" ".join(re.split(r"[|\s]+", row)) for row in rows.splitlines()] == [
         "missing.shop.test. nxdomain 0",
@@ -92,3 +116,64 @@ def test_outcomes_from_a_real_resolution(store: str) -> None:
     assert error == "A TIMEOUT"
     resolved_at = admin(store, "SELECT COUNT(*) FROM domains WHERE last_resolved_at IS NOT NULL")
     assert resolved_at == "4"
+    assert admin(store, "SELECT COUNT(*) FROM dns_records") == "2"
+
+
+def test_records_and_outcomes_commit_together_or_not_at_all(store: str) -> None:
+    """The outcomes' table is gone after the job opened: the batch's transaction fails as a
+    whole (a schema error), so not one of its answer records is stored either."""
+    with nsd(require_tool("nsd"), {"shop.test": ZONE}) as port:
+        resolver = dnsmill.Resolver([f"127.0.0.1:{port}"], timeout=0.3, retries=0)
+        with dnsmill.BatchJob(resolver, store, types=["A", "MX"]) as job:
+            admin(store, "DROP TABLE domains")
+            with pytest.raises(dnsmill.StoreSchemaError) as failure:
+                job.process(dnsmill.Batch.decode(dnsmill.Batch.encode(["shop.test."])))
+    assert failure.value.kind == "configuration" and "domains" in str(failure.value)
+    assert admin(store, "SELECT COUNT(*) FROM dns_records") == "0"
+
+
+REFUSE_ONE_DOMAIN = {
+    "sqlite": "CREATE TRIGGER refuse BEFORE INSERT ON domains WHEN NEW.name = 'nodata.shop.test.' "
+    "BEGIN SELECT RAISE(ABORT, 'no such domain here'); END",
+    "postgresql": "ALTER TABLE domains ADD CONSTRAINT refuse CHECK (name <> 'nodata.shop.test.')",
+    "mysql": "ALTER TABLE domains ADD CONSTRAINT refuse CHECK (name <> 'nodata.shop.test.')",
+}
+
+
+def test_data_the_store_rejects_is_a_rejected_error(store: str) -> None:
+    with dnsmill.Domains(store):
+        pass  # the schema, so the constraint has a table to go on
+    admin(store, REFUSE_ONE_DOMAIN[store.split(":")[0]])
+    with nsd(require_tool("nsd"), {"shop.test": ZONE}) as port:
+        resolver = dnsmill.Resolver([f"127.0.0.1:{port}"], timeout=0.3, retries=0)
+        with dnsmill.BatchJob(resolver, store, types=["A", "TXT"]) as job:
+            with pytest.raises(dnsmill.StoreRejectedError) as failure:
+                job.process(dnsmill.Batch.decode(dnsmill.Batch.encode(["shop.test.", "nodata.shop.test."])))
+    assert failure.value.kind == "rejected"
+    assert isinstance(failure.value, dnsmill.StoreError)
+
+
+def test_an_unreachable_store_is_a_connection_error() -> None:
+    with pytest.raises(dnsmill.StoreConnectionError) as failure:
+        dnsmill.Domains("postgresql://postgres@127.0.0.1:1/nothing")
+    assert failure.value.kind == "transient" and "127.0.0.1:1" in str(failure.value)
+    with pytest.raises(ValueError, match="names no file"):
+        dnsmill.Domains("sqlite://")
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_a_lost_connection_is_retried_inside_the_batch(store: str) -> None:
+    """The server ends the job's connection between two batches: the next batch reconnects and
+    commits all the same, and says it retried."""
+    with nsd(require_tool("nsd"), {"shop.test": ZONE}) as port:
+        resolver = dnsmill.Resolver([f"127.0.0.1:{port}"], timeout=0.3, retries=0)
+        with dnsmill.BatchJob(resolver, store, types=["A"]) as job:
+            job.process(dnsmill.Batch.decode(dnsmill.Batch.encode(["shop.test."])))
+            admin(
+                store,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            done = job.process(dnsmill.Batch.decode(dnsmill.Batch.encode(["mail.shop.test."])))
+    assert done["retried"] >= 1 and done["records"] == 1
+    assert admin(store, "SELECT COUNT(*) FROM domains WHERE status = 'resolved'") == "2"

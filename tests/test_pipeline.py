@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +19,9 @@ import pytest
 from conftest import require_tool
 from dnsmill.config import SeedSettings, Settings, load_settings
 from dnsmill.events import EventBus
-from dnsmill.pipeline import run_pipeline
-from dnsmill.publisher import Publisher
-from dnsmill.queue import open_queue
+from dnsmill.pipeline import Publisher, Worker, run_pipeline
+from dnsmill.queues import Depth, open_queue
 from dnsmill.seeder import Seeder
-from dnsmill.worker import Worker
 from dnsservers import nsd
 
 APEX_TYPES = "A,AAAA,MX,NS,SOA,TXT"
@@ -77,12 +75,23 @@ def test_publish_and_work_resolve_every_seeded_domain(seeded: tuple[Path, str, l
     stats = dnsmill.db_stats(settings.db)
     assert stats["domains_by_status"] == {"resolved": 40}
     # Nothing is due any more, and the queue is empty.
-    with open_queue(settings.queue) as queue:
-        assert queue.depth().pending == 0
-        publisher = Publisher(settings.db, queue, settings.publish, bus=EventBus())
-        assert publisher.count_due() == 0
-        assert publisher.publish().published == 0
-        publisher.close()
+
+    async def check() -> None:
+        async with open_queue(settings.queue) as queue:
+            assert (await queue.depth()).pending == 0
+            publisher = Publisher(settings.db, queue, settings.publish, bus=EventBus())
+            assert await publisher.count_due() == 0
+            assert (await publisher.publish()).published == 0
+            publisher.close()
+
+    asyncio.run(check())
+
+
+def test_the_queue_and_the_store_cannot_share_a_sqlite_file(tmp_path: Path) -> None:
+    one_file = f"sqlite://{tmp_path / 'both.db'}"
+    settings = load_settings(db=one_file, queue=one_file)
+    with pytest.raises(dnsmill.ConfigError, match="the queue and the store are the same SQLite file"):
+        run_pipeline(settings, workers=1, bus=EventBus())
 
 
 def test_malformed_messages_are_dead_lettered_and_the_rest_is_worked(
@@ -90,55 +99,63 @@ def test_malformed_messages_are_dead_lettered_and_the_rest_is_worked(
 ) -> None:
     workdir, server, domains = seeded
     settings = job_settings(workdir, work={"ns": [server], "types": "A"})
-    with open_queue(settings.queue) as queue:
-        queue.put(b"\x00garbage")
-        queue.put_json({"kind": "domains", "domains": "not-a-list"})
-        queue.put_json({"kind": "domains", "domains": domains[:3]})
-        queue.put_json({"kind": "stop"})
-        worker = Worker(settings.db, queue, settings.work, bus=EventBus())
-        report = worker.run()
-        worker.close()
-        assert report.stopped_by == "stop message"
-        assert report.dead_lettered == 2 and report.domains == 3
-        reasons = [d.reason for d in queue.dead_letters()]
-        assert "is not JSON" in reasons[0]
-        assert '"domains" must be a list of names' in reasons[1]
-        assert queue.depth().pending == 0
+
+    async def work() -> None:
+        async with open_queue(settings.queue) as queue:
+            await queue.put(b"\x00garbage")
+            await queue.put_json({"kind": "domains", "domains": "not-a-list"})
+            await queue.put(dnsmill.Batch.encode(domains[:3]))
+            await queue.put(dnsmill.Batch.encode_stop())
+            worker = Worker(settings.db, queue, settings.work, bus=EventBus())
+            report = await worker.run()
+            worker.close()
+            assert report.stopped_by == "stop message"
+            assert report.dead_lettered == 2 and report.domains == 3
+            reasons = [d.reason for d in await queue.dead_letters()]
+            assert "not JSON" in reasons[0]
+            assert "not a batch" in reasons[1]
+            assert (await queue.depth()).pending == 0
+
+    asyncio.run(work())
 
 
-def test_a_worker_stores_one_batch_while_resolving_the_next_and_acks_after_each_commit(
+def test_a_worker_holds_two_batches_and_acks_each_after_its_commit(
     seeded: tuple[Path, str, list[str]],
 ) -> None:
     workdir, server, domains = seeded
     settings = job_settings(workdir, work={"ns": [server], "types": APEX_TYPES})
     bus = EventBus()
-    done = bus.subscribe("worker")
     batches = [domains[n : n + 5] for n in range(0, len(domains), 5)]
-    with open_queue(settings.queue) as queue:
-        for batch in batches:
-            queue.put_json({"kind": "domains", "domains": batch})
-        queue.put_json({"kind": "stop"})
-        worker = Worker(settings.db, queue, settings.work, table="resolved", bus=bus)
-        running = threading.Thread(target=worker.run)
-        running.start()
-        settled = 0
-        while settled < len(batches):
-            event = done.get(timeout=30)
-            assert event is not None, "a batch was not finished in time"
-            if event.name != "batch_done":
-                continue
-            settled += 1
-            # Announced after the ack, which comes after the batch's commit: every domain of
-            # the batches settled so far has its outcome stored. At most two batches are held.
-            # (Read through dnsmill: a second SQLite library in this process, Python's, would
-            # drop the file locks dnsmill's SQLite holds.)
-            resolved = dnsmill.db_stats(settings.db)["domains_by_status"].get("resolved", 0)
-            assert resolved >= sum(len(batch) for batch in batches[:settled])
-            assert queue.depth().leased <= 2
-        running.join(timeout=30)
-        worker.close()
-        assert worker.report.batches == len(batches) and worker.report.stopped_by == "stop message"
-        assert queue.depth().pending == 0
+
+    async def work() -> None:
+        async with open_queue(settings.queue) as queue:
+            await queue.put_many([dnsmill.Batch.encode(batch) for batch in batches])
+            await queue.put(dnsmill.Batch.encode_stop())
+            worker = Worker(settings.db, queue, settings.work, table="resolved", bus=bus)
+            with bus.subscribe("worker") as done:
+                running = asyncio.create_task(worker.run())
+                settled = 0
+                while settled < len(batches):
+                    event = await done.get_async(timeout=30)
+                    assert event is not None, "a batch was not finished in time"
+                    if event.name != "batch_done":
+                        continue
+                    settled += 1
+                    # Announced after the ack, which comes after the batch's one commit of
+                    # records and outcomes: every domain of the batches settled so far has its
+                    # outcome stored. At most two batches are held. (Read through dnsmill: a
+                    # second SQLite library in this process, Python's, would drop the file
+                    # locks dnsmill's SQLite holds.)
+                    stats = await asyncio.to_thread(dnsmill.db_stats, settings.db, "resolved")
+                    resolved = stats["domains_by_status"].get("resolved", 0)
+                    assert resolved >= sum(len(batch) for batch in batches[:settled])
+                    assert (await queue.depth()).held <= 2
+                report = await asyncio.wait_for(running, 30)
+            worker.close()
+            assert report.batches == len(batches) and report.stopped_by == "stop message"
+            assert (await queue.depth()).pending == 0
+
+    asyncio.run(work())
 
 
 def dnsmill_command(*args: str) -> subprocess.Popen[str]:
@@ -147,13 +164,20 @@ def dnsmill_command(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def depth_of(queue: str) -> Depth:
+    async def look() -> Depth:
+        async with open_queue(queue) as opened:
+            return await opened.depth()
+
+    return asyncio.run(look())
+
+
 def wait_for_a_lease(queue: str, poll: float) -> None:
     """Returns once a worker holds a batch of `queue` (or after 30 s)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        with open_queue(queue) as look:
-            if look.depth().leased:
-                return
+        if depth_of(queue).held:
+            return
         time.sleep(poll)
 
 
@@ -164,18 +188,17 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(seeded: tuple[Pa
     out, err = publish.communicate(timeout=60)
     assert publish.returncode == 0, err
     assert json.loads(out)["published"] == 40
-    # The first worker is killed while it holds a batch (its lease is short, so the batch
-    # comes back soon); a second one finishes the queue.
-    common = ["--db", db, "--queue", queue, "--ns", server, "-t", APEX_TYPES, "--table", "resolved"]
-    victim = dnsmill_command("work", *common, "--lease", "1s", "--idle-exit", "30")
+    # The first worker is killed while it holds a batch (the queue's lease is short, so the
+    # batch comes back soon); a second one finishes the queue.
+    common = ["--db", db, "--ns", server, "-t", APEX_TYPES, "--table", "resolved"]
+    victim = dnsmill_command("work", *common, "--queue", f"{queue}?lease=1", "--idle-exit", "30")
     wait_for_a_lease(queue, poll=0.005)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
-    survivor = dnsmill_command("work", *common, "--idle-exit", "3")
+    survivor = dnsmill_command("work", *common, "--queue", queue, "--idle-exit", "3")
     out, err = survivor.communicate(timeout=120)
     assert survivor.returncode == 0, err
-    with open_queue(queue) as look:
-        assert look.depth().pending == 0
+    assert depth_of(queue).pending == 0
     resolved = apex_records(workdir / "store.db", "resolved", domains)
     assert resolved == apex_records(workdir / "store.db", "dns_records", domains)
     assert len(resolved) == len(set(resolved))  # no duplicate rows
@@ -198,10 +221,9 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(seeded: tuple[Path, str,
     assert worker.returncode == 0, err
     report = json.loads(out)
     assert report["stopped_by"] == "signal" and report["batches"] >= 1
-    with open_queue(queue) as look:
-        depth = look.depth()
-        assert depth.leased == 0  # the batch in hand was acked, nothing left half-done
-        assert depth.ready == (2040 - report["domains"]) // 200 + ((2040 - report["domains"]) % 200 > 0)
+    depth = depth_of(queue)
+    assert depth.held == 0  # the batches in hand were acked, nothing left half-done
+    assert depth.ready == (2040 - report["domains"]) // 200 + ((2040 - report["domains"]) % 200 > 0)
     statuses = dnsmill.db_stats(db)["domains_by_status"]
     # Every domain of every acked batch has its outcome; the rest wait on the queue.
     assert statuses["resolved"] + statuses["failed"] == report["domains"]
@@ -238,7 +260,8 @@ def test_cli_domains_add_publish_count_purge_and_run(seeded: tuple[Path, str, li
     assert json.loads(out) == {"added": 2, "duplicates": 0, "rejected": 1}
     assert f"{names}:2: 'not a name': name contains whitespace" in err
     count = dnsmill_command("publish", "--db", db, "--queue", queue, "--count-only")
-    assert json.loads(count.communicate(timeout=60)[0]) == {"due": 42}
+    counted = json.loads(count.communicate(timeout=60)[0])
+    assert counted["due"] == 42 and counted["queue"]["pending"] == 0
     first = dnsmill_command("publish", "--db", db, "--queue", queue, "--batch-size", "10")
     assert json.loads(first.communicate(timeout=60)[0])["messages"] == 5
     purge = dnsmill_command("publish", "--db", db, "--queue", queue, "--purge", "--batch-size", "50")
@@ -265,3 +288,50 @@ def test_cli_domains_add_publish_count_purge_and_run(seeded: tuple[Path, str, li
     # The purge left one message of 42 domains queued; run publishes nothing new and works it.
     assert result["published"] == 0 and result["domains"] == 42
     assert result["outcomes"] == {"resolved": 40, "failed": 2}  # NSD refuses the two extra names
+
+
+def test_a_worker_dead_letters_rejected_batches_and_stops_on_a_broken_schema(
+    seeded: tuple[Path, str, list[str]],
+) -> None:
+    workdir, server, domains = seeded
+    settings = job_settings(workdir, work={"ns": [server], "types": "A"})
+    refused = domains[0]
+    # The store refuses the outcome of one domain: its batch can never be stored.
+    trigger = (
+        f"CREATE TRIGGER refuse BEFORE INSERT ON domains WHEN NEW.name = '{refused}' "
+        "BEGIN SELECT RAISE(ABORT, 'refused here'); END"
+    )
+    subprocess.run([sys.executable, "-c", SQL_SCRIPT, str(workdir / "store.db"), trigger], check=True)
+
+    async def work() -> None:
+        async with open_queue(settings.queue) as queue:
+            await queue.put(dnsmill.Batch.encode([refused, domains[1]]))
+            await queue.put(dnsmill.Batch.encode(domains[2:4]))
+            worker = Worker(settings.db, queue, settings.work, bus=EventBus())
+            report = await worker.run(max_batches=2, idle_exit=1)
+            worker.close()
+            assert report.dead_lettered == 1 and report.batches == 1 and report.domains == 2
+            letters = await queue.dead_letters()
+            assert "the store rejected the batch" in letters[0].reason and "refused here" in letters[0].reason
+            # Then the schema breaks: the worker returns the batch for others and stops.
+            drop = "DROP TABLE domains"
+            await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-c", SQL_SCRIPT, str(workdir / "store.db"), drop],
+                check=True,
+            )
+            await queue.put(dnsmill.Batch.encode(domains[4:6]))
+            broken = Worker(settings.db, queue, settings.work, bus=EventBus())
+            with pytest.raises(dnsmill.StoreSchemaError):
+                await broken.run(idle_exit=1)
+            broken.close()
+            depth = await queue.depth()
+            assert depth.ready == 1 and depth.held == 0 and depth.dead == 1
+
+    asyncio.run(work())
+
+
+# Runs SQL on a SQLite file from another process (see stores.admin for why).
+SQL_SCRIPT = (
+    "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.argv[2])\nc.commit()\n"
+)

@@ -2,12 +2,16 @@
 
 import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Literal, final, overload
+from typing import Any, ClassVar, Literal, TypedDict, final, overload
 
 __version__: str
 
+_Kind = Literal["error", "transient", "rejected", "configuration", "unavailable", "unsupported"]
+
 class DnsmillError(Exception):
-    """Base class of every dnsmill error."""
+    """Base class of every dnsmill error; ``kind`` says what a caller can do about it."""
+
+    kind: ClassVar[_Kind]
 
 class ZoneSyntaxError(DnsmillError):
     """A zone file is malformed; the attributes say where and why."""
@@ -21,10 +25,31 @@ class ResolveError(DnsmillError):
     """Resolution could not be carried out."""
 
 class StoreError(DnsmillError):
-    """A store rejected or lost a write."""
+    """A store operation failed; the subclass (and ``kind``) says what to do about it."""
+
+class StoreConnectionError(StoreError):
+    """The connection to the store was lost, or the store was busy: try again."""
+
+class StoreRejectedError(StoreError):
+    """The store rejected the data itself: the same data fails again."""
+
+class StoreSchemaError(StoreError):
+    """The store's schema or configuration is wrong: fix the setup."""
+
+class StoreUnavailableError(StoreError):
+    """The store stayed unreachable through every retry."""
 
 class QueueError(DnsmillError):
-    """A queue operation failed."""
+    """A queue operation failed; the subclass (and ``kind``) says what to do about it."""
+
+class QueueConnectionError(QueueError):
+    """The queue could not be reached, or was busy: try again."""
+
+class QueueUnsupportedError(QueueError):
+    """The queue lacks an optional capability."""
+
+class MessageError(QueueError):
+    """A message can never be processed (it is not a batch): dead-letter it."""
 
 class ServeError(DnsmillError):
     """The authoritative server could not start or load its records."""
@@ -247,11 +272,78 @@ class Domains:
         self, after: int = 0, limit: int = 1000, *, max_age: float = 86400.0, max_attempts: int = 3
     ) -> list[tuple[int, str]]: ...
     def count_due(self, *, max_age: float = 86400.0, max_attempts: int = 3) -> int: ...
-    def mark_queued(self, ids: Sequence[int]) -> int: ...
+    def due_page(
+        self,
+        after: int = 0,
+        limit: int = 20000,
+        *,
+        batch_size: int = 2000,
+        max_age: float = 86400.0,
+        max_attempts: int = 3,
+    ) -> DuePage: ...
+    def mark_queued(self, domains: DuePage | Sequence[int]) -> int: ...
     def reset_queued(self) -> int: ...
-    def record_outcomes(self, results: ResultSet) -> dict[str, int]: ...
     def close(self) -> None: ...
     def __enter__(self) -> Domains: ...
+    def __exit__(self, *_exc: object) -> bool: ...
+
+@final
+class DuePage:
+    """A page of due domains as queue message bodies."""
+
+    @property
+    def bodies(self) -> list[bytes]: ...
+    @property
+    def domains(self) -> int: ...
+    @property
+    def last_id(self) -> int: ...
+    def __len__(self) -> int: ...
+
+@final
+class Batch:
+    """A work-queue message, read in Rust: a batch of domains, or a stop request."""
+
+    @staticmethod
+    def decode(body: bytes) -> Batch: ...
+    @staticmethod
+    def encode(names: Sequence[str]) -> bytes: ...
+    @staticmethod
+    def encode_stop() -> bytes: ...
+    @property
+    def stop(self) -> bool: ...
+    @property
+    def names(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+
+class _BatchReport(TypedDict):
+    """What ``BatchJob.process`` did with one batch."""
+
+    domains: int
+    invalid: list[tuple[str, str]]
+    records: int
+    dead_lettered: int
+    outcomes: dict[str, int]
+    resolve_seconds: float
+    store_seconds: float
+    retried: int
+
+@final
+class BatchJob:
+    """Resolves batches and stores each (answers and domain outcomes) in one transaction."""
+
+    def __new__(
+        cls,
+        resolver: Resolver,
+        db: str = "sqlite://dnsmill.db",
+        *,
+        types: _Types | None = None,
+        table: str = "dns_records",
+        source: str = "worker",
+    ) -> BatchJob: ...
+    def process(self, batch: Batch) -> _BatchReport: ...
+    def process_async(self, batch: Batch) -> Awaitable[_BatchReport]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> BatchJob: ...
     def __exit__(self, *_exc: object) -> bool: ...
 
 @final

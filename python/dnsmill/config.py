@@ -132,8 +132,8 @@ class WorkSettings(Section):
     concurrency: int = Field(1000, ge=1)
     timeout: Duration = timedelta(seconds=2)
     retries: int = Field(2, ge=0)
-    #: How long a batch stays leased to a worker before the queue offers it again.
-    lease: Duration = timedelta(minutes=5)
+    #: Batches a worker holds at once: one resolving while another is stored.
+    prefetch: int = Field(2, ge=1)
     worker_id: str | None = None
 
 

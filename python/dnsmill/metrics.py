@@ -3,20 +3,13 @@
 Names follow Prometheus conventions: ``dnsmill_<part>_<what>_total`` for counters,
 ``..._seconds`` for durations. Labels are small closed sets (topic, outcome, status, queue);
 nothing is labelled per domain. ``--metrics-port`` on a service, or :func:`serve`, exposes
-them over HTTP at ``/metrics``.
+them over HTTP at ``/metrics``. This module imports nothing of dnsmill's: the parts that report
+figures (the server's collector, the queues) import it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
-
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-
-if TYPE_CHECKING:
-    from dnsmill.server import Server
 
 EVENTS_PUBLISHED = Counter("dnsmill_events_published_total", "Events published on the bus.", ["topic"])
 EVENTS_DROPPED = Counter(
@@ -51,42 +44,6 @@ WORKER_BATCH_SECONDS = Histogram(
     "From taking a batch to acknowledging it.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
-
-
-class ServerCollector(Collector):
-    """The built-in server's figures, read from it at each scrape (its counters live in Rust,
-    where the queries are answered)."""
-
-    def __init__(self, server: Server) -> None:
-        self._server = server
-
-    def collect(self) -> Iterator[Metric]:
-        stats = self._server.stats
-        yield CounterMetricFamily(
-            "dnsmill_server_udp_queries", "UDP queries the server received.", value=stats["udp_queries"]
-        )
-        yield CounterMetricFamily(
-            "dnsmill_server_udp_cached_answers",
-            "UDP queries answered from the answer cache.",
-            value=stats["udp_cached"],
-        )
-        yield CounterMetricFamily(
-            "dnsmill_server_loads", "Loads of the served records.", value=stats["loads"]
-        )
-        yield GaugeMetricFamily("dnsmill_server_zones", "Zones served.", value=stats["zones"])
-        yield GaugeMetricFamily("dnsmill_server_records", "Records served.", value=stats["records"])
-        yield GaugeMetricFamily(
-            "dnsmill_server_skipped_records",
-            "Records not served (under no SOA, or unreadable).",
-            value=stats["skipped"],
-        )
-
-
-def watch_server(server: Server, registry: CollectorRegistry = REGISTRY) -> Callable[[], None]:
-    """Adds ``server``'s figures to ``registry``; returns the call that takes them out again."""
-    collector = ServerCollector(server)
-    registry.register(collector)
-    return lambda: registry.unregister(collector)
 
 
 def serve(port: int, address: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY) -> None:

@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from dnsmill import _core, events
 
@@ -91,3 +96,39 @@ def serve(
 
         subscription = (bus or events.bus).subscribe("seeder", callback=seeded, maxsize=4)
     return Server(core, subscription)
+
+
+class ServerCollector(Collector):
+    """The built-in server's figures, read from it at each scrape (its counters live in Rust,
+    where the queries are answered)."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._server.stats
+        yield CounterMetricFamily(
+            "dnsmill_server_udp_queries", "UDP queries the server received.", value=stats["udp_queries"]
+        )
+        yield CounterMetricFamily(
+            "dnsmill_server_udp_cached_answers",
+            "UDP queries answered from the answer cache.",
+            value=stats["udp_cached"],
+        )
+        yield CounterMetricFamily(
+            "dnsmill_server_loads", "Loads of the served records.", value=stats["loads"]
+        )
+        yield GaugeMetricFamily("dnsmill_server_zones", "Zones served.", value=stats["zones"])
+        yield GaugeMetricFamily("dnsmill_server_records", "Records served.", value=stats["records"])
+        yield GaugeMetricFamily(
+            "dnsmill_server_skipped_records",
+            "Records not served (under no SOA, or unreadable).",
+            value=stats["skipped"],
+        )
+
+
+def watch_server(server: Server, registry: CollectorRegistry = REGISTRY) -> Callable[[], None]:
+    """Adds ``server``'s figures to ``registry``; returns the call that takes them out again."""
+    collector = ServerCollector(server)
+    registry.register(collector)
+    return lambda: registry.unregister(collector)

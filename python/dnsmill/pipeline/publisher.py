@@ -2,17 +2,18 @@
 
 A domain is due when it was never resolved, when its last resolution is older than
 ``max_age``, or when it failed fewer than ``max_attempts`` times in a row. Domains are read in
-pages by id (keyset pagination, never OFFSET); each page's messages are put in one durable
-step, and only then are its domains marked ``queued``: a crash in between publishes them again
-next time, which the idempotent workers do not mind, instead of losing them.
+pages by id (keyset pagination, never OFFSET), and Rust turns each page into ready message
+bodies (no Python object per domain). A page's messages are put in one durable step, and only
+then are its domains marked ``queued``: a crash in between publishes them again next time,
+which the idempotent workers do not mind, instead of losing them.
 
 Messages are JSON: ``{"kind": "domains", "domains": [...]}``; ``{"kind": "stop"}`` tells the
-worker that takes it to finish.
+worker that takes it to finish (:class:`dnsmill.Batch` makes and reads both).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -20,19 +21,13 @@ from dataclasses import dataclass
 import dnsmill
 from dnsmill import events, metrics
 from dnsmill.config import PublishSettings
-from dnsmill.queue import Queue
+from dnsmill.pipeline.stores import ensure_apart
+from dnsmill.queues import Queue
 
 log = logging.getLogger("dnsmill.publisher")
 
-#: Domains read per page: several messages' worth, one round trip.
+#: Messages' worth of domains read per page: one round trip to the store, one durable put.
 PAGE_MESSAGES = 20
-
-
-def domains_message(names: list[str]) -> bytes:
-    return json.dumps({"kind": "domains", "domains": names}, separators=(",", ":")).encode()
-
-
-STOP_MESSAGE = b'{"kind":"stop"}'
 
 
 @dataclass(frozen=True)
@@ -56,25 +51,29 @@ class Publisher:
         *,
         bus: events.EventBus | None = None,
     ) -> None:
+        ensure_apart(queue.url, db)
         self.settings = settings or PublishSettings()
         self.queue = queue
         self.bus = bus or events.bus
         self.domains = dnsmill.Domains(db)
 
-    def count_due(self) -> int:
-        return self.domains.count_due(
-            max_age=self.settings.max_age.total_seconds(), max_attempts=self.settings.max_attempts
+    async def count_due(self) -> int:
+        """How many domains are due now."""
+        return await asyncio.to_thread(
+            self.domains.count_due,
+            max_age=self.settings.max_age.total_seconds(),
+            max_attempts=self.settings.max_attempts,
         )
 
-    def purge(self) -> tuple[int, int]:
+    async def purge(self) -> tuple[int, int]:
         """Empties the queue of messages nobody holds and makes their domains due again;
         returns (messages purged, domains reset)."""
-        purged = self.queue.purge()
-        reset = self.domains.reset_queued()
+        purged = await self.queue.purge()
+        reset = await asyncio.to_thread(self.domains.reset_queued)
         self.bus.publish("publisher", "queue_purged", {"messages": purged, "domains_reset": reset})
         return purged, reset
 
-    def publish(self, limit: int | None = None, stop_workers: int = 0) -> PublishReport:
+    async def publish(self, limit: int | None = None, stop_workers: int = 0) -> PublishReport:
         """Publishes every due domain (at most ``limit``), then ``stop_workers`` stop messages."""
         started = time.perf_counter()
         batch = self.settings.batch_size
@@ -83,24 +82,25 @@ class Publisher:
             want = batch * PAGE_MESSAGES
             if limit is not None:
                 want = min(want, limit - published)
-            page = self.domains.due(
+            page = await asyncio.to_thread(
+                self.domains.due_page,
                 after,
                 want,
+                batch_size=batch,
                 max_age=self.settings.max_age.total_seconds(),
                 max_attempts=self.settings.max_attempts,
             )
             if not page:
                 break
-            after = page[-1][0]
-            names = [name for _, name in page]
-            bodies = [domains_message(names[i : i + batch]) for i in range(0, len(names), batch)]
-            self.queue.put_many(bodies)
-            self.domains.mark_queued([domain_id for domain_id, _ in page])
-            published += len(page)
+            after = page.last_id
+            bodies = page.bodies
+            await self.queue.put_many(bodies)
+            await asyncio.to_thread(self.domains.mark_queued, page)
+            published += page.domains
             messages += len(bodies)
-            metrics.PUBLISHER_DOMAINS.inc(len(page))
+            metrics.PUBLISHER_DOMAINS.inc(page.domains)
         if stop_workers:
-            self.queue.put_many([STOP_MESSAGE] * stop_workers)
+            await self.queue.put_many([dnsmill.Batch.encode_stop()] * stop_workers)
         report = PublishReport(published, messages, stop_workers, time.perf_counter() - started)
         self.bus.publish(
             "publisher",

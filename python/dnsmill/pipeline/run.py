@@ -1,13 +1,14 @@
 """Publish and work in one process: what ``dnsmill run`` and ``scripts/demo`` do.
 
 The publisher puts every due domain on the queue followed by one stop message per worker;
-the workers (threads: resolving and writing release the GIL) take batches until their stop
-message. Progress comes from the workers' ``batch_done`` events.
+the workers (asyncio tasks in one event loop: resolving and storing happen in Rust, without
+the GIL) take batches until their stop message. Progress comes from the workers'
+``batch_done`` events.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from typing import Any
 
@@ -16,17 +17,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dnsmill import events
 from dnsmill.config import Settings
-from dnsmill.publisher import Publisher
-from dnsmill.queue import open_queue
-from dnsmill.worker import Worker, WorkReport
+from dnsmill.pipeline.publisher import Publisher
+from dnsmill.pipeline.worker import Worker, WorkReport
+from dnsmill.queues import open_queue
 
 
-def run_pipeline(
+async def run_pipeline_async(
     settings: Settings,
     *,
     workers: int = 2,
     table: str = "dns_records",
-    stop: threading.Event | None = None,
+    stop: asyncio.Event | None = None,
     progress: bool = False,
     bus: events.EventBus | None = None,
 ) -> dict[str, Any]:
@@ -35,29 +36,16 @@ def run_pipeline(
     if workers < 1:
         raise ValueError("workers must be at least 1")
     bus = bus or events.bus
-    stop = stop or threading.Event()
+    stop = stop or asyncio.Event()
     started = time.perf_counter()
-    with open_queue(settings.queue) as queue:
+    async with open_queue(settings.queue) as queue:
         publisher = Publisher(settings.db, queue, settings.publish, bus=bus)
         try:
-            report = publisher.publish(stop_workers=workers)
+            report = await publisher.publish(stop_workers=workers)
         finally:
             publisher.close()
         published_at = time.perf_counter()
-        reports: list[WorkReport] = []
-        failures: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                worker = Worker(settings.db, queue, settings.work, table=table, bus=bus)
-                try:
-                    reports.append(worker.run(stop))
-                finally:
-                    worker.close()
-            except BaseException as error:  # surfaced in the calling thread below
-                failures.append(error)
-
-        threads = [threading.Thread(target=work, name=f"dnsmill-worker-{n}") for n in range(workers)]
+        crew = [Worker(settings.db, queue, settings.work, table=table, bus=bus) for _ in range(workers)]
         console = Console(stderr=True)
         bar = Progress(
             TextColumn("resolving"),
@@ -69,25 +57,25 @@ def run_pipeline(
             transient=True,
             disable=not (progress and console.is_terminal),
         )
-        with bus.subscribe("worker") as done, bar:
-            task = bar.add_task("work", total=report.published)
-            for thread in threads:
-                thread.start()
-            while any(thread.is_alive() for thread in threads):
-                event = done.get(timeout=0.2)
-                if event is not None and event.name == "batch_done":
-                    bar.advance(task, event.data["domains"])
-            for thread in threads:
-                thread.join()
-    if failures:
-        raise failures[0]
+        try:
+            with bus.subscribe("worker") as done, bar:
+                task = bar.add_task("work", total=report.published)
+                running = asyncio.gather(*(worker.run(stop) for worker in crew))
+                while not running.done():
+                    await asyncio.wait([running], timeout=0.2)
+                    while (event := done.get_nowait()) is not None:
+                        if event.name == "batch_done":
+                            bar.advance(task, event.data["domains"])
+                reports: list[WorkReport] = running.result()
+        finally:
+            for worker in crew:
+                worker.close()
     finished = time.perf_counter()
     outcomes: dict[str, int] = {}
     for part in reports:
         for outcome, count in part.outcomes.items():
             outcomes[outcome] = outcomes.get(outcome, 0) + count
     domains = sum(part.domains for part in reports)
-    work_seconds = finished - published_at
     return {
         "published": report.published,
         "domains": domains,
@@ -95,6 +83,18 @@ def run_pipeline(
         "outcomes": outcomes,
         "dead_lettered": sum(part.dead_lettered for part in reports),
         "publish_seconds": round(published_at - started, 3),
-        "work_seconds": round(work_seconds, 3),
+        "work_seconds": round(finished - published_at, 3),
         "domains_per_second": round(domains / (finished - started), 1) if finished > started else 0.0,
     }
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    workers: int = 2,
+    table: str = "dns_records",
+    progress: bool = False,
+    bus: events.EventBus | None = None,
+) -> dict[str, Any]:
+    """:func:`run_pipeline_async` in its own event loop (scripts, notebooks use the async one)."""
+    return asyncio.run(run_pipeline_async(settings, workers=workers, table=table, progress=progress, bus=bus))

@@ -1,41 +1,43 @@
-"""The worker: takes batches of domains from the queue, resolves them with the Rust resolver
-straight into the Rust writer, records each domain's outcome, and acks only after the commit.
+"""The worker: takes batches of domains from the queue and hands each to Rust in one call,
+which resolves it and stores the answer records and the domains' outcomes in one
+transaction; the worker acks the message only after that commit.
 
 A batch redelivered after a crash is harmless: writes are idempotent (one row per name, type
-and rdata) and outcomes are overwritten. A message that is not a batch of domains goes to the
-queue's dead letters with the reason. A store that fails returns the batch to the queue (after
-a pause) for another try; after the queue's delivery limit it is dead-lettered.
+and rdata) and outcomes are overwritten. What happens to a batch that fails depends on the
+error's kind:
+
+- a message that is not a batch, or a batch the store rejects: dead-lettered with the reason;
+- a lost connection to the store (``StoreConnectionError``) or a resolver that cannot run:
+  returned to the queue for another try after ``RETRY_DELAY`` (the queue's delivery limit
+  dead-letters it in the end);
+- a store that stays down after the core's own retries, or a wrong schema or configuration:
+  returned to the queue at once for other workers, and this worker stops with the error.
 
 Stopping: set the ``stop`` event (``dnsmill work`` does on SIGTERM or Ctrl-C): the worker
-takes no new batch, finishes the one in hand, commits, acks and returns.
+takes no new batch, finishes the ones in hand, commits, acks and returns.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import dnsmill
 from dnsmill import events, metrics
 from dnsmill.config import WorkSettings
-from dnsmill.queue import Message, Queue
+from dnsmill.pipeline.stores import ensure_apart
+from dnsmill.queues import Delivery, Queue
 
 log = logging.getLogger("dnsmill.worker")
 
 #: How long a worker waits for a message before looking at its stop signal again.
 POLL_SECONDS = 0.5
-#: How long a batch the store failed on waits before it is offered again.
+#: How long a batch that failed for a passing reason waits before it is offered again.
 RETRY_DELAY = 5.0
-#: Rows the writer takes into one transaction. The worker flushes after every message, so this
-#: only needs to exceed a message's answers for each message to be one commit: every commit
-#: rewrites the index pages it touched, and those are spread over the whole table.
-WRITE_BATCH_ROWS = 200_000
 
 
 @dataclass
@@ -51,23 +53,6 @@ class WorkReport:
     stopped_by: str = ""
 
 
-def parse_batch(message: Message) -> list[str] | None:
-    """The domains of a batch message; None for a stop message. Raises ValueError saying what
-    is wrong with anything else."""
-    try:
-        body = message.json()
-    except ValueError as error:
-        raise ValueError(f"message {message.id} is not JSON: {error}") from None
-    if not isinstance(body, dict) or body.get("kind") not in ("domains", "stop"):
-        raise ValueError(f'message {message.id} is not a batch: expected {{"kind": "domains" | "stop", ...}}')
-    if body["kind"] == "stop":
-        return None
-    names = body.get("domains")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ValueError(f'message {message.id}: "domains" must be a list of names')
-    return names
-
-
 class Worker:
     """Resolves batches from ``queue`` into the store at ``db``."""
 
@@ -80,27 +65,25 @@ class Worker:
         table: str = "dns_records",
         bus: events.EventBus | None = None,
     ) -> None:
+        ensure_apart(queue.url, db)
         self.settings = settings or WorkSettings()
         self.queue = queue
         self.bus = bus or events.bus
-        self.worker_id = (
-            self.settings.worker_id or f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
-        )
-        self.resolver = dnsmill.Resolver(
+        self.worker_id = self.settings.worker_id or f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
+        resolver = dnsmill.Resolver(
             self.settings.ns or None,
             concurrency=self.settings.concurrency,
             timeout=self.settings.timeout.total_seconds(),
             retries=self.settings.retries,
         )
-        self.writer = dnsmill.Writer(db, table=table, source="worker", batch_size=WRITE_BATCH_ROWS)
-        self.domains = dnsmill.Domains(db)
+        self.job = dnsmill.BatchJob(resolver, db, types=self.settings.types, table=table)
         self.report = WorkReport()
-        # Resolving and storing run on two threads, and either may fail a batch.
-        self._failures = threading.Lock()
+        #: Set when a batch failed in a way that stops this worker.
+        self._fatal: BaseException | None = None
 
-    def run(
+    async def run(
         self,
-        stop: threading.Event | None = None,
+        stop: asyncio.Event | None = None,
         *,
         idle_exit: float | None = None,
         max_batches: int | None = None,
@@ -108,101 +91,125 @@ class Worker:
         """Works until a stop message, the ``stop`` event, ``idle_exit`` seconds without a
         message, or ``max_batches`` batches.
 
-        Storing a batch (write, commit, outcomes, ack) runs beside resolving the next one, so a
-        worker takes as long per batch as the slower of the two rather than both: it holds at
-        most two messages, and acks each only after its own commit."""
-        stop = stop or threading.Event()
-        lease = self.settings.lease.total_seconds()
-        idle_since = time.monotonic()
+        The worker holds up to ``prefetch`` batches (2 by default) and processes them side by
+        side: one resolves while another is being stored, so a worker takes about as long per
+        batch as the slower of the two. Each is acked after its own commit."""
+        stop = stop or asyncio.Event()
         report = self.report
+        idle_since = time.monotonic()
         taken = 0
-        storing: Future[None] | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dnsmill-store") as storer:
-            while True:
-                if stop.is_set():
-                    report.stopped_by = "signal"
-                    break
-                if max_batches is not None and taken >= max_batches:
-                    report.stopped_by = "max_batches"
-                    break
-                message = self.queue.get(lease=lease, wait=POLL_SECONDS)
-                if message is None:
-                    if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
-                        report.stopped_by = "idle"
+        in_hand: set[asyncio.Task[None]] = set()
+        async with self.queue.consume(prefetch=self.settings.prefetch) as consumer:
+            try:
+                while True:
+                    if self._fatal is not None:
+                        report.stopped_by = "error"
                         break
-                    continue
-                idle_since = time.monotonic()
-                try:
-                    names = parse_batch(message)
-                except ValueError as error:
-                    self.queue.dead_letter(message, str(error))
-                    report.dead_lettered += 1
-                    log.warning("dead-lettered: %s", error)
-                    continue
-                if names is None:
-                    if storing is not None:
-                        storing.result()
-                    self.queue.ack(message)
-                    report.stopped_by = "stop message"
-                    break
-                taken += 1
-                started = time.perf_counter()
-                results = self._resolve(message, names)
-                if storing is not None:
-                    storing.result()  # one batch in the store at a time, acked in order
-                    storing = None
-                if results is not None:
-                    storing = storer.submit(self._store, message, names, results, started)
-            if storing is not None:
-                storing.result()
+                    if stop.is_set():
+                        report.stopped_by = "signal"
+                        break
+                    if max_batches is not None and taken >= max_batches:
+                        report.stopped_by = "max_batches"
+                        break
+                    delivery = await consumer.get(timeout=POLL_SECONDS)
+                    if delivery is None:
+                        if (
+                            not in_hand
+                            and idle_exit is not None
+                            and time.monotonic() - idle_since >= idle_exit
+                        ):
+                            report.stopped_by = "idle"
+                            break
+                        continue
+                    idle_since = time.monotonic()
+                    try:
+                        batch = dnsmill.Batch.decode(delivery.body)
+                    except dnsmill.MessageError as error:
+                        await delivery.dead_letter(str(error))
+                        report.dead_lettered += 1
+                        log.warning("dead-lettered message %s: %s", delivery.message_id, error)
+                        continue
+                    if batch.stop:
+                        await asyncio.gather(*in_hand)
+                        await delivery.ack()
+                        report.stopped_by = "stop message"
+                        break
+                    taken += 1
+                    task = asyncio.create_task(self._process(delivery, batch))
+                    in_hand.add(task)
+                    task.add_done_callback(in_hand.discard)
+            finally:
+                # Finish, commit and ack what is in hand; the consumer then returns anything
+                # left unsettled to the queue.
+                await asyncio.gather(*in_hand, return_exceptions=True)
         self.bus.publish("worker", "worker_stopped", {"worker": self.worker_id, "reason": report.stopped_by})
+        if self._fatal is not None:
+            raise self._fatal
         return report
 
-    def _resolve(self, message: Message, names: list[str]) -> dnsmill.ResultSet | None:
+    async def _process(self, delivery: Delivery, batch: dnsmill.Batch) -> None:
+        started = time.perf_counter()
         try:
-            return self.resolver.resolve(names, self.settings.types)
-        except dnsmill.DnsmillError as error:
-            self._failed(message, error)
-            return None
-
-    def _failed(self, message: Message, error: Exception) -> None:
-        with self._failures:
-            self.report.failed_batches += 1
-        metrics.WORKER_BATCHES.labels(outcome="failed").inc()
-        log.warning("batch %d failed (%s); it will be offered again", message.id, error)
-        self.queue.nack(message, delay=RETRY_DELAY, reason=str(error))
-
-    def _store(self, message: Message, names: list[str], results: dnsmill.ResultSet, started: float) -> None:
-        report = self.report
-        try:
-            self.writer.write(results)
-            self.writer.flush()  # committed before the outcomes and the ack
-            outcomes = self.domains.record_outcomes(results)
-        except dnsmill.DnsmillError as error:
-            self._failed(message, error)
+            done = await self.job.process_async(batch)
+        except (dnsmill.StoreConnectionError, dnsmill.ResolveError) as error:
+            await self._failed(delivery, error, delay=RETRY_DELAY)
             return
-        if not self.queue.ack(message):
-            # The lease ran out first and another worker may hold the batch: its writes
-            # are idempotent, so nothing is doubled, but the lease is too short.
-            log.warning("batch %d outlived its lease of %s; raise --lease", message.id, self.settings.lease)
+        except dnsmill.StoreRejectedError as error:
+            # The store refuses this batch as a whole; retrying it can only fail again.
+            await delivery.dead_letter(f"the store rejected the batch: {error}")
+            self.report.dead_lettered += 1
+            log.warning("dead-lettered batch %s: %s", delivery.message_id, error)
+            return
+        except dnsmill.StoreError as error:  # unavailable, schema or configuration: stop
+            await self._failed(delivery, error, delay=0.0)
+            self._fatal = error
+            return
+        try:
+            await delivery.ack()
+        except dnsmill.QueueError as error:
+            # The batch is committed; the queue will offer it again and the idempotent writes
+            # make that harmless, but the lease was too short for the batch.
+            log.warning("batch %s was committed but could not be acked: %s", delivery.message_id, error)
         seconds = time.perf_counter() - started
-        records = len(results.records())
+        report = self.report
         report.batches += 1
-        report.domains += len(names)
-        report.records += records
-        for outcome, count in outcomes.items():
+        report.domains += done["domains"]
+        report.records += done["records"]
+        for outcome, count in done["outcomes"].items():
             report.outcomes[outcome] = report.outcomes.get(outcome, 0) + count
             metrics.WORKER_DOMAINS.labels(outcome=outcome).inc(count)
+        for name, reason in done["invalid"]:
+            log.warning("batch %s: %r is not a domain name: %s", delivery.message_id, name, reason)
         metrics.WORKER_BATCHES.labels(outcome="ok").inc()
-        metrics.WORKER_RECORDS.inc(records)
+        metrics.WORKER_RECORDS.inc(done["records"])
         metrics.WORKER_BATCH_SECONDS.observe(seconds)
         self.bus.publish(
             "worker",
             "batch_done",
-            {"worker": self.worker_id, "domains": len(names), "records": records, "seconds": seconds},
+            {
+                "worker": self.worker_id,
+                "domains": done["domains"],
+                "records": done["records"],
+                "seconds": seconds,
+                "resolve_seconds": done["resolve_seconds"],
+                "store_seconds": done["store_seconds"],
+            },
         )
 
-    def close(self) -> dict[str, Any]:
-        stats = self.writer.close()
-        self.domains.close()
-        return stats
+    async def _failed(self, delivery: Delivery, error: Exception, *, delay: float) -> None:
+        self.report.failed_batches += 1
+        metrics.WORKER_BATCHES.labels(outcome="failed").inc()
+        log.warning(
+            "batch %s failed (%s: %s); it will be offered again",
+            delivery.message_id,
+            getattr(error, "kind", "error"),
+            error,
+        )
+        try:
+            await delivery.nack(delay=delay, reason=f"{type(error).__name__}: {error}")
+        except dnsmill.QueueError as nack_error:
+            log.warning("batch %s could not be returned: %s", delivery.message_id, nack_error)
+
+    def close(self) -> None:
+        """Closes the store connection."""
+        self.job.close()

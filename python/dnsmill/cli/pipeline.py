@@ -1,0 +1,217 @@
+"""``dnsmill domains``, ``publish``, ``work`` and ``run``: the work pipeline's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+import dnsmill
+from dnsmill.cli.app import (
+    CONFIG_HELP,
+    DB_URL_HELP,
+    METRICS_HELP,
+    QUEUE_HELP,
+    app,
+    err_console,
+    settings_or_exit,
+)
+from dnsmill.config import Settings
+from dnsmill.pipeline import Publisher, PublishReport, Worker, WorkReport, run_pipeline_async
+from dnsmill.queues import open_queue
+from dnsmill.service import run_service
+
+domains_app = typer.Typer(help="The domains to resolve.", no_args_is_help=True)
+app.add_typer(domains_app, name="domains")
+
+
+@domains_app.command("add")
+def domains_add(
+    file: Annotated[Path, typer.Argument(help="Domain names, one per line (# comments allowed).")],
+    db: Annotated[str | None, typer.Option("--db", help=DB_URL_HELP)] = None,
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+) -> None:
+    """Add domain names to resolve: IDNs become A-labels; bad lines are reported, good ones kept."""
+    settings = settings_or_exit("domains add", config, db=db)
+    try:
+        with dnsmill.Domains(settings.db) as domains:
+            result = domains.add(file)
+    except (dnsmill.DnsmillError, OSError) as error:
+        err_console.print(f"dnsmill domains add: {error}")
+        raise typer.Exit(1) from None
+    for line, text, reason in result["rejected"]:
+        err_console.print(f"{file}:{line}: {text!r}: {reason}", markup=False, highlight=False)
+    print(
+        json.dumps(
+            {
+                "added": result["added"],
+                "duplicates": result["duplicates"],
+                "rejected": len(result["rejected"]),
+            }
+        )
+    )
+
+
+@app.command("publish")
+def publish(
+    db: Annotated[str | None, typer.Option("--db", help=DB_URL_HELP)] = None,
+    queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Domains per message.")] = None,
+    max_age: Annotated[
+        str | None, typer.Option(help="Resolve again once the last resolution is older (1d, 12h).")
+    ] = None,
+    max_attempts: Annotated[int | None, typer.Option(help="Failures in a row before giving up.")] = None,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="First empty the queue and make its domains due again.")
+    ] = False,
+    count_only: Annotated[bool, typer.Option("--count-only", help="Only report how many are due.")] = False,
+    stop_workers: Annotated[int, typer.Option(help="Then tell this many workers to finish.")] = 0,
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+) -> None:
+    """Put the domains that are due on the queue, a batch per message."""
+    settings = settings_or_exit(
+        "publish",
+        config,
+        db=db,
+        queue=queue,
+        publish={"batch_size": batch_size, "max_age": max_age, "max_attempts": max_attempts},
+    )
+
+    async def publish_due(settings: Settings) -> dict[str, Any]:
+        async with open_queue(settings.queue) as work_queue:
+            publisher = Publisher(settings.db, work_queue, settings.publish)
+            try:
+                if count_only:
+                    due = await publisher.count_due()
+                    depth = None
+                    if "depth" in work_queue.capabilities:
+                        counted = await work_queue.depth()
+                        depth = {**asdict(counted), "pending": counted.pending}
+                    return {"due": due, "queue": depth}
+                purged = reset = 0
+                if purge:
+                    purged, reset = await publisher.purge()
+                report: PublishReport = await publisher.publish(stop_workers=stop_workers)
+                return {**asdict(report), "purged": purged, "reset": reset}
+            finally:
+                publisher.close()
+
+    try:
+        result = asyncio.run(publish_due(settings))
+    except dnsmill.DnsmillError as error:
+        err_console.print(f"dnsmill publish: {error}")
+        raise typer.Exit(1) from None
+    print(json.dumps(result))
+
+
+def resolver_overrides(
+    ns: str | None,
+    types: str | None,
+    concurrency: int | None,
+    timeout: str | None,
+    retries: int | None,
+    prefetch: int | None = None,
+    worker_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "ns": ns,
+        "types": types,
+        "concurrency": concurrency,
+        "timeout": timeout,
+        "retries": retries,
+        "prefetch": prefetch,
+        "worker_id": worker_id,
+    }
+
+
+NS_HELP = "Nameservers IP[:PORT], comma-separated (default: /etc/resolv.conf)."
+TYPES_HELP = "Record types to resolve, comma-separated (default A,AAAA,MX,NS,SOA,CNAME,TXT)."
+PREFETCH_HELP = "Batches a worker holds at once: one resolving while another is stored (2)."
+
+
+@app.command("work")
+def work(
+    db: Annotated[str | None, typer.Option("--db", help=DB_URL_HELP)] = None,
+    queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
+    ns: Annotated[str | None, typer.Option("--ns", help=NS_HELP)] = None,
+    types: Annotated[str | None, typer.Option("--types", "-t", help=TYPES_HELP)] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Most queries in flight.")] = None,
+    timeout: Annotated[str | None, typer.Option(help="Longest wait for one try (2s).")] = None,
+    retries: Annotated[int | None, typer.Option(help="Tries after the first.")] = None,
+    prefetch: Annotated[int | None, typer.Option(help=PREFETCH_HELP)] = None,
+    worker_id: Annotated[str | None, typer.Option(help="Name in logs and events.")] = None,
+    idle_exit: Annotated[
+        float | None, typer.Option(help="Exit after this many seconds without a batch.")
+    ] = None,
+    table: Annotated[str, typer.Option(help="Records table for the answers.")] = "dns_records",
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
+) -> None:
+    """Resolve batches from the queue into the store; ack each only after its commit.
+
+    Stops on a stop message, on SIGTERM or Ctrl-C (finishing the batch in hand), or after
+    --idle-exit seconds without work."""
+    settings = settings_or_exit(
+        "work",
+        config,
+        db=db,
+        queue=queue,
+        metrics_port=metrics_port,
+        work=resolver_overrides(ns, types, concurrency, timeout, retries, prefetch, worker_id),
+    )
+
+    async def work_off(stop: asyncio.Event) -> tuple[str, WorkReport]:
+        async with open_queue(settings.queue) as work_queue:
+            worker = Worker(settings.db, work_queue, settings.work, table=table)
+            try:
+                return worker.worker_id, await worker.run(stop, idle_exit=idle_exit)
+            finally:
+                worker.close()
+
+    try:
+        worker_id, report = asyncio.run(run_service(work_off, metrics_port=settings.metrics_port))
+    except dnsmill.DnsmillError as error:
+        err_console.print(f"dnsmill work: {error}")
+        raise typer.Exit(1) from None
+    print(json.dumps({"worker": worker_id, **asdict(report)}))
+
+
+@app.command("run")
+def run(
+    db: Annotated[str | None, typer.Option("--db", help=DB_URL_HELP)] = None,
+    queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Workers in this process.")] = 2,
+    ns: Annotated[str | None, typer.Option("--ns", help=NS_HELP)] = None,
+    types: Annotated[str | None, typer.Option("--types", "-t", help=TYPES_HELP)] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Most queries in flight per worker.")] = None,
+    timeout: Annotated[str | None, typer.Option(help="Longest wait for one try (2s).")] = None,
+    retries: Annotated[int | None, typer.Option(help="Tries after the first.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Domains per message.")] = None,
+    table: Annotated[str, typer.Option(help="Records table for the answers.")] = "dns_records",
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
+) -> None:
+    """Publish every due domain and work it off with N workers in this process."""
+    settings = settings_or_exit(
+        "run",
+        config,
+        db=db,
+        queue=queue,
+        metrics_port=metrics_port,
+        publish={"batch_size": batch_size},
+        work=resolver_overrides(ns, types, concurrency, timeout, retries),
+    )
+
+    async def run_all(stop: asyncio.Event) -> dict[str, Any]:
+        return await run_pipeline_async(settings, workers=workers, table=table, stop=stop, progress=True)
+
+    try:
+        result = asyncio.run(run_service(run_all, metrics_port=settings.metrics_port))
+    except dnsmill.DnsmillError as error:
+        err_console.print(f"dnsmill run: {error}")
+        raise typer.Exit(1) from None
+    print(json.dumps(result))

@@ -1,0 +1,121 @@
+"""``dnsmill resolve``: names from a file or standard input, resolved in bulk."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn
+
+import dnsmill
+from dnsmill.cli.app import DB_URL_HELP, app, err_console
+
+
+def names_from_stdin() -> Iterator[str]:
+    for line in sys.stdin:
+        name = line.strip()
+        if name and not name.startswith("#"):
+            yield name
+
+
+@app.command("resolve")
+def resolve(
+    file: Annotated[
+        str, typer.Argument(help="File of names, one per line ('-' or nothing: standard input).")
+    ] = "-",
+    types: Annotated[str, typer.Option("--types", "-t", help="Record types, comma-separated.")] = "A",
+    ns: Annotated[
+        str | None,
+        typer.Option("--ns", help="Nameservers IP[:PORT], comma-separated (default: /etc/resolv.conf)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Most queries in flight.")] = 10_000,
+    timeout: Annotated[float, typer.Option(help="Longest wait for one try, seconds.")] = 2.0,
+    retries: Annotated[int, typer.Option(help="Tries after the first (at the next nameserver).")] = 2,
+    qps: Annotated[float | None, typer.Option(help="Most queries per second overall.")] = None,
+    per_server_qps: Annotated[
+        float | None, typer.Option(help="Most queries per second per nameserver.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (.csv for CSV, else JSON lines).")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Also store every answer record here (" + DB_URL_HELP + ")")
+    ] = None,
+) -> None:
+    """Resolve names in bulk: one JSON line (or CSV row) per name and type, with its status.
+
+    With --db the answer records go into the store, and results are printed only with -o."""
+    try:
+        resolver = dnsmill.Resolver(
+            ns.split(",") if ns else None,
+            concurrency=concurrency,
+            timeout=timeout,
+            retries=retries,
+            qps=qps,
+            per_server_qps=per_server_qps,
+        )
+        source: Path | Iterator[str] = names_from_stdin() if file == "-" else Path(file)
+        stream = resolver.stream(source, types, batch_size=10_000)
+    except (dnsmill.DnsmillError, ValueError, OSError) as error:
+        err_console.print(f"dnsmill resolve: {error}")
+        raise typer.Exit(2) from None
+    output_format: Literal["jsonl", "csv"] = (
+        "csv" if output is not None and output.suffix.lower() == ".csv" else "jsonl"
+    )
+    try:
+        writer = dnsmill.Writer(db, source="resolve") if db else None
+    except (dnsmill.DnsmillError, ValueError) as error:
+        stream.close()
+        err_console.print(f"dnsmill resolve: {error}")
+        raise typer.Exit(2) from None
+    print_results = output is not None or writer is None
+    sink = open(output, "w") if output is not None else sys.stdout
+    counts: dict[str, int] = {}
+    done = 0
+    started = time.perf_counter()
+    progress = Progress(
+        TextColumn("resolving"),
+        BarColumn(),
+        TextColumn("{task.completed:,} results"),
+        TextColumn("{task.fields[rate]}"),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    try:
+        with progress:
+            task = progress.add_task("resolve", total=None, rate="")
+            for batch in stream:
+                if print_results:
+                    sink.write(batch.to_text(output_format, header=done == 0))
+                if writer is not None:
+                    writer.write(batch)
+                for status, count in batch.stats["by_status"].items():
+                    counts[status] = counts.get(status, 0) + count
+                done += len(batch)
+                elapsed = time.perf_counter() - started
+                progress.update(task, completed=done, rate=f"{done / elapsed:,.0f} q/s" if elapsed else "")
+    except KeyboardInterrupt:
+        stream.close()
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+    except (dnsmill.DnsmillError, OSError) as error:
+        err_console.print(f"dnsmill resolve: {error}")
+        raise typer.Exit(2) from None
+    finally:
+        sink.flush()
+        if sink is not sys.stdout:
+            sink.close()
+        if writer is not None:
+            writer.close()
+    elapsed = time.perf_counter() - started
+    summary = " ".join(f"{status}={count}" for status, count in sorted(counts.items()))
+    rate = done / elapsed if elapsed > 0 else 0.0
+    err_console.print(f"{done:,} results in {elapsed:.2f} s ({rate:,.0f} q/s): {summary}")
+    if writer is not None:
+        stored = writer.stats
+        err_console.print(f"stored {stored['written']:,} answer records in {stored['batches']} batches")

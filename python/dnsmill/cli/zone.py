@@ -1,0 +1,166 @@
+"""``dnsmill zone``: check, summarise, convert and load zone files."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+import dnsmill
+from dnsmill import ZoneSyntaxError, parse_zone
+from dnsmill.cli.app import DB_URL_HELP, app, console, err_console
+
+zone_app = typer.Typer(help="Check, summarise and convert zone files.", no_args_is_help=True)
+app.add_typer(zone_app, name="zone")
+
+ORIGIN_HELP = "Zone origin for relative names (default: $ORIGIN in the file, else the file name)."
+
+
+def infer_origin(path: Path) -> str | None:
+    """Guess a zone's origin from its file name, the way kzonecheck does (``example.com.zone``,
+    ``db.example.com``); None when the name does not look like a domain."""
+    name = path.name
+    for suffix in (".zone", ".db", ".txt"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    if name.startswith("db."):
+        name = name[3:]
+    labels = name.rstrip(".").split(".")
+    if len(labels) < 2 or not all(labels) or any(" " in label for label in labels):
+        return None
+    return name if name.endswith(".") else name + "."
+
+
+def load(path: Path, origin: str | None, allow_include: bool, collect: bool) -> dnsmill.Zone:
+    return parse_zone(
+        path,
+        origin if origin is not None else infer_origin(path),
+        allow_include=allow_include,
+        collect_errors=collect,
+    )
+
+
+def type_table(stats: dict[str, Any], title: str) -> Table:
+    """Records per type, most common first, from `Zone.stats()`."""
+    table = Table(title=title)
+    table.add_column("type")
+    table.add_column("records", justify="right")
+    for rtype, count in sorted(stats["by_type"].items(), key=lambda item: -item[1]):
+        table.add_row(rtype, f"{count:,}")
+    return table
+
+
+class OutputFormat(str, Enum):
+    zone = "zone"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@zone_app.command("check")
+def zone_check(
+    files: Annotated[list[Path], typer.Argument(help="Zone files to check.", exists=False)],
+    origin: Annotated[str | None, typer.Option("--origin", "-o", help=ORIGIN_HELP)] = None,
+    allow_include: Annotated[bool, typer.Option("--allow-include", help="Follow $INCLUDE.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+) -> None:
+    """Check zone files; print every error as FILE:LINE:COL: message and exit 1 if any."""
+    failed = False
+    for path in files:
+        try:
+            zone = load(path, origin, allow_include, collect=True)
+        except ZoneSyntaxError as error:
+            print(error, file=sys.stderr)
+            failed = True
+            continue
+        except OSError as error:
+            print(f"{path}: {error.strerror or error}", file=sys.stderr)
+            failed = True
+            continue
+        for syntax_error in zone.errors:
+            print(syntax_error, file=sys.stderr)
+        failed = failed or bool(zone.errors)
+        if not quiet:
+            status = "OK" if not zone.errors else f"{len(zone.errors)} errors"
+            print(f"{path}: {len(zone)} records, {status}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@zone_app.command("stats")
+def zone_stats(
+    file: Annotated[Path, typer.Argument(help="Zone file.")],
+    origin: Annotated[str | None, typer.Option("--origin", "-o", help=ORIGIN_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    allow_include: Annotated[bool, typer.Option("--allow-include", help="Follow $INCLUDE.")] = False,
+) -> None:
+    """Summarise a zone: records by type, owner names, TTL range, parse speed."""
+    started = time.perf_counter()
+    try:
+        zone = load(file, origin, allow_include, collect=False)
+    except (ZoneSyntaxError, OSError) as error:
+        print(error, file=sys.stderr)
+        raise typer.Exit(1) from None
+    elapsed = time.perf_counter() - started
+    stats = zone.stats()
+    stats["file"] = str(file)
+    stats["parse_seconds"] = round(elapsed, 6)
+    if as_json:
+        print(json.dumps(stats, indent=2))
+        return
+    console.print(type_table(stats, f"{file}: {stats['records']:,} records, {stats['names']:,} owner names"))
+    if stats["ttl_min"] is not None:
+        console.print(f"TTL range: {stats['ttl_min']} .. {stats['ttl_max']} s")
+    rate = stats["records"] / elapsed if elapsed > 0 else 0.0
+    console.print(f"parsed in {elapsed:.3f} s ({rate:,.0f} records/s)")
+
+
+@zone_app.command("convert")
+def zone_convert(
+    file: Annotated[Path, typer.Argument(help="Zone file.")],
+    to: Annotated[OutputFormat, typer.Option("--to", help="Output format.")] = OutputFormat.zone,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-O", help="Write here instead of standard output.")
+    ] = None,
+    origin: Annotated[str | None, typer.Option("--origin", "-o", help=ORIGIN_HELP)] = None,
+    allow_include: Annotated[bool, typer.Option("--allow-include", help="Follow $INCLUDE.")] = False,
+) -> None:
+    """Convert a zone to canonical zone text, JSON lines or CSV (one record per line)."""
+    try:
+        zone = load(file, origin, allow_include, collect=False)
+    except (ZoneSyntaxError, OSError) as error:
+        print(error, file=sys.stderr)
+        raise typer.Exit(1) from None
+    if output is not None:
+        zone.write(output, to.value)
+    else:
+        sys.stdout.write(zone.to_text(to.value))
+
+
+@zone_app.command("load")
+def zone_load(
+    file: Annotated[Path, typer.Argument(help="Zone file.")],
+    db: Annotated[str, typer.Option("--db", help=DB_URL_HELP)] = "sqlite://dnsmill.db",
+    origin: Annotated[str | None, typer.Option("--origin", "-o", help=ORIGIN_HELP)] = None,
+    allow_include: Annotated[bool, typer.Option("--allow-include", help="Follow $INCLUDE.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 10_000,
+) -> None:
+    """Parse a zone and write its records into a store (idempotent: loading twice adds nothing)."""
+    started = time.perf_counter()
+    try:
+        zone = load(file, origin, allow_include, collect=False)
+        with dnsmill.Writer(db, batch_size=batch_size, source=f"zone:{file.name}") as writer:
+            writer.write(zone)
+    except (ZoneSyntaxError, dnsmill.DnsmillError, OSError, ValueError) as error:
+        err_console.print(f"dnsmill zone load: {error}")
+        raise typer.Exit(1) from None
+    stats = writer.stats
+    elapsed = time.perf_counter() - started
+    print(
+        f"{file}: {stats['written']:,} rows written in {stats['batches']} batches "
+        f"({stats['deduplicated']:,} duplicates dropped) in {elapsed:.2f} s"
+    )
