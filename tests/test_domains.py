@@ -177,3 +177,21 @@ def test_a_lost_connection_is_retried_inside_the_batch(store: str) -> None:
             done = job.process(dnsmill.Batch.decode(dnsmill.Batch.encode(["mail.shop.test."])))
     assert done["retried"] >= 1 and done["records"] == 1
     assert admin(store, "SELECT COUNT(*) FROM domains WHERE status = 'resolved'") == "2"
+
+
+def test_marking_a_page_queued_keeps_an_outcome_stored_in_the_meantime(store: str) -> None:
+    """A worker may take a message and commit its outcome before the publisher marks the page
+    `queued`: the outcome stays, so the domain is not left queued with no message."""
+    with nsd(require_tool("nsd"), {"shop.test": ZONE}) as port:
+        with dnsmill.Domains(store) as domains:
+            domains.add(["shop.test.", "mail.shop.test."])
+            page = domains.due_page(0, 10, batch_size=10)
+            resolver = dnsmill.Resolver([f"127.0.0.1:{port}"], timeout=0.3, retries=0)
+            with dnsmill.BatchJob(resolver, store, types=["A"]) as job:
+                job.process(dnsmill.Batch.decode(dnsmill.Batch.encode(["shop.test."])))
+            assert domains.mark_queued(page) == 1
+    rows = admin(store, "SELECT name, status FROM domains ORDER BY name")
+    assert [" ".join(re.split(r"[|\s]+", row)) for row in rows.splitlines()] == [
+        "mail.shop.test. queued",
+        "shop.test. resolved",
+    ]

@@ -9,7 +9,7 @@ mod outcomes;
 pub(crate) mod py;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,7 +48,7 @@ pub struct BatchJob {
     resolver: ResolverConfig,
     types: Vec<RecordType>,
     /// One connection: batches resolve side by side and take turns storing.
-    store: tokio::sync::Mutex<BatchStore>,
+    store: Arc<tokio::sync::Mutex<BatchStore>>,
 }
 
 impl BatchJob {
@@ -67,7 +67,7 @@ impl BatchJob {
         Ok(BatchJob {
             resolver,
             types,
-            store: tokio::sync::Mutex::new(store),
+            store: Arc::new(tokio::sync::Mutex::new(store)),
         })
     }
 
@@ -92,14 +92,25 @@ impl BatchJob {
             batch_rows: 1 << 14,
             total_names: Some(valid.len()),
         });
-        let table = resolve_list(run, valid).await.map_err(Error::Resolve)?;
+        let table = resolve_list(Arc::clone(&run), valid)
+            .await
+            .map_err(Error::Resolve)?;
+        if run.cancel.load(Ordering::Relaxed) {
+            // A stopped run has results for some names only: store none of it.
+            return Err(Error::Interrupted);
+        }
         let outcomes = outcomes(&table);
         for (_, outcome) in &outcomes {
             *report.outcomes.entry(outcome.status).or_default() += 1;
         }
         report.resolve_seconds = started.elapsed().as_secs_f64();
         let storing = Instant::now();
-        let stored = self.store.lock().await.store(&table.answers, &outcomes).await?;
+        // The transaction runs in a task of its own: if the caller goes away (an asyncio task
+        // cancelled), it still ends in a commit or a rollback, never half-way.
+        let store = Arc::clone(&self.store);
+        let stored = tokio::spawn(async move { store.lock().await.store(&table.answers, &outcomes).await })
+            .await
+            .map_err(|e| Error::Internal(format!("storing a batch failed: {e}")))??;
         report.store_seconds = storing.elapsed().as_secs_f64();
         report.records = stored.records;
         report.dead_lettered = stored.dead_lettered;

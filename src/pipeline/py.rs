@@ -51,10 +51,7 @@ impl PyBatch {
     /// The names of a batch (an empty list for a stop message).
     #[getter]
     fn names(&self) -> Vec<String> {
-        match &self.message {
-            BatchMessage::Domains(names) => names.clone(),
-            BatchMessage::Stop => Vec::new(),
-        }
+        self.names_owned()
     }
 
     fn __len__(&self) -> usize {
@@ -144,7 +141,8 @@ impl PyBatchJob {
     }
 
     /// Resolves `batch` and stores it; returns what was done. Waits without the GIL; Ctrl-C
-    /// stops the resolving, and nothing is committed then.
+    /// during the resolving stops it and nothing is stored (once storing has begun, the
+    /// transaction ends in a commit or a rollback of its own).
     fn process<'py>(&self, py: Python<'py>, batch: &Bound<'py, PyBatch>) -> PyResult<Bound<'py, PyDict>> {
         let names = batch.get().names_owned();
         let job = Arc::clone(&self.job);

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use data_encoding::{Encoding, Specification};
 
 use super::name;
+pub(crate) use super::text::push_ascii;
 
 /// One whitespace-separated field of a record, as the lexer found it.
 #[derive(Clone, Copy, Debug)]
@@ -333,13 +334,6 @@ pub fn unescape_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     }
     out.extend_from_slice(rest);
     Ok(())
-}
-
-/// Appends bytes known to be ASCII (so valid UTF-8) without checking them again.
-pub fn push_ascii(out: &mut String, ascii: &[u8]) {
-    assert!(ascii.is_ascii(), "push_ascii is only given ASCII");
-    // SAFETY: ASCII bytes are valid UTF-8 on their own, so the String stays valid UTF-8.
-    unsafe { out.as_mut_vec() }.extend_from_slice(ascii);
 }
 
 /// Appends bytes inside a quoted string: `"` and `\` escaped, unprintables as `\DDD`.

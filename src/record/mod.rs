@@ -10,6 +10,8 @@ pub mod name;
 pub mod rdata;
 pub mod rtype;
 mod svcb;
+mod text;
+mod wire;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! Names are lowercased as they are read (ASCII only, RFC 4343), so equal names are equal
 //! bytes everywhere downstream: in the canonical rdata, in the stores' unique keys, in filters.
 
-use super::fields::push_ascii;
+use super::text::push_ascii;
 
 /// Longest label, in bytes (RFC 1035 2.3.4).
 pub const MAX_LABEL_LEN: usize = 63;

@@ -9,9 +9,10 @@ use super::fields::{
     decode_into, parse_decimal, parse_signature_time, push_quoted, push_signature_time, unescape_into, Field,
     FieldError, Fields, BASE32HEX, BASE64, HEX,
 };
-use super::name::{parse_name, wire_name_end, write_name};
+use super::name::{parse_name, write_name};
 use super::rtype::{RecordClass, RecordType};
 use super::svcb;
+use super::wire::WireReader;
 use std::fmt::Write as _;
 
 /// Largest rdata the wire format can carry.
@@ -625,91 +626,6 @@ fn encode_loc_size(cm: i64) -> u8 {
 
 // ---------------------------------------------------------------------------------------------
 // Wire to text
-
-/// Reads wire rdata field by field; every read checks bounds.
-pub struct WireReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> WireReader<'a> {
-    /// Starts reading `data`.
-    pub fn new(data: &'a [u8]) -> Self {
-        WireReader { data, pos: 0 }
-    }
-
-    /// Whether all bytes were read.
-    pub fn is_empty(&self) -> bool {
-        self.pos >= self.data.len()
-    }
-
-    /// The next `len` bytes.
-    pub fn bytes(&mut self, len: usize) -> Result<&'a [u8], String> {
-        let end = self.pos.checked_add(len).filter(|&end| end <= self.data.len());
-        let end = end.ok_or_else(|| "rdata is too short".to_string())?;
-        let bytes = &self.data[self.pos..end];
-        self.pos = end;
-        Ok(bytes)
-    }
-
-    /// The next `N` bytes, as an array.
-    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        let bytes = self.bytes(N)?;
-        let mut array = [0u8; N];
-        array.copy_from_slice(bytes);
-        Ok(array)
-    }
-
-    /// All bytes not read yet.
-    pub fn rest(&mut self) -> &'a [u8] {
-        let rest = &self.data[self.pos..];
-        self.pos = self.data.len();
-        rest
-    }
-
-    /// A `u8`.
-    pub fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.bytes(1)?[0])
-    }
-
-    /// A big-endian `u16`.
-    pub fn u16(&mut self) -> Result<u16, String> {
-        let b = self.bytes(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    /// A big-endian `u32`.
-    pub fn u32(&mut self) -> Result<u32, String> {
-        let b = self.bytes(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// An uncompressed domain name.
-    pub fn name(&mut self) -> Result<&'a [u8], String> {
-        let end = wire_name_end(self.data, self.pos).ok_or_else(|| "bad domain name in rdata".to_string())?;
-        let name = &self.data[self.pos..end];
-        self.pos = end;
-        Ok(name)
-    }
-
-    /// A length-prefixed character string.
-    pub fn char_string(&mut self) -> Result<&'a [u8], String> {
-        let len = self.u8()?;
-        self.bytes(usize::from(len))
-    }
-
-    /// Fails when bytes are left over.
-    pub fn finish(&self) -> Result<(), String> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} unexpected trailing bytes",
-                self.data.len() - self.pos
-            ))
-        }
-    }
-}
 
 fn push_num(out: &mut String, value: impl std::fmt::Display) {
     let _ = write!(out, "{value}");

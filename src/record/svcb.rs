@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::address::{parse_ipv4, parse_ipv6, push_ipv4, push_ipv6};
 use super::fields::{decode_into, push_quoted_body, unescape_into, FieldError, Fields, BASE64};
-use super::rdata::WireReader;
+use super::wire::WireReader;
 
 const MANDATORY: u16 = 0;
 const ALPN: u16 = 1;

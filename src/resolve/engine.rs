@@ -68,21 +68,34 @@ pub struct Run {
 /// Resolves `names` for every type of `run` into one table, in input order: for callers that
 /// hold the whole list (a batch from a work queue).
 pub async fn resolve_list(run: Arc<Run>, names: Vec<String>) -> Result<ResultTable, String> {
-    let servers: Arc<[SocketAddr]> = run.config.nameservers.clone().into();
-    let (sender, input) = mpsc::channel(1);
-    // The engine takes names in batches; every batch fits the channel before it starts.
-    let feeder = tokio::spawn(async move {
-        let mut first = 0u64;
-        let mut names = names.into_iter().peekable();
-        while names.peek().is_some() {
-            let batch: Vec<String> = names.by_ref().take(1024).collect();
-            let count = batch.len() as u64;
-            if sender.send(NameBatch { first, names: batch }).await.is_err() {
-                return;
-            }
-            first += count;
+    let (sender, input) = mpsc::channel(16);
+    let feeder = tokio::spawn(feed_list(names, sender));
+    let table = collect(run, input).await;
+    feeder.await.map_err(|e| format!("name feeder failed: {e}"))?;
+    table
+}
+
+/// Sends `names` to the engine in batches of [`NAMES_PER_BATCH`]; ends with the list or when
+/// the engine stops reading.
+pub async fn feed_list(names: Vec<String>, sender: mpsc::Sender<NameBatch>) {
+    let mut first = 0u64;
+    let mut names = names.into_iter().peekable();
+    while names.peek().is_some() {
+        let batch: Vec<String> = names.by_ref().take(NAMES_PER_BATCH).collect();
+        let count = batch.len() as u64;
+        if sender.send(NameBatch { first, names: batch }).await.is_err() {
+            return;
         }
-    });
+        first += count;
+    }
+}
+
+/// Names per batch handed to the engine.
+pub const NAMES_PER_BATCH: usize = 1024;
+
+/// Runs the engine over `input`, collecting every result into one table in input order.
+pub async fn collect(run: Arc<Run>, input: mpsc::Receiver<NameBatch>) -> Result<ResultTable, String> {
+    let servers: Arc<[SocketAddr]> = run.config.nameservers.clone().into();
     let (output, mut results) = mpsc::channel(64);
     let engine = tokio::spawn(resolve(run, input, output));
     let mut all = ResultsBuilder::default();
@@ -90,7 +103,6 @@ pub async fn resolve_list(run: Arc<Run>, names: Vec<String>) -> Result<ResultTab
         all.append(batch);
     }
     let stats = engine.await.map_err(|e| format!("resolver task failed: {e}"))??;
-    feeder.await.map_err(|e| format!("name feeder failed: {e}"))?;
     Ok(all.finish(servers, stats))
 }
 

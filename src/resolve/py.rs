@@ -22,7 +22,7 @@ use pyo3::types::{PyCapsule, PyDict, PyList, PyString};
 use tokio::sync::mpsc;
 
 use super::config::{parse_nameserver, system_nameservers, ResolverConfig};
-use super::engine::{resolve, NameBatch, Progress, Run};
+use super::engine::{collect, feed_list, resolve, NameBatch, Progress, Run, NAMES_PER_BATCH};
 use super::results::{ResultFormat, ResultTable, ResultsBuilder, RunStats, Status};
 use crate::error::Error;
 use crate::py::arrow::{self as arrow_export, BATCH_ROWS};
@@ -31,8 +31,6 @@ use crate::record::RecordType;
 use crate::runtime::runtime;
 use crate::zone::py::{parse_type_list, PyRecord, PyZone};
 
-/// Names per batch handed to the engine.
-const NAMES_PER_BATCH: usize = 1024;
 /// Batches of names buffered ahead of the engine.
 const INPUT_BATCHES: usize = 16;
 
@@ -88,15 +86,8 @@ type Feeder = tokio::task::JoinHandle<Result<(), Error>>;
 fn spawn_feeder(names: Names, sender: mpsc::Sender<NameBatch>) -> Feeder {
     match names {
         Names::List(list) => runtime().spawn(async move {
-            let mut first = 0u64;
-            let mut list = list.into_iter();
-            loop {
-                let names: Vec<String> = list.by_ref().take(NAMES_PER_BATCH).collect();
-                if names.is_empty() || sender.send(NameBatch { first, names }).await.is_err() {
-                    return Ok(());
-                }
-                first += NAMES_PER_BATCH as u64;
-            }
+            feed_list(list, sender).await;
+            Ok(())
         }),
         Names::File(path) => runtime().spawn_blocking(move || {
             let io_error = |source| Error::Io {
@@ -135,29 +126,20 @@ fn spawn_feeder(names: Names, sender: mpsc::Sender<NameBatch>) -> Feeder {
     }
 }
 
-/// Runs the engine over `input`, collecting every result into one table.
+/// Runs the engine over `input`, collecting every result into one table; then how the
+/// name reader ended.
 async fn resolve_all(
     run: Arc<Run>,
     input: mpsc::Receiver<NameBatch>,
     feeder: Option<Feeder>,
 ) -> Result<ResultTable, Error> {
-    let servers: Arc<[SocketAddr]> = run.config.nameservers.clone().into();
-    let (output, mut results) = mpsc::channel(64);
-    let engine = tokio::spawn(resolve(run, input, output));
-    let mut all = ResultsBuilder::default();
-    while let Some(batch) = results.recv().await {
-        all.append(batch);
-    }
-    let stats = engine
-        .await
-        .map_err(|e| Error::Resolve(format!("resolver task failed: {e}")))?;
-    let stats = stats.map_err(Error::Resolve)?;
+    let table = collect(run, input).await.map_err(Error::Resolve)?;
     if let Some(feeder) = feeder {
         feeder
             .await
             .map_err(|e| Error::Resolve(format!("name reader failed: {e}")))??;
     }
-    Ok(all.finish(servers, stats))
+    Ok(table)
 }
 
 /// A resolver: nameservers and limits, reusable for any number of runs.
@@ -391,10 +373,9 @@ impl PyResolver {
         names: &Bound<'py, PyAny>,
         types: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        detach::init_async_runtime();
         let (run, input, feeder) = self.start(names, types)?;
         let cancel = CancelOnDrop::new(Arc::clone(&run.cancel));
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        detach::awaitable(py, async move {
             let _cancel = cancel;
             let table = resolve_all(run, input, Some(feeder)).await?;
             Ok(PyResultSet::new(table))

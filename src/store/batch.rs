@@ -16,8 +16,8 @@ use super::schema::{migrate, records_table, Db};
 use super::time::Timestamp;
 use super::url::{validate_identifier, StoreUrl};
 use super::writer::{
-    begin_transaction, commit, rollback, rows_of, upsert_rows, write_recovering, Failure, Row, WriteCounters,
-    WriterConfig, RECONNECT_TRIES,
+    backoff, begin_transaction, commit, rollback, rows_of, upsert_rows, write_recovering, Failure, Row,
+    WriteCounters, WriterConfig, RECONNECT_TRIES,
 };
 use crate::record::RecordSet;
 
@@ -38,6 +38,10 @@ pub struct StoredBatch {
 pub struct BatchStore {
     db: Option<Db>,
     config: WriterConfig,
+    closed: bool,
+    /// Set while a transaction is open on `db`: still set at the next call, it means the call
+    /// that opened it was dropped half-way, and the connection must not be used again.
+    in_transaction: bool,
 }
 
 impl BatchStore {
@@ -56,7 +60,12 @@ impl BatchStore {
             channel_capacity: 1,
             connections: 1,
         };
-        Ok(BatchStore { db: Some(db), config })
+        Ok(BatchStore {
+            db: Some(db),
+            config,
+            closed: false,
+            in_transaction: false,
+        })
     }
 
     /// Stores `records` and `outcomes` in one transaction (see the module notes for failures).
@@ -71,7 +80,12 @@ impl BatchStore {
         loop {
             let attempt = match self.connection().await {
                 Ok(()) => match self.db.as_mut() {
-                    Some(db) => store_once(db, &self.config, &rows, outcomes, now).await,
+                    Some(db) => {
+                        self.in_transaction = true;
+                        let result = store_once(db, &self.config, &rows, outcomes, now).await;
+                        self.in_transaction = false;
+                        result
+                    }
                     None => Err(Failure::Fatal(StoreError::other(
                         "the batch store has no connection",
                     ))),
@@ -103,8 +117,8 @@ impl BatchStore {
                         "storing a batch failed ({reason}); reconnecting, try {}",
                         stored.retried
                     );
-                    let exponent = u32::try_from(stored.retried - 1).unwrap_or(u32::MAX).min(6);
-                    tokio::time::sleep(Duration::from_millis(100) * 2u32.pow(exponent)).await;
+                    let failures = u32::try_from(stored.retried).unwrap_or(u32::MAX);
+                    tokio::time::sleep(backoff(failures)).await;
                     // The next turn of the loop connects afresh.
                     if let Some(old) = self.db.take() {
                         old.close().await;
@@ -117,6 +131,13 @@ impl BatchStore {
 
     /// Opens a new connection when a failure dropped the last one.
     async fn connection(&mut self) -> Result<(), StoreError> {
+        if self.closed {
+            return Err(StoreError::other("the batch store is closed"));
+        }
+        if std::mem::take(&mut self.in_transaction) {
+            // Dropping the connection rolls the abandoned transaction back on the server.
+            self.db = None;
+        }
         if self.db.is_none() {
             self.db = Some(Db::connect(&self.config.url).await?);
         }
@@ -146,8 +167,9 @@ impl BatchStore {
         Ok(stored)
     }
 
-    /// Closes the connection.
+    /// Closes the connection; storing after this is an error.
     pub async fn close(&mut self) {
+        self.closed = true;
         if let Some(db) = self.db.take() {
             db.close().await;
         }

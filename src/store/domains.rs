@@ -162,7 +162,7 @@ pub async fn add(db: &mut Db, names: &[String]) -> Result<u64, StoreError> {
             }
         }
     }
-    db.execute("COMMIT").await?;
+    db.commit().await?;
     Ok(added)
 }
 
@@ -221,14 +221,22 @@ pub async fn count_due(db: &mut Db, policy: DuePolicy) -> Result<u64, StoreError
         .map_or(0, |(count, _)| u64::try_from(*count).unwrap_or(0)))
 }
 
-/// Marks the domains with these ids `queued`, in one transaction.
-pub async fn mark_queued(db: &mut Db, ids: &[i64]) -> Result<u64, StoreError> {
+/// Marks the domains with these ids that are still due under `policy` `queued`, in one
+/// transaction.
+pub async fn mark_queued(db: &mut Db, ids: &[i64], policy: DuePolicy) -> Result<u64, StoreError> {
     let mut marked = 0;
     let _turn = db.begin_write().await?;
+    let dialect = db.dialect();
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let placeholders = vec!["?"; chunk.len()].join(", ");
-        let sql = format!("UPDATE domains SET status = 'queued' WHERE id IN ({placeholders})");
-        let params: Vec<Param> = chunk.iter().map(|id| Param::Int(*id)).collect();
+        // Only domains still due: one a worker resolved since the page was read (its message
+        // was taken at once) keeps the outcome it has.
+        let sql = format!(
+            "UPDATE domains SET status = 'queued' WHERE id IN ({placeholders}) AND {}",
+            due_condition(dialect)
+        );
+        let mut params: Vec<Param> = chunk.iter().map(|id| Param::Int(*id)).collect();
+        params.extend(due_params(dialect, policy));
         match db.run(&sql, &params).await {
             Ok(rows) => marked += rows,
             Err(error) => {
@@ -237,7 +245,7 @@ pub async fn mark_queued(db: &mut Db, ids: &[i64]) -> Result<u64, StoreError> {
             }
         }
     }
-    db.execute("COMMIT").await?;
+    db.commit().await?;
     Ok(marked)
 }
 
@@ -262,7 +270,7 @@ pub async fn record_outcomes(db: &mut Db, outcomes: &[(String, Outcome)]) -> Res
     let _turn = db.begin_write().await?;
     match upsert_outcomes(db, outcomes).await {
         Ok(recorded) => {
-            db.execute("COMMIT").await?;
+            db.commit().await?;
             Ok(recorded)
         }
         Err(error) => {

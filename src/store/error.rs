@@ -110,15 +110,7 @@ pub(super) fn classify(error: &sqlx::Error) -> StoreErrorKind {
         };
     }
     if database.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        return match code.parse::<i32>().map(|code| code & 0xff) {
-            // BUSY, LOCKED
-            Ok(5 | 6) => StoreErrorKind::Transient,
-            // TOOBIG, CONSTRAINT, MISMATCH
-            Ok(18..=20) => StoreErrorKind::Rejected,
-            // ERROR (no such table, syntax), READONLY, CANTOPEN, NOTADB, AUTH
-            Ok(1 | 8 | 14 | 26 | 23) => StoreErrorKind::Configuration,
-            _ => StoreErrorKind::Other,
-        };
+        return code.parse().map_or(StoreErrorKind::Other, sqlite_kind);
     }
     // PostgreSQL SQLSTATE: connection (08), serialization and deadlock (40), insufficient
     // resources (53), operator intervention such as pg_terminate_backend (57), lock not
@@ -129,6 +121,19 @@ pub(super) fn classify(error: &sqlx::Error) -> StoreErrorKind {
         _ if code == "55P03" => StoreErrorKind::Transient,
         "22" | "23" => StoreErrorKind::Rejected,
         "28" | "3D" | "42" => StoreErrorKind::Configuration,
+        _ => StoreErrorKind::Other,
+    }
+}
+
+/// The kind of a SQLite result code (primary or extended).
+pub(super) fn sqlite_kind(code: i32) -> StoreErrorKind {
+    match code & 0xff {
+        // BUSY, LOCKED
+        5 | 6 => StoreErrorKind::Transient,
+        // TOOBIG, CONSTRAINT, MISMATCH
+        18..=20 => StoreErrorKind::Rejected,
+        // ERROR (no such table, syntax), READONLY, CANTOPEN, AUTH, NOTADB
+        1 | 8 | 14 | 23 | 26 => StoreErrorKind::Configuration,
         _ => StoreErrorKind::Other,
     }
 }

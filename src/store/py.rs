@@ -297,38 +297,47 @@ impl PyDomains {
     /// Returns `{"added", "duplicates" (already stored or repeated), "rejected": [(line,
     /// text, reason), ...]}`.
     fn add<'py>(&self, py: Python<'py>, names: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-        let lines: Vec<(usize, String)> = if names.is_instance_of::<pyo3::types::PyString>() {
+        enum Lines {
+            File(std::path::PathBuf),
+            Given(Vec<String>),
+        }
+        let lines = if names.is_instance_of::<pyo3::types::PyString>() {
             return Err(PyValueError::new_err(
                 "add() takes a path (pathlib.Path) or an iterable of names, not one string",
             ));
         } else if let Ok(path) = names.extract::<std::path::PathBuf>() {
-            let text = detach::quick(py, || std::fs::read_to_string(&path)).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            text.lines()
-                .enumerate()
-                .map(|(index, line)| (index + 1, line.to_string()))
-                .collect()
+            Lines::File(path)
         } else {
-            let mut lines = Vec::new();
-            for (index, item) in names.try_iter()?.enumerate() {
-                lines.push((index + 1, item?.extract::<String>()?));
+            let mut given = Vec::new();
+            for item in names.try_iter()? {
+                given.push(item?.extract::<String>()?);
             }
-            lines
+            Lines::Given(given)
         };
-        let mut valid = Vec::with_capacity(lines.len());
-        let mut rejected = Vec::new();
-        for (line, text) in lines {
-            let trimmed = text.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
+        // Reading the file and checking every name (IDNA included) is real work: no GIL.
+        let (mut valid, rejected) = detach::compute(py, move || {
+            let given = match lines {
+                Lines::File(path) => std::fs::read_to_string(&path)
+                    .map_err(|source| Error::Io { path, source })?
+                    .lines()
+                    .map(str::to_string)
+                    .collect(),
+                Lines::Given(given) => given,
+            };
+            let mut valid = Vec::with_capacity(given.len());
+            let mut rejected = Vec::new();
+            for (index, text) in given.iter().enumerate() {
+                let trimmed = text.trim();
+                if trimmed.is_empty() || trimmed.starts_with('#') {
+                    continue;
+                }
+                match domain_name(trimmed) {
+                    Ok(name) => valid.push(name),
+                    Err(reason) => rejected.push((index + 1, trimmed.to_string(), reason)),
+                }
             }
-            match domain_name(trimmed) {
-                Ok(name) => valid.push(name),
-                Err(reason) => rejected.push((line, trimmed.to_string(), reason)),
-            }
-        }
+            Ok((valid, rejected))
+        })?;
         let offered = valid.len() as u64;
         let mut seen = std::collections::HashSet::with_capacity(valid.len());
         valid.retain(|name| seen.insert(name.clone()));
@@ -388,17 +397,26 @@ impl PyDomains {
         let page = self.with_db(py, move |db| {
             Box::pin(async move { domains::due_page(db, after, limit, batch_size, policy).await })
         })?;
-        Ok(PyDuePage { page })
+        Ok(PyDuePage { page, policy })
     }
 
-    /// Marks domains `queued`: a `DuePage`, or a list of ids; returns how many.
-    fn mark_queued(&self, py: Python<'_>, domains: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let ids: Vec<i64> = match domains.cast::<PyDuePage>() {
-            Ok(page) => page.get().page.ids.clone(),
-            Err(_) => domains.extract()?,
+    /// Marks domains `queued`: a `DuePage` (under the policy it was read with), or a list of
+    /// ids. Only domains still due are marked: one resolved in the meantime keeps its
+    /// outcome. Returns how many were marked.
+    #[pyo3(signature = (domains, *, max_age=86400.0, max_attempts=3))]
+    fn mark_queued(
+        &self,
+        py: Python<'_>,
+        domains: &Bound<'_, PyAny>,
+        max_age: f64,
+        max_attempts: u32,
+    ) -> PyResult<u64> {
+        let (ids, policy): (Vec<i64>, _) = match domains.cast::<PyDuePage>() {
+            Ok(page) => (page.get().page.ids.clone(), page.get().policy),
+            Err(_) => (domains.extract()?, due_policy(max_age, max_attempts)?),
         };
         self.with_db(py, move |db| {
-            Box::pin(async move { domains::mark_queued(db, &ids).await })
+            Box::pin(async move { domains::mark_queued(db, &ids, policy).await })
         })
     }
 
@@ -437,6 +455,7 @@ impl PyDomains {
 #[pyclass(module = "dnsmill._core", name = "DuePage", frozen)]
 pub(crate) struct PyDuePage {
     page: domains::DuePage,
+    policy: domains::DuePolicy,
 }
 
 #[pymethods]

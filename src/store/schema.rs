@@ -122,6 +122,18 @@ impl Db {
             .map_err(|e| failed("starting a transaction", e))
     }
 
+    /// Commits the open transaction; when that fails (SQLite BUSY), rolls it back so the
+    /// connection can start the next one, and returns the commit's error.
+    pub async fn commit(&mut self) -> Result<(), StoreError> {
+        match self.execute_raw("COMMIT").await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let _ = self.execute_raw("ROLLBACK").await;
+                Err(failed("committing", error))
+            }
+        }
+    }
+
     /// Runs SQL text that takes no values (DDL, transaction control).
     pub async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
         self.execute_raw(sql)
@@ -306,7 +318,7 @@ pub async fn migrate(db: &mut Db) -> Result<Vec<i64>, StoreError> {
             now.literal(dialect)
         );
         db.execute(&record).await?;
-        db.execute("COMMIT").await?;
+        db.commit().await?;
         newly.push(migration.version);
     }
     Ok(newly)

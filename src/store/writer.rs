@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 use tokio::sync::{mpsc, oneshot};
 
-use super::error::{StoreError, StoreErrorKind};
+use super::error::{sqlite_kind, StoreError, StoreErrorKind};
 use super::schema::{records_table, Db, WriteTurn};
 use super::time::Timestamp;
 use super::url::{validate_identifier, Dialect, StoreUrl};
@@ -425,6 +425,13 @@ impl From<Failure> for StoreError {
 /// Tries to reconnect after a transient failure before giving up on the store.
 pub(super) const RECONNECT_TRIES: u32 = 8;
 
+/// How long to wait before try `failures` (from 1) after a transient failure: 100 ms,
+/// doubling, at most 5 s (about 15 s over all the tries).
+pub(super) fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(6);
+    (Duration::from_millis(100) * 2u32.pow(doublings)).min(Duration::from_secs(5))
+}
+
 /// Writes `rows` in one transaction. A transient failure reconnects (with exponential
 /// backoff) and tries again; a rejected batch is split in halves until the rows the store
 /// rejects are found, which go to `dead_letters` with the store's reason while the rest
@@ -468,8 +475,7 @@ pub(super) async fn write_recovering(
                     ));
                 }
                 tracing::warn!("write failed ({reason}); reconnecting, try {failures_in_a_row}");
-                let backoff = Duration::from_millis(100) * 2u32.pow(failures_in_a_row - 1);
-                tokio::time::sleep(backoff.min(Duration::from_secs(5))).await;
+                tokio::time::sleep(backoff(failures_in_a_row)).await;
                 if let Ok(fresh) = Db::connect(&config.url).await {
                     *db = fresh;
                 }
@@ -531,9 +537,15 @@ pub(super) async fn begin_transaction(db: &mut Db) -> Result<WriteTurn, Failure>
 }
 
 pub(super) async fn commit(db: &mut Db) -> Result<(), Failure> {
-    db.execute_raw("COMMIT")
-        .await
-        .map_err(|e| classify("committing", e))
+    match db.execute_raw("COMMIT").await {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            // A COMMIT that failed (SQLite BUSY) leaves the transaction open: end it, so the
+            // connection can start the next one.
+            rollback(db).await;
+            Err(classify("committing", error))
+        }
+    }
 }
 
 /// Ends a failed transaction. The connection may be gone: the failure that led here is what
@@ -738,18 +750,11 @@ async fn upsert_sqlite(
 
 /// [`classify`] for an error from a statement stepped directly on the SQLite handle.
 fn classify_sqlite(context: &str, error: rusqlite::Error) -> Failure {
-    let message = format!("{context}: {error}");
-    match error.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            Failure::Transient(message)
-        }
-        Some(
-            rusqlite::ErrorCode::TooBig
-            | rusqlite::ErrorCode::ConstraintViolation
-            | rusqlite::ErrorCode::TypeMismatch,
-        ) => Failure::Data(message),
-        _ => Failure::Fatal(StoreError::other(message)),
-    }
+    let kind = match error.sqlite_error() {
+        Some(sqlite) => sqlite_kind(sqlite.extended_code),
+        None => StoreErrorKind::Other,
+    };
+    Failure::from(StoreError::new(kind, format!("{context}: {error}")))
 }
 
 /// Consecutive pieces of `rows`, each within both limits (a row over the byte limit alone

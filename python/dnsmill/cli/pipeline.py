@@ -83,7 +83,7 @@ def publish(
 
     async def publish_due(settings: Settings) -> dict[str, Any]:
         async with open_queue(settings.queue) as work_queue:
-            publisher = Publisher(settings.db, work_queue, settings.publish)
+            publisher = await asyncio.to_thread(Publisher, settings.db, work_queue, settings.publish)
             try:
                 if count_only:
                     due = await publisher.count_due()
@@ -98,7 +98,7 @@ def publish(
                 report: PublishReport = await publisher.publish(stop_workers=stop_workers)
                 return {**asdict(report), "purged": purged, "reset": reset}
             finally:
-                publisher.close()
+                await asyncio.to_thread(publisher.close)
 
     try:
         result = asyncio.run(publish_due(settings))
@@ -166,11 +166,11 @@ def work(
 
     async def work_off(stop: asyncio.Event) -> tuple[str, WorkReport]:
         async with open_queue(settings.queue) as work_queue:
-            worker = Worker(settings.db, work_queue, settings.work, table=table)
+            worker = await asyncio.to_thread(Worker, settings.db, work_queue, settings.work, table=table)
             try:
                 return worker.worker_id, await worker.run(stop, idle_exit=idle_exit)
             finally:
-                worker.close()
+                await asyncio.to_thread(worker.close)
 
     try:
         worker_id, report = asyncio.run(run_service(work_off, metrics_port=settings.metrics_port))

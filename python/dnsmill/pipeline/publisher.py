@@ -73,12 +73,18 @@ class Publisher:
         self.bus.publish("publisher", "queue_purged", {"messages": purged, "domains_reset": reset})
         return purged, reset
 
-    async def publish(self, limit: int | None = None, stop_workers: int = 0) -> PublishReport:
-        """Publishes every due domain (at most ``limit``), then ``stop_workers`` stop messages."""
+    async def publish(
+        self, limit: int | None = None, stop_workers: int = 0, *, stop: asyncio.Event | None = None
+    ) -> PublishReport:
+        """Publishes every due domain (at most ``limit``), then ``stop_workers`` stop messages.
+        Setting ``stop`` ends it after the page in hand, with no stop messages."""
         started = time.perf_counter()
         batch = self.settings.batch_size
         after, published, messages = 0, 0, 0
         while limit is None or published < limit:
+            if stop is not None and stop.is_set():
+                stop_workers = 0
+                break
             want = batch * PAGE_MESSAGES
             if limit is not None:
                 want = min(want, limit - published)

@@ -1,9 +1,9 @@
 """Publish and work in one process: what ``dnsmill run`` and ``scripts/demo`` do.
 
-The publisher puts every due domain on the queue followed by one stop message per worker;
-the workers (asyncio tasks in one event loop: resolving and storing happen in Rust, without
-the GIL) take batches until their stop message. Progress comes from the workers'
-``batch_done`` events.
+The publisher puts every due domain on the queue; the workers (asyncio tasks in one event
+loop: resolving and storing happen in Rust, without the GIL) take batches until nothing is
+left on the queue. No stop messages are sent, so none is left behind for the next run when
+this one stops early. Progress comes from the workers' ``batch_done`` events.
 """
 
 from __future__ import annotations
@@ -39,37 +39,22 @@ async def run_pipeline_async(
     stop = stop or asyncio.Event()
     started = time.perf_counter()
     async with open_queue(settings.queue) as queue:
-        publisher = Publisher(settings.db, queue, settings.publish, bus=bus)
+        publisher = await asyncio.to_thread(Publisher, settings.db, queue, settings.publish, bus=bus)
         try:
-            report = await publisher.publish(stop_workers=workers)
+            report = await publisher.publish(stop=stop)
         finally:
-            publisher.close()
+            await asyncio.to_thread(publisher.close)
         published_at = time.perf_counter()
-        crew = [Worker(settings.db, queue, settings.work, table=table, bus=bus) for _ in range(workers)]
-        console = Console(stderr=True)
-        bar = Progress(
-            TextColumn("resolving"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("domains"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not (progress and console.is_terminal),
-        )
+        crew: list[Worker] = []
         try:
-            with bus.subscribe("worker") as done, bar:
-                task = bar.add_task("work", total=report.published)
-                running = asyncio.gather(*(worker.run(stop) for worker in crew))
-                while not running.done():
-                    await asyncio.wait([running], timeout=0.2)
-                    while (event := done.get_nowait()) is not None:
-                        if event.name == "batch_done":
-                            bar.advance(task, event.data["domains"])
-                reports: list[WorkReport] = running.result()
+            for _ in range(workers):
+                crew.append(
+                    await asyncio.to_thread(Worker, settings.db, queue, settings.work, table=table, bus=bus)
+                )
+            reports = await _work_off(crew, stop, report.published, bus, progress)
         finally:
             for worker in crew:
-                worker.close()
+                await asyncio.to_thread(worker.close)
     finished = time.perf_counter()
     outcomes: dict[str, int] = {}
     for part in reports:
@@ -86,6 +71,40 @@ async def run_pipeline_async(
         "work_seconds": round(finished - published_at, 3),
         "domains_per_second": round(domains / (finished - started), 1) if finished > started else 0.0,
     }
+
+
+async def _work_off(
+    crew: list[Worker], stop: asyncio.Event, total: int, bus: events.EventBus, progress: bool
+) -> list[WorkReport]:
+    """Runs the workers until the queue is empty, with a progress bar on a terminal. When one
+    fails, the others are stopped (finishing what they hold) before its error is raised."""
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("resolving"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("domains"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not (progress and console.is_terminal),
+    )
+    with bus.subscribe("worker") as done, bar:
+        task = bar.add_task("work", total=total)
+        running = [asyncio.ensure_future(worker.run(stop, until_empty=True)) for worker in crew]
+        pending: set[asyncio.Future[WorkReport]] = set(running)
+        while pending:
+            finished, pending = await asyncio.wait(pending, timeout=0.2)
+            if any(not part.cancelled() and part.exception() is not None for part in finished):
+                stop.set()
+            while (event := done.get_nowait()) is not None:
+                if event.name == "batch_done":
+                    bar.advance(task, event.data["domains"])
+    results = await asyncio.gather(*running, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [result for result in results if isinstance(result, WorkReport)]
 
 
 def run_pipeline(

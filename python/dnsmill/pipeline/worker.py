@@ -6,12 +6,15 @@ A batch redelivered after a crash is harmless: writes are idempotent (one row pe
 and rdata) and outcomes are overwritten. What happens to a batch that fails depends on the
 error's kind:
 
-- a message that is not a batch, or a batch the store rejects: dead-lettered with the reason;
-- a lost connection to the store (``StoreConnectionError``) or a resolver that cannot run:
-  returned to the queue for another try after ``RETRY_DELAY`` (the queue's delivery limit
-  dead-letters it in the end);
-- a store that stays down after the core's own retries, or a wrong schema or configuration:
-  returned to the queue at once for other workers, and this worker stops with the error.
+- a message that is not a batch, or a batch whose outcomes the store rejects: dead-lettered
+  on the queue with the reason (records the store rejects go to its ``dead_letters`` table and
+  the rest of the batch commits);
+- a lost connection to the store is retried inside the batch (reconnecting with backoff); a
+  ``StoreConnectionError`` that still comes out returns the batch to the queue for another try
+  after ``RETRY_DELAY`` (the queue's delivery limit dead-letters it in the end);
+- a store that stays down after those retries, a wrong schema or configuration, a resolver
+  that cannot run, or anything unforeseen: the batch is returned to the queue at once for
+  other workers, and this worker stops with the error.
 
 Stopping: set the ``stop`` event (``dnsmill work`` does on SIGTERM or Ctrl-C): the worker
 takes no new batch, finishes the ones in hand, commits, acks and returns.
@@ -87,9 +90,11 @@ class Worker:
         *,
         idle_exit: float | None = None,
         max_batches: int | None = None,
+        until_empty: bool = False,
     ) -> WorkReport:
         """Works until a stop message, the ``stop`` event, ``idle_exit`` seconds without a
-        message, or ``max_batches`` batches.
+        message, ``max_batches`` batches, or (``until_empty``) until nothing is left on the
+        queue: nothing ready, held by any consumer, or waiting out a retry delay.
 
         The worker holds up to ``prefetch`` batches (2 by default) and processes them side by
         side: one resolves while another is being stored, so a worker takes about as long per
@@ -113,12 +118,13 @@ class Worker:
                         break
                     delivery = await consumer.get(timeout=POLL_SECONDS)
                     if delivery is None:
-                        if (
-                            not in_hand
-                            and idle_exit is not None
-                            and time.monotonic() - idle_since >= idle_exit
-                        ):
+                        if in_hand:
+                            continue
+                        if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
                             report.stopped_by = "idle"
+                            break
+                        if until_empty and await self._queue_is_empty():
+                            report.stopped_by = "empty"
                             break
                         continue
                     idle_since = time.monotonic()
@@ -147,20 +153,32 @@ class Worker:
             raise self._fatal
         return report
 
+    async def _queue_is_empty(self) -> bool:
+        if "depth" not in self.queue.capabilities:
+            return False  # cannot tell: only idle_exit ends the run
+        return (await self.queue.depth()).pending == 0
+
     async def _process(self, delivery: Delivery, batch: dnsmill.Batch) -> None:
         started = time.perf_counter()
         try:
             done = await self.job.process_async(batch)
-        except (dnsmill.StoreConnectionError, dnsmill.ResolveError) as error:
+        except dnsmill.StoreConnectionError as error:
             await self._failed(delivery, error, delay=RETRY_DELAY)
             return
         except dnsmill.StoreRejectedError as error:
-            # The store refuses this batch as a whole; retrying it can only fail again.
-            await delivery.dead_letter(f"the store rejected the batch: {error}")
+            # The store refuses the batch's outcomes themselves (rejected records alone go to
+            # the store's dead_letters and the batch commits): retrying can only fail again.
+            try:
+                await delivery.dead_letter(f"the store rejected the batch: {error}")
+            except dnsmill.QueueError as queue_error:
+                log.warning("batch %s could not be dead-lettered: %s", delivery.message_id, queue_error)
             self.report.dead_lettered += 1
             log.warning("dead-lettered batch %s: %s", delivery.message_id, error)
             return
-        except dnsmill.StoreError as error:  # unavailable, schema or configuration: stop
+        except Exception as error:
+            # The store is down after its retries, its schema or configuration is wrong, the
+            # resolver cannot run, or something unforeseen: the batch goes back at once for
+            # other workers, and this worker stops with the error.
             await self._failed(delivery, error, delay=0.0)
             self._fatal = error
             return
