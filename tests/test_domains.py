@@ -3,6 +3,7 @@ and batches resolved and stored with their outcomes in one transaction, with typ
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -193,5 +194,34 @@ def test_marking_a_page_queued_keeps_an_outcome_stored_in_the_meantime(store: st
     rows = admin(store, "SELECT name, status FROM domains ORDER BY name")
     assert [" ".join(re.split(r"[|\s]+", row)) for row in rows.splitlines()] == [
         "mail.shop.test. queued",
+        "shop.test. resolved",
+    ]
+
+
+def test_batches_waiting_for_the_store_share_a_commit_and_only_a_rejected_one_fails(store: str) -> None:
+    """Three batches handed to one job at once: the store takes them together, refuses the
+    outcome of one domain, and then stores them one by one, so only that batch fails."""
+    with dnsmill.Domains(store):
+        pass
+    admin(store, REFUSE_ONE_DOMAIN[store.split(":")[0]])
+    with nsd(require_tool("nsd"), {"shop.test": ZONE}) as port:
+        resolver = dnsmill.Resolver([f"127.0.0.1:{port}"], timeout=0.3, retries=0)
+        with dnsmill.BatchJob(resolver, store, types=["A", "TXT"]) as job:
+            batches = [["shop.test."], ["nodata.shop.test."], ["mail.shop.test.", "ns1.shop.test."]]
+
+            async def all_at_once() -> list[dict[str, object] | BaseException]:
+                return await asyncio.gather(
+                    *(job.process_async(dnsmill.Batch.decode(dnsmill.Batch.encode(b))) for b in batches),
+                    return_exceptions=True,
+                )
+
+            first, refused, third = asyncio.run(all_at_once())
+    assert isinstance(refused, dnsmill.StoreRejectedError)
+    assert isinstance(first, dict) and first["outcomes"] == {"resolved": 1}
+    assert isinstance(third, dict) and third["outcomes"] == {"resolved": 2}
+    rows = admin(store, "SELECT name, status FROM domains ORDER BY name")
+    assert [" ".join(re.split(r"[|\s]+", row)) for row in rows.splitlines()] == [
+        "mail.shop.test. resolved",
+        "ns1.shop.test. resolved",
         "shop.test. resolved",
     ]

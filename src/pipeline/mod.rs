@@ -1,6 +1,14 @@
 //! The work pipeline's core: a batch of domains from the work queue is resolved and stored
 //! by one call, its answer records and its domains' outcomes in one transaction, so a worker
-//! crosses into Rust once per batch and acks after that one commit.
+//! crosses into Rust once per batch and acks after that commit.
+//!
+//! Storing is a task of its own that owns the store connection. Batches that finish resolving
+//! while it is busy wait for it, and it then stores them together, in one transaction (a group
+//! commit): every commit rewrites each index page its rows touch, and with random keys a batch
+//! touches most of them, so the commits saved are most of the cost of small batches. Each
+//! caller still gets its reply only after the commit that holds its batch. When the store
+//! rejects a group's outcomes, its batches are stored one by one, so only the batch at fault
+//! fails.
 //!
 //! The queue itself, the publisher's and the workers' loops are Python (`dnsmill.pipeline`);
 //! the message bodies they carry are made and read by [`crate::store::domains`].
@@ -13,14 +21,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::{mpsc, oneshot};
+
 pub use outcomes::outcomes;
 
 use crate::error::Error;
 use crate::record::name::domain_name;
-use crate::record::RecordType;
+use crate::record::{RecordSet, RecordType};
 use crate::resolve::{resolve_list, Progress, ResolverConfig, Run};
-use crate::store::batch::BatchStore;
-use crate::store::StoreUrl;
+use crate::store::batch::{BatchStore, StoredBatch};
+use crate::store::domains::Outcome;
+use crate::store::{StoreError, StoreErrorKind, StoreUrl};
 
 /// What processing one batch did.
 #[derive(Debug, Default, Clone)]
@@ -43,16 +54,29 @@ pub struct BatchReport {
     pub retried: u64,
 }
 
-/// Resolves batches of domains and stores each in one transaction.
+/// Rows a group commit gathers at most before it writes (about 25 batches of 100 domains).
+const GROUP_ROWS: usize = 100_000;
+
+/// A resolved batch waiting for the store, with where its result goes.
+struct StoreRequest {
+    records: Arc<RecordSet>,
+    outcomes: Vec<(String, Outcome)>,
+    reply: oneshot::Sender<Result<StoredBatch, StoreError>>,
+}
+
+/// Resolves batches of domains and stores each in one transaction, shared with the batches
+/// that wait for the store at the same time.
 pub struct BatchJob {
     resolver: ResolverConfig,
     types: Vec<RecordType>,
-    /// One connection: batches resolve side by side and take turns storing.
-    store: Arc<tokio::sync::Mutex<BatchStore>>,
+    /// To the storing task; None once closed.
+    requests: std::sync::Mutex<Option<mpsc::Sender<StoreRequest>>>,
+    storing: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl BatchJob {
-    /// Connects to the store at `url` and prepares `table` for the answers.
+    /// Connects to the store at `url`, prepares `table` for the answers and starts the
+    /// storing task on the current runtime.
     pub async fn open(
         resolver: ResolverConfig,
         types: Vec<RecordType>,
@@ -64,16 +88,26 @@ impl BatchJob {
             return Err(Error::InvalidArgument("types is empty".into()));
         }
         let store = BatchStore::open(url, table, source).await?;
+        let (requests, received) = mpsc::channel(64);
+        let storing = tokio::spawn(store_batches(store, received));
         Ok(BatchJob {
             resolver,
             types,
-            store: Arc::new(tokio::sync::Mutex::new(store)),
+            requests: std::sync::Mutex::new(Some(requests)),
+            storing: tokio::sync::Mutex::new(Some(storing)),
         })
     }
 
     /// Resolves `names` and stores the answers and outcomes in one transaction. Names that are
-    /// not domain names are reported, not stored. `cancel` stops the resolving.
+    /// not domain names are reported, not stored. `cancel` stops the resolving, and then
+    /// nothing is stored.
     pub async fn process(&self, names: Vec<String>, cancel: Arc<AtomicBool>) -> Result<BatchReport, Error> {
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+            .ok_or_else(|| Error::Store(StoreError::other("the batch job is closed")))?;
         let mut report = BatchReport::default();
         let mut valid = Vec::with_capacity(names.len());
         for name in names {
@@ -105,12 +139,17 @@ impl BatchJob {
         }
         report.resolve_seconds = started.elapsed().as_secs_f64();
         let storing = Instant::now();
-        // The transaction runs in a task of its own: if the caller goes away (an asyncio task
-        // cancelled), it still ends in a commit or a rollback, never half-way.
-        let store = Arc::clone(&self.store);
-        let stored = tokio::spawn(async move { store.lock().await.store(&table.answers, &outcomes).await })
-            .await
-            .map_err(|e| Error::Internal(format!("storing a batch failed: {e}")))??;
+        // Once handed over, the batch is the storing task's: if this caller goes away (an
+        // asyncio task cancelled), its transaction still ends in a commit or a rollback.
+        let (reply, stored) = oneshot::channel();
+        let request = StoreRequest {
+            records: Arc::clone(&table.answers),
+            outcomes,
+            reply,
+        };
+        let stopped = || Error::Store(StoreError::other("the batch job's storing task has stopped"));
+        requests.send(request).await.map_err(|_| stopped())?;
+        let stored = stored.await.map_err(|_| stopped())??;
         report.store_seconds = storing.elapsed().as_secs_f64();
         report.records = stored.records;
         report.dead_lettered = stored.dead_lettered;
@@ -118,8 +157,67 @@ impl BatchJob {
         Ok(report)
     }
 
-    /// Closes the store connection.
+    /// Stores what was handed over, then closes the store connection; processing after this
+    /// is an error.
     pub async fn close(&self) {
-        self.store.lock().await.close().await;
+        drop(
+            self.requests
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .take(),
+        );
+        if let Some(storing) = self.storing.lock().await.take() {
+            let _ = storing.await;
+        }
     }
+}
+
+/// The storing task: takes the next request and every other one already waiting (up to
+/// [`GROUP_ROWS`] rows), stores them in one transaction and answers each.
+async fn store_batches(mut store: BatchStore, mut requests: mpsc::Receiver<StoreRequest>) {
+    while let Some(first) = requests.recv().await {
+        let mut rows = first.records.len();
+        let mut group = vec![first];
+        while rows < GROUP_ROWS {
+            match requests.try_recv() {
+                Ok(next) => {
+                    rows += next.records.len();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let sets: Vec<&RecordSet> = group.iter().map(|request| &*request.records).collect();
+        let outcomes: Vec<(String, Outcome)> = group
+            .iter()
+            .flat_map(|request| request.outcomes.iter().cloned())
+            .collect();
+        match store.store(&sets, &outcomes).await {
+            Ok(stored) => {
+                for (index, request) in group.into_iter().enumerate() {
+                    // Each batch's own share; the retries, and the records the store rejected
+                    // (told once, with the first batch), were the group's.
+                    let share = StoredBatch {
+                        records: request.records.len() as u64,
+                        outcomes: request.outcomes.len() as u64,
+                        dead_lettered: if index == 0 { stored.dead_lettered } else { 0 },
+                        retried: stored.retried,
+                    };
+                    let _ = request.reply.send(Ok(share));
+                }
+            }
+            Err(error) if error.kind == StoreErrorKind::Rejected && group.len() > 1 => {
+                for request in group {
+                    let result = store.store(&[&*request.records], &request.outcomes).await;
+                    let _ = request.reply.send(result);
+                }
+            }
+            Err(error) => {
+                for request in group {
+                    let _ = request.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+    store.close().await;
 }

@@ -69,19 +69,21 @@ pub struct Run {
 /// hold the whole list (a batch from a work queue).
 pub async fn resolve_list(run: Arc<Run>, names: Vec<String>) -> Result<ResultTable, String> {
     let (sender, input) = mpsc::channel(16);
-    let feeder = tokio::spawn(feed_list(names, sender));
+    let feeder = tokio::spawn(feed_list(names, sender, run.config.sockets));
     let table = collect(run, input).await;
     feeder.await.map_err(|e| format!("name feeder failed: {e}"))?;
     table
 }
 
-/// Sends `names` to the engine in batches of [`NAMES_PER_BATCH`]; ends with the list or when
-/// the engine stops reading.
-pub async fn feed_list(names: Vec<String>, sender: mpsc::Sender<NameBatch>) {
+/// Sends `names` to the engine in batches of at most [`NAMES_PER_BATCH`]; ends with the list
+/// or when the engine stops reading. A short list is cut into a batch per lane: a lane takes
+/// whole batches, so a list in one batch would keep the other lanes (and their sockets) idle.
+pub async fn feed_list(names: Vec<String>, sender: mpsc::Sender<NameBatch>, lanes: usize) {
+    let per_batch = names.len().div_ceil(lanes.max(1)).clamp(1, NAMES_PER_BATCH);
     let mut first = 0u64;
     let mut names = names.into_iter().peekable();
     while names.peek().is_some() {
-        let batch: Vec<String> = names.by_ref().take(NAMES_PER_BATCH).collect();
+        let batch: Vec<String> = names.by_ref().take(per_batch).collect();
         let count = batch.len() as u64;
         if sender.send(NameBatch { first, names: batch }).await.is_err() {
             return;

@@ -83,10 +83,10 @@ type Feeder = tokio::task::JoinHandle<Result<(), Error>>;
 
 /// Starts feeding `names` (a list or a file) into the engine's input; the task ends with the
 /// input or when the engine stops reading.
-fn spawn_feeder(names: Names, sender: mpsc::Sender<NameBatch>) -> Feeder {
+fn spawn_feeder(names: Names, sender: mpsc::Sender<NameBatch>, lanes: usize) -> Feeder {
     match names {
         Names::List(list) => runtime().spawn(async move {
-            feed_list(list, sender).await;
+            feed_list(list, sender, lanes).await;
             Ok(())
         }),
         Names::File(path) => runtime().spawn_blocking(move || {
@@ -177,7 +177,8 @@ impl PyResolver {
         let run = self.new_run(types, 1 << 14, names.known_len());
         let (sender, input) = mpsc::channel(INPUT_BATCHES);
         let _guard = runtime().enter();
-        Ok((run, input, spawn_feeder(names, sender)))
+        let feeder = spawn_feeder(names, sender, run.config.sockets);
+        Ok((run, input, feeder))
     }
 
     fn types(types: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<RecordType>> {
@@ -409,7 +410,7 @@ impl PyResolver {
                     next_number: 0,
                 }),
             ),
-            other => (Some(spawn_feeder(other, sender)), None),
+            other => (Some(spawn_feeder(other, sender, run.config.sockets)), None),
         };
         let (output, results) = mpsc::channel(4);
         let engine = runtime().spawn(resolve(Arc::clone(&run), input, output));

@@ -68,10 +68,11 @@ impl BatchStore {
         })
     }
 
-    /// Stores `records` and `outcomes` in one transaction (see the module notes for failures).
+    /// Stores the records of every set in `records` and `outcomes` in one transaction (see
+    /// the module notes for failures).
     pub async fn store(
         &mut self,
-        records: &RecordSet,
+        records: &[&RecordSet],
         outcomes: &[(String, Outcome)],
     ) -> Result<StoredBatch, StoreError> {
         let rows = rows_of(records);

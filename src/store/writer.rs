@@ -588,11 +588,13 @@ async fn dead_letter(db: &mut Db, row: &Row<'_>, reason: &str, now: Timestamp) -
     result.map_err(|e| classify("recording a dead letter", e))
 }
 
-/// The rows of `records`, one per key (the last copy of a record wins), in input order.
-pub(super) fn rows_of(records: &RecordSet) -> Vec<Row<'_>> {
-    let mut rows: Vec<Row<'_>> = Vec::with_capacity(records.len());
-    let mut by_key: HashMap<[u8; 32], usize> = HashMap::with_capacity(records.len());
-    for record in records.iter() {
+/// The rows of every set in `records`, one per key (the last copy of a record wins), in input
+/// order.
+pub(super) fn rows_of<'a>(records: &[&'a RecordSet]) -> Vec<Row<'a>> {
+    let total = records.iter().map(|set| set.len()).sum();
+    let mut rows: Vec<Row<'a>> = Vec::with_capacity(total);
+    let mut by_key: HashMap<[u8; 32], usize> = HashMap::with_capacity(total);
+    for record in records.iter().flat_map(|set| set.iter()) {
         let row = Row {
             key: record_key(&record),
             preference: preference(&record),

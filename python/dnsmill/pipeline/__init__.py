@@ -7,7 +7,7 @@ from __future__ import annotations
 from dnsmill.pipeline.publisher import Publisher, PublishReport
 from dnsmill.pipeline.run import run_pipeline, run_pipeline_async
 from dnsmill.pipeline.stores import ensure_apart
-from dnsmill.pipeline.worker import Worker, WorkReport
+from dnsmill.pipeline.worker import Worker, WorkReport, shared_job
 
 __all__ = [
     "PublishReport",
@@ -17,4 +17,5 @@ __all__ = [
     "ensure_apart",
     "run_pipeline",
     "run_pipeline_async",
+    "shared_job",
 ]

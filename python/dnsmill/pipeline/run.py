@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from dnsmill import events
 from dnsmill.config import Settings
 from dnsmill.pipeline.publisher import Publisher
-from dnsmill.pipeline.worker import Worker, WorkReport
+from dnsmill.pipeline.worker import Worker, WorkReport, shared_job
 from dnsmill.queues import open_queue
 
 
@@ -45,16 +45,17 @@ async def run_pipeline_async(
         finally:
             await asyncio.to_thread(publisher.close)
         published_at = time.perf_counter()
-        crew: list[Worker] = []
+        # One job for all the workers: one store connection, and batches that finish resolving
+        # while it is busy share its next commit.
+        job = await asyncio.to_thread(shared_job, settings.db, settings.work, table=table)
         try:
-            for _ in range(workers):
-                crew.append(
-                    await asyncio.to_thread(Worker, settings.db, queue, settings.work, table=table, bus=bus)
-                )
+            crew = [
+                Worker(settings.db, queue, settings.work, table=table, bus=bus, job=job)
+                for _ in range(workers)
+            ]
             reports = await _work_off(crew, stop, report.published, bus, progress)
         finally:
-            for worker in crew:
-                await asyncio.to_thread(worker.close)
+            await asyncio.to_thread(job.close)
     finished = time.perf_counter()
     outcomes: dict[str, int] = {}
     for part in reports:

@@ -39,6 +39,9 @@ log = logging.getLogger("dnsmill.worker")
 
 #: How long a worker waits for a message before looking at its stop signal again.
 POLL_SECONDS = 0.5
+#: The same while it works until the queue is empty: it then also looks whether anything is
+#: left, and the run ends that much sooner after the last batch.
+DRAIN_POLL_SECONDS = 0.05
 #: How long a batch that failed for a passing reason waits before it is offered again.
 RETRY_DELAY = 5.0
 
@@ -67,19 +70,18 @@ class Worker:
         *,
         table: str = "dns_records",
         bus: events.EventBus | None = None,
+        job: dnsmill.BatchJob | None = None,
     ) -> None:
+        """``job``: a :class:`dnsmill.BatchJob` to share with other workers of this process
+        (their batches then share commits: see :func:`shared_job`); by default the worker opens
+        one of its own on ``db`` and closes it in :meth:`close`."""
         ensure_apart(queue.url, db)
         self.settings = settings or WorkSettings()
         self.queue = queue
         self.bus = bus or events.bus
         self.worker_id = self.settings.worker_id or f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
-        resolver = dnsmill.Resolver(
-            self.settings.ns or None,
-            concurrency=self.settings.concurrency,
-            timeout=self.settings.timeout.total_seconds(),
-            retries=self.settings.retries,
-        )
-        self.job = dnsmill.BatchJob(resolver, db, types=self.settings.types, table=table)
+        self._owns_job = job is None
+        self.job = job if job is not None else shared_job(db, self.settings, table=table)
         self.report = WorkReport()
         #: Set when a batch failed in a way that stops this worker.
         self._fatal: BaseException | None = None
@@ -116,7 +118,7 @@ class Worker:
                     if max_batches is not None and taken >= max_batches:
                         report.stopped_by = "max_batches"
                         break
-                    delivery = await consumer.get(timeout=POLL_SECONDS)
+                    delivery = await consumer.get(timeout=DRAIN_POLL_SECONDS if until_empty else POLL_SECONDS)
                     if delivery is None:
                         if in_hand:
                             continue
@@ -229,5 +231,18 @@ class Worker:
             log.warning("batch %s could not be returned: %s", delivery.message_id, nack_error)
 
     def close(self) -> None:
-        """Closes the store connection."""
-        self.job.close()
+        """Closes the store connection, unless the job is shared."""
+        if self._owns_job:
+            self.job.close()
+
+
+def shared_job(db: str, settings: WorkSettings, *, table: str = "dns_records") -> dnsmill.BatchJob:
+    """The :class:`dnsmill.BatchJob` that workers of one process can share: one store
+    connection, and the batches that wait for it are stored together in one transaction."""
+    resolver = dnsmill.Resolver(
+        settings.ns or None,
+        concurrency=settings.concurrency,
+        timeout=settings.timeout.total_seconds(),
+        retries=settings.retries,
+    )
+    return dnsmill.BatchJob(resolver, db, types=settings.types, table=table)
