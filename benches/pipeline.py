@@ -3,7 +3,7 @@
 Seeds realistic domains into SQLite and serves them with the built-in server on loopback. Then:
 
   pipeline      publish every domain onto the local SQLite queue, and 2 workers take the
-                batches (2 each at a time), hand each to Rust in one call that resolves it (A,
+                batches (4 each at a time), hand each to Rust in one call that resolves it (A,
                 AAAA, MX, NS, SOA, CNAME, TXT) against the server and stores its answer records
                 and its domains' outcomes in one transaction (batches that wait for the store
                 at the same time share it), and ack after that commit: domains/s from the first

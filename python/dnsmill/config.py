@@ -132,8 +132,9 @@ class WorkSettings(Section):
     concurrency: int = Field(1000, ge=1)
     timeout: Duration = timedelta(seconds=2)
     retries: int = Field(2, ge=0)
-    #: Batches a worker holds at once: one resolving while another is stored.
-    prefetch: int = Field(2, ge=1)
+    #: Batches a worker holds at once: some resolve while others are stored (those waiting for
+    #: the store together share a commit).
+    prefetch: int = Field(4, ge=1)
     worker_id: str | None = None
 
 

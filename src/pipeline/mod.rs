@@ -187,6 +187,10 @@ async fn store_batches(mut store: BatchStore, mut requests: mpsc::Receiver<Store
                 Err(_) => break,
             }
         }
+        tracing::debug!(
+            "storing {} batches ({rows} records) in one transaction",
+            group.len()
+        );
         let sets: Vec<&RecordSet> = group.iter().map(|request| &*request.records).collect();
         let outcomes: Vec<(String, Outcome)> = group
             .iter()

@@ -130,7 +130,7 @@ def resolver_overrides(
 
 NS_HELP = "Nameservers IP[:PORT], comma-separated (default: /etc/resolv.conf)."
 TYPES_HELP = "Record types to resolve, comma-separated (default A,AAAA,MX,NS,SOA,CNAME,TXT)."
-PREFETCH_HELP = "Batches a worker holds at once: one resolving while another is stored (2)."
+PREFETCH_HELP = "Batches a worker holds at once: some resolve while others are stored (4)."
 
 
 @app.command("work")

@@ -98,7 +98,7 @@ class Worker:
         message, ``max_batches`` batches, or (``until_empty``) until nothing is left on the
         queue: nothing ready, held by any consumer, or waiting out a retry delay.
 
-        The worker holds up to ``prefetch`` batches (2 by default) and processes them side by
+        The worker holds up to ``prefetch`` batches (4 by default) and processes them side by
         side: one resolves while another is being stored, so a worker takes about as long per
         batch as the slower of the two. Each is acked after its own commit."""
         stop = stop or asyncio.Event()
