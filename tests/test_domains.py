@@ -225,3 +225,21 @@ def test_batches_waiting_for_the_store_share_a_commit_and_only_a_rejected_one_fa
         "ns1.shop.test. resolved",
         "shop.test. resolved",
     ]
+
+
+def test_a_domain_in_two_batches_stored_together_is_recorded_once(store: str) -> None:
+    """A message redelivered beside its original: one transaction may hold a domain twice."""
+    with nsd(require_tool("nsd"), {"shop.test": ZONE}) as port:
+        resolver = dnsmill.Resolver([f"127.0.0.1:{port}"], timeout=0.3, retries=0)
+        with dnsmill.BatchJob(resolver, store, types=["A"]) as job:
+            body = dnsmill.Batch.encode(["shop.test.", "mail.shop.test."])
+
+            async def twice() -> list[dict[str, object]]:
+                return list(
+                    await asyncio.gather(*(job.process_async(dnsmill.Batch.decode(body)) for _ in range(4)))
+                )
+
+            reports = asyncio.run(twice())
+    assert all(report["outcomes"] == {"resolved": 2} and report["records"] == 2 for report in reports)
+    assert admin(store, "SELECT COUNT(*) FROM domains") == "2"
+    assert admin(store, "SELECT COUNT(*) FROM dns_records") == "2"

@@ -29,7 +29,7 @@ use crate::error::Error;
 use crate::record::name::domain_name;
 use crate::record::{RecordSet, RecordType};
 use crate::resolve::{resolve_list, Progress, ResolverConfig, Run};
-use crate::store::batch::{BatchStore, StoredBatch};
+use crate::store::batch::{distinct_records, BatchStore, StoredBatch};
 use crate::store::domains::Outcome;
 use crate::store::{StoreError, StoreErrorKind, StoreUrl};
 
@@ -157,8 +157,8 @@ impl BatchJob {
         Ok(report)
     }
 
-    /// Stores what was handed over, then closes the store connection; processing after this
-    /// is an error.
+    /// Waits for the batches in hand (those still resolving included) to be stored, then
+    /// closes the store connection; processing after this is an error.
     pub async fn close(&self) {
         drop(
             self.requests
@@ -167,7 +167,9 @@ impl BatchJob {
                 .take(),
         );
         if let Some(storing) = self.storing.lock().await.take() {
-            let _ = storing.await;
+            if let Err(failure) = storing.await {
+                tracing::error!("the storing task of a batch job failed: {failure}");
+            }
         }
     }
 }
@@ -191,34 +193,53 @@ async fn store_batches(mut store: BatchStore, mut requests: mpsc::Receiver<Store
             "storing {} batches ({rows} records) in one transaction",
             group.len()
         );
+        if let [only] = group.as_slice() {
+            let result = store.store(&[&*only.records], &only.outcomes, true).await;
+            if let Some(request) = group.pop() {
+                let _ = request.reply.send(result);
+            }
+            continue;
+        }
         let sets: Vec<&RecordSet> = group.iter().map(|request| &*request.records).collect();
         let outcomes: Vec<(String, Outcome)> = group
             .iter()
             .flat_map(|request| request.outcomes.iter().cloned())
             .collect();
-        match store.store(&sets, &outcomes).await {
+        match store.store(&sets, &outcomes, false).await {
             Ok(stored) => {
                 for (index, request) in group.into_iter().enumerate() {
-                    // Each batch's own share; the retries, and the records the store rejected
-                    // (told once, with the first batch), were the group's.
+                    // Each batch's own share; the group's retries are told once, with the
+                    // first batch, so that sums stay true.
                     let share = StoredBatch {
-                        records: request.records.len() as u64,
+                        records: distinct_records(&request.records),
                         outcomes: request.outcomes.len() as u64,
-                        dead_lettered: if index == 0 { stored.dead_lettered } else { 0 },
-                        retried: stored.retried,
+                        dead_lettered: 0,
+                        retried: if index == 0 { stored.retried } else { 0 },
                     };
                     let _ = request.reply.send(Ok(share));
                 }
             }
-            Err(error) if error.kind == StoreErrorKind::Rejected && group.len() > 1 => {
-                for request in group {
-                    let result = store.store(&[&*request.records], &request.outcomes).await;
-                    let _ = request.reply.send(result);
-                }
-            }
-            Err(error) => {
+            // The store is down: every batch of the group would fail the same way.
+            Err(error)
+                if matches!(
+                    error.kind,
+                    StoreErrorKind::Transient | StoreErrorKind::Unavailable
+                ) =>
+            {
                 for request in group {
                     let _ = request.reply.send(Err(error.clone()));
+                }
+            }
+            // Something in one batch's data: each on its own, so only the batch at fault fails
+            // (and rejected records are looked for once, in their own batch).
+            Err(error) => {
+                tracing::debug!(
+                    "a group of {} batches failed ({error}); storing them one by one",
+                    group.len()
+                );
+                for request in group {
+                    let result = store.store(&[&*request.records], &request.outcomes, true).await;
+                    let _ = request.reply.send(result);
                 }
             }
         }

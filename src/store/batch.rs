@@ -69,13 +69,17 @@ impl BatchStore {
     }
 
     /// Stores the records of every set in `records` and `outcomes` in one transaction (see
-    /// the module notes for failures).
+    /// the module notes for failures). Without `careful`, data the store rejects fails the
+    /// call (as [`StoreErrorKind::Rejected`]) instead of being looked for and set aside: for a
+    /// caller that will store the parts one by one.
     pub async fn store(
         &mut self,
         records: &[&RecordSet],
         outcomes: &[(String, Outcome)],
+        careful: bool,
     ) -> Result<StoredBatch, StoreError> {
         let rows = rows_of(records);
+        let outcomes = &last_outcome_per_domain(outcomes);
         let now = Timestamp::now();
         let mut stored = StoredBatch::default();
         loop {
@@ -99,10 +103,11 @@ impl BatchStore {
                     stored.outcomes = outcomes.len() as u64;
                     return Ok(stored);
                 }
-                Err(Failure::Data(reason)) => {
+                Err(Failure::Data(reason)) if careful => {
                     tracing::debug!("a batch was rejected ({reason}); storing it the careful way");
                     return self.store_carefully(&rows, outcomes, now, stored).await;
                 }
+                Err(Failure::Data(reason)) => return Err(StoreError::rejected(reason)),
                 Err(Failure::Transient(reason) | Failure::Duplicate(reason)) => {
                     stored.retried += 1;
                     if stored.retried > u64::from(RECONNECT_TRIES) {
@@ -199,4 +204,28 @@ async fn store_once(
             Err(failure)
         }
     }
+}
+
+/// Distinct records (by key) in `records`.
+pub fn distinct_records(records: &RecordSet) -> u64 {
+    rows_of(&[records]).len() as u64
+}
+
+/// `outcomes` with one per domain, the last one winning: a statement may not update one row
+/// twice (PostgreSQL refuses it), and a group of batches can hold a domain twice (a message
+/// redelivered beside its original).
+fn last_outcome_per_domain(outcomes: &[(String, Outcome)]) -> Vec<(String, Outcome)> {
+    let mut at: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(outcomes.len());
+    let mut kept: Vec<(String, Outcome)> = Vec::with_capacity(outcomes.len());
+    for (name, outcome) in outcomes {
+        match at.get(name.as_str()) {
+            Some(&index) => kept[index].1 = outcome.clone(),
+            None => {
+                at.insert(name, kept.len());
+                kept.push((name.clone(), outcome.clone()));
+            }
+        }
+    }
+    kept
 }

@@ -114,12 +114,13 @@ pub(super) fn classify(error: &sqlx::Error) -> StoreErrorKind {
     }
     // PostgreSQL SQLSTATE: connection (08), serialization and deadlock (40), insufficient
     // resources (53), operator intervention such as pg_terminate_backend (57), lock not
-    // available; data exceptions (22) and integrity constraints (23); authorization (28),
+    // available; cardinality (21: one statement updating a row twice), data exceptions (22)
+    // and integrity constraints (23); authorization (28),
     // invalid catalog (3D) and syntax or access rule violations such as a missing table (42).
     match code.get(..2).unwrap_or_default() {
         "08" | "40" | "53" | "57" => StoreErrorKind::Transient,
         _ if code == "55P03" => StoreErrorKind::Transient,
-        "22" | "23" => StoreErrorKind::Rejected,
+        "21" | "22" | "23" => StoreErrorKind::Rejected,
         "28" | "3D" | "42" => StoreErrorKind::Configuration,
         _ => StoreErrorKind::Other,
     }

@@ -90,17 +90,24 @@ async def _work_off(
         transient=True,
         disable=not (progress and console.is_terminal),
     )
-    with bus.subscribe("worker") as done, bar:
-        task = bar.add_task("work", total=total)
-        running = [asyncio.ensure_future(worker.run(stop, until_empty=True)) for worker in crew]
-        pending: set[asyncio.Future[WorkReport]] = set(running)
-        while pending:
-            finished, pending = await asyncio.wait(pending, timeout=0.2)
-            if any(not part.cancelled() and part.exception() is not None for part in finished):
-                stop.set()
-            while (event := done.get_nowait()) is not None:
-                if event.name == "batch_done":
-                    bar.advance(task, event.data["domains"])
+    running: list[asyncio.Future[WorkReport]] = []
+    try:
+        with bus.subscribe("worker") as done, bar:
+            task = bar.add_task("work", total=total)
+            running = [asyncio.ensure_future(worker.run(stop, until_empty=True)) for worker in crew]
+            pending: set[asyncio.Future[WorkReport]] = set(running)
+            while pending:
+                finished, pending = await asyncio.wait(pending, timeout=0.2)
+                if any(not part.cancelled() and part.exception() is not None for part in finished):
+                    stop.set()
+                while (event := done.get_nowait()) is not None:
+                    if event.name == "batch_done":
+                        bar.advance(task, event.data["domains"])
+    finally:
+        # Also when this is cancelled: the workers finish what they hold before the job they
+        # share is closed under them.
+        stop.set()
+        await asyncio.shield(asyncio.gather(*running, return_exceptions=True))
     results = await asyncio.gather(*running, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):

@@ -41,7 +41,7 @@ log = logging.getLogger("dnsmill.worker")
 POLL_SECONDS = 0.5
 #: The same while it works until the queue is empty: it then also looks whether anything is
 #: left, and the run ends that much sooner after the last batch.
-DRAIN_POLL_SECONDS = 0.05
+DRAIN_POLL_SECONDS = 0.1
 #: How long a batch that failed for a passing reason waits before it is offered again.
 RETRY_DELAY = 5.0
 
@@ -181,8 +181,8 @@ class Worker:
             # The store is down after its retries, its schema or configuration is wrong, the
             # resolver cannot run, or something unforeseen: the batch goes back at once for
             # other workers, and this worker stops with the error.
+            self._fatal = error  # first: a cancel during the nack still stops the worker
             await self._failed(delivery, error, delay=0.0)
-            self._fatal = error
             return
         try:
             await delivery.ack()
