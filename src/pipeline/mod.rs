@@ -29,7 +29,7 @@ use crate::error::Error;
 use crate::record::name::domain_name;
 use crate::record::{RecordSet, RecordType};
 use crate::resolve::{resolve_list, Progress, ResolverConfig, Run};
-use crate::store::batch::{distinct_records, BatchStore, StoredBatch};
+use crate::store::batch::{BatchStore, StoredBatch};
 use crate::store::domains::Outcome;
 use crate::store::{StoreError, StoreErrorKind, StoreUrl};
 
@@ -211,10 +211,11 @@ async fn store_batches(mut store: BatchStore, mut requests: mpsc::Receiver<Store
                     // Each batch's own share; the group's retries are told once, with the
                     // first batch, so that sums stay true.
                     let share = StoredBatch {
-                        records: distinct_records(&request.records),
+                        records: stored.records_per_set.get(index).copied().unwrap_or(0),
                         outcomes: request.outcomes.len() as u64,
                         dead_lettered: 0,
                         retried: if index == 0 { stored.retried } else { 0 },
+                        records_per_set: Vec::new(),
                     };
                     let _ = request.reply.send(Ok(share));
                 }

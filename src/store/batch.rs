@@ -22,7 +22,7 @@ use super::writer::{
 use crate::record::RecordSet;
 
 /// What storing one batch did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StoredBatch {
     /// Distinct records written (new or refreshed).
     pub records: u64,
@@ -32,6 +32,8 @@ pub struct StoredBatch {
     pub outcomes: u64,
     /// Transactions tried again after a transient failure.
     pub retried: u64,
+    /// Distinct records of each set stored, in the order given.
+    pub records_per_set: Vec<u64>,
 }
 
 /// One connection that stores resolved batches.
@@ -78,10 +80,13 @@ impl BatchStore {
         outcomes: &[(String, Outcome)],
         careful: bool,
     ) -> Result<StoredBatch, StoreError> {
-        let rows = rows_of(records);
+        let (rows, records_per_set) = rows_of(records);
         let outcomes = &last_outcome_per_domain(outcomes);
         let now = Timestamp::now();
-        let mut stored = StoredBatch::default();
+        let mut stored = StoredBatch {
+            records_per_set,
+            ..StoredBatch::default()
+        };
         loop {
             let attempt = match self.connection().await {
                 Ok(()) => match self.db.as_mut() {
@@ -204,11 +209,6 @@ async fn store_once(
             Err(failure)
         }
     }
-}
-
-/// Distinct records (by key) in `records`.
-pub fn distinct_records(records: &RecordSet) -> u64 {
-    rows_of(&[records]).len() as u64
 }
 
 /// `outcomes` with one per domain, the last one winning: a statement may not update one row

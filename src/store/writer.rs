@@ -589,26 +589,32 @@ async fn dead_letter(db: &mut Db, row: &Row<'_>, reason: &str, now: Timestamp) -
 }
 
 /// The rows of every set in `records`, one per key (the last copy of a record wins), in input
-/// order.
-pub(super) fn rows_of<'a>(records: &[&'a RecordSet]) -> Vec<Row<'a>> {
+/// order; and how many distinct records each set holds.
+pub(super) fn rows_of<'a>(records: &[&'a RecordSet]) -> (Vec<Row<'a>>, Vec<u64>) {
     let total = records.iter().map(|set| set.len()).sum();
     let mut rows: Vec<Row<'a>> = Vec::with_capacity(total);
     let mut by_key: HashMap<[u8; 32], usize> = HashMap::with_capacity(total);
-    for record in records.iter().flat_map(|set| set.iter()) {
-        let row = Row {
-            key: record_key(&record),
-            preference: preference(&record),
-            record,
-        };
-        match by_key.get(&row.key) {
-            Some(&at) => rows[at] = row,
-            None => {
-                by_key.insert(row.key, rows.len());
-                rows.push(row);
+    let mut distinct = Vec::with_capacity(records.len());
+    for set in records {
+        let mut in_this_set = std::collections::HashSet::with_capacity(set.len());
+        for record in set.iter() {
+            let row = Row {
+                key: record_key(&record),
+                preference: preference(&record),
+                record,
+            };
+            in_this_set.insert(row.key);
+            match by_key.get(&row.key) {
+                Some(&at) => rows[at] = row,
+                None => {
+                    by_key.insert(row.key, rows.len());
+                    rows.push(row);
+                }
             }
         }
+        distinct.push(in_this_set.len() as u64);
     }
-    rows
+    (rows, distinct)
 }
 
 /// Upserts `rows` inside the transaction the caller holds, in the store's fastest careful way.
