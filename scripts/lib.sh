@@ -33,8 +33,15 @@ ensure_venv() {
 # list of them), without building dnsmill itself.
 install_python_requirements() {
   local requirements="$VENV/requirements.txt"
+  if ! "$VENV/bin/python" -c 'import tomllib' 2>/dev/null; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check tomli
+  fi
   "$VENV/bin/python" - "$@" >"$requirements" <<'PY'
-import sys, tomllib
+import sys
+try:
+    import tomllib
+except ModuleNotFoundError:  # CPython 3.10: the same parser, from PyPI
+    import tomli as tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 wanted = list(project["dependencies"])
 for extra in sys.argv[1:]:

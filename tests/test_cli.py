@@ -58,3 +58,50 @@ def test_convert_formats(tmp_path: Path) -> None:
     missing = run("zone", "convert", str(tmp_path / "absent.zone"))
     assert missing.returncode == 1
     assert "absent.zone" in missing.stderr
+
+
+def one_line_usage_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    """Exit 2, no traceback, and a message that says what is wrong."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    for text in expected:
+        assert text in result.stderr, result.stderr
+
+
+def test_bad_values_get_one_line_and_exit_2(tmp_path: Path) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("example.test\n")
+    queue = f"sqlite://{tmp_path / 'queue.db'}"
+    for command in (
+        ["seed", "--db", "foo"],
+        ["publish", "--db", "foo", "--queue", queue],
+        ["work", "--db", "foo", "--queue", queue, "--idle-exit", "1"],
+        ["run", "--db", "foo", "--queue", queue],
+        ["domains", "add", str(names), "--db", "foo"],
+    ):
+        one_line_usage_error(
+            run(*command),
+            f"dnsmill {' '.join(command[:2]) if command[0] == 'domains' else command[0]}:",
+            "'foo' is not a store URL",
+        )
+    one_line_usage_error(run("seed", "--db", "sqlite://"), "names no file")
+    one_line_usage_error(run("run", "--workers", "0"), "Invalid value for '--workers'")
+    one_line_usage_error(run("resolve", str(names), "--retries", "-1"), "--retries")
+    one_line_usage_error(run("resolve", str(names), "--concurrency", "-5"), "--concurrency")
+    missing = tmp_path / "no" / "such" / "dir" / "out.jsonl"
+    one_line_usage_error(
+        run("resolve", str(names), "--ns", "127.0.0.1:9", "--timeout", "0.1", "-o", str(missing)),
+        "No such file",
+    )
+    store = f"sqlite://{tmp_path / 'store.db'}"
+    one_line_usage_error(
+        run("work", "--db", store, "--queue", queue, "--timeout", "0", "--ns", "127.0.0.1:9"),
+        "dnsmill work:",
+        "timeout must be a positive number",
+    )
+    one_line_usage_error(run("serve", "--db", store, "--zones", str(tmp_path)), "--db", "--zones")
+
+
+def test_debug_shows_the_traceback() -> None:
+    result = run("--debug", "seed", "--db", "foo")
+    assert result.returncode != 0 and "Traceback" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -88,3 +89,16 @@ def test_passwords_never_show() -> None:
     data = shown(load_settings(db="mysql://root:hunter2@127.0.0.1/test"))
     assert "hunter2" not in str(data)
     assert data["db"] == "mysql://root:***@127.0.0.1/test"
+
+
+def test_what_config_show_prints_loads_back(tmp_path: Path) -> None:
+    settings = load_settings(seed={"every": "1h30m"}, work={"timeout": "0.5s"}, publish={"max_age": "2d"})
+    data = shown(settings)
+    assert (data["seed"]["every"], data["work"]["timeout"], data["publish"]["max_age"]) == (
+        "1h30m",
+        "0.5s",
+        "2d",
+    )
+    config = tmp_path / "shown.yaml"
+    config.write_text(json.dumps(data))  # JSON is YAML
+    assert load_settings(config).model_dump() == settings.model_dump()

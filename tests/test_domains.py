@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import time
 from pathlib import Path
 
 import dnsmill
@@ -243,3 +245,22 @@ def test_a_domain_in_two_batches_stored_together_is_recorded_once(store: str) ->
     assert all(report["outcomes"] == {"resolved": 2} and report["records"] == 2 for report in reports)
     assert admin(store, "SELECT COUNT(*) FROM domains") == "2"
     assert admin(store, "SELECT COUNT(*) FROM dns_records") == "2"
+
+
+def test_a_store_that_never_answers_fails_after_the_connect_timeout() -> None:
+    """A server that accepts connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    try:
+        for url in (
+            f"postgresql://postgres@127.0.0.1:{port}/x?connect_timeout=0.5",
+            f"mysql://root@127.0.0.1:{port}/x?connect_timeout=0.5",
+        ):
+            started = time.monotonic()
+            with pytest.raises(dnsmill.StoreConnectionError, match=r"no answer within 0\.5 s"):
+                dnsmill.Domains(url)
+            assert time.monotonic() - started < 5
+    finally:
+        listener.close()

@@ -233,9 +233,38 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
+def duration_text(span: timedelta) -> str:
+    """``span`` as :func:`parse_duration` reads it back: ``1d``, ``1h30m``, ``90s``, ``0.5s``."""
+    rest = span.total_seconds()
+    if rest == 0:
+        return "0s"
+    parts = []
+    for unit in ("w", "d", "h", "m"):
+        whole, rest = divmod(rest, _UNITS[unit])
+        if whole:
+            parts.append(f"{int(whole)}{unit}")
+    if rest:
+        parts.append(f"{rest:g}s")
+    return "".join(parts)
+
+
 def shown(settings: Settings) -> dict[str, Any]:
-    """The settings as plain data for display, with URL passwords hidden."""
-    data = settings.model_dump(mode="json")
+    """The settings as plain data for display (a YAML or JSON file :func:`load_settings` reads
+    back), with URL passwords hidden."""
+    data = settings.model_dump(mode="python")
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, timedelta):
+            return duration_text(value)
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        return value
+
+    shown_data: dict[str, Any] = plain(data)
     for key in ("db", "queue"):
-        data[key] = redacted(data[key])
-    return data
+        shown_data[key] = redacted(shown_data[key])
+    return shown_data

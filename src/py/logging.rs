@@ -3,6 +3,10 @@
 //! hickory-server logs three INFO lines for every query it answers. Sent to Python, each would
 //! take the GIL; even filtered out, each costs a logger lookup by target. Below WARN, records
 //! of the hickory crates are dropped here, by a prefix check, before any of that happens.
+//!
+//! The crate is called `_core` (after the module it builds), so its records' targets start
+//! `_core::`; they reach Python under `dnsmill.` instead (`dnsmill.store.writer`), beside the
+//! package's own loggers, where a user configuring `logging.getLogger("dnsmill")` finds them.
 
 use log::{Level, Log, Metadata, Record};
 use pyo3::Python;
@@ -14,14 +18,43 @@ fn is_chatter(metadata: &Metadata<'_>) -> bool {
     metadata.level() > Level::Warn && metadata.target().starts_with("hickory")
 }
 
+/// The target a record of this crate goes out under: `dnsmill::…` for `_core::…`.
+fn renamed(target: &str) -> Option<String> {
+    target.strip_prefix("_core").map(|rest| format!("dnsmill{rest}"))
+}
+
 impl Log for QuietDependencies {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        !is_chatter(metadata) && self.0.enabled(metadata)
+        if is_chatter(metadata) {
+            return false;
+        }
+        match renamed(metadata.target()) {
+            Some(target) => self.0.enabled(
+                &Metadata::builder()
+                    .level(metadata.level())
+                    .target(&target)
+                    .build(),
+            ),
+            None => self.0.enabled(metadata),
+        }
     }
 
     fn log(&self, record: &Record<'_>) {
-        if !is_chatter(record.metadata()) {
-            self.0.log(record);
+        if is_chatter(record.metadata()) {
+            return;
+        }
+        match renamed(record.target()) {
+            Some(target) => self.0.log(
+                &Record::builder()
+                    .args(*record.args())
+                    .level(record.level())
+                    .target(&target)
+                    .module_path(record.module_path())
+                    .file(record.file())
+                    .line(record.line())
+                    .build(),
+            ),
+            None => self.0.log(record),
         }
     }
 

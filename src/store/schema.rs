@@ -60,24 +60,20 @@ impl Db {
                     .pragma("wal_autocheckpoint", "8192")
                     .page_size(8192)
                     .disable_statement_logging();
-                let connection = options.connect().await.map_err(|e| failed(&context(), e))?;
+                let connection = within(url, options.connect()).await?;
                 Ok(Db::Sqlite(connection, write_gate(options.get_filename())))
             }
             Dialect::Postgres => {
                 let options = PgConnectOptions::from_str(&url.url)
                     .map_err(|e| failed(&context(), e))?
                     .disable_statement_logging();
-                Ok(Db::Postgres(
-                    options.connect().await.map_err(|e| failed(&context(), e))?,
-                ))
+                Ok(Db::Postgres(within(url, options.connect()).await?))
             }
             Dialect::MySql => {
                 let options = MySqlConnectOptions::from_str(&url.url)
                     .map_err(|e| failed(&context(), e))?
                     .disable_statement_logging();
-                Ok(Db::MySql(
-                    options.connect().await.map_err(|e| failed(&context(), e))?,
-                ))
+                Ok(Db::MySql(within(url, options.connect()).await?))
             }
         }
     }
@@ -172,6 +168,23 @@ impl Db {
             }),
         };
         rows.map_err(|e| failed("reading counts", e))
+    }
+}
+
+/// `connecting`, given at most the URL's connect timeout: a server that accepts and never
+/// answers fails like one that refuses.
+async fn within<C>(
+    url: &StoreUrl,
+    connecting: impl std::future::Future<Output = Result<C, sqlx::Error>>,
+) -> Result<C, StoreError> {
+    let context = || format!("cannot connect to {}", url.redacted());
+    match tokio::time::timeout(url.connect_timeout, connecting).await {
+        Ok(connected) => connected.map_err(|e| failed(&context(), e)),
+        Err(_) => Err(StoreError::transient(format!(
+            "{}: no answer within {} s (connect_timeout)",
+            context(),
+            url.connect_timeout.as_secs_f64()
+        ))),
     }
 }
 

@@ -1,6 +1,10 @@
 //! Store URLs: which database, and where. The URL picks the dialect.
 
 use std::str::FromStr;
+use std::time::Duration;
+
+/// How long connecting may take unless the URL says (`?connect_timeout=SECONDS`).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The SQL dialects dnsmill writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,8 +22,10 @@ pub enum Dialect {
 pub struct StoreUrl {
     /// Which database.
     pub dialect: Dialect,
-    /// The URL as the driver takes it.
+    /// The URL as the driver takes it (without dnsmill's own options).
     pub url: String,
+    /// How long connecting may take before it fails like a refused connection.
+    pub connect_timeout: Duration,
 }
 
 impl FromStr for StoreUrl {
@@ -48,7 +54,12 @@ impl FromStr for StoreUrl {
             Dialect::MySql => format!("mysql:{rest}"),
             _ => text.to_string(),
         };
-        let parsed = StoreUrl { dialect, url };
+        let (url, connect_timeout) = take_connect_timeout(&url)?;
+        let parsed = StoreUrl {
+            dialect,
+            url,
+            connect_timeout,
+        };
         if parsed.sqlite_path().is_some_and(str::is_empty) {
             // SQLite would quietly open a temporary database and lose everything written.
             return Err(format!(
@@ -74,6 +85,36 @@ impl StoreUrl {
     pub fn redacted(&self) -> String {
         redact(&self.url)
     }
+}
+
+/// `url` without its `connect_timeout` option, and that option's value (seconds).
+fn take_connect_timeout(url: &str) -> Result<(String, Duration), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), DEFAULT_CONNECT_TIMEOUT));
+    };
+    let mut timeout = DEFAULT_CONNECT_TIMEOUT;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("connect_timeout", value)) => {
+                timeout = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 3600.0)
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        format!("connect_timeout must be a number of seconds from 0 to 3600, not '{value}'")
+                    })?;
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, timeout))
 }
 
 /// `scheme://user:secret@host` becomes `scheme://user:***@host`.
@@ -107,6 +148,29 @@ pub fn validate_identifier(name: &str) -> Result<&str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_timeout_is_dnsmills_own_option() {
+        let url: StoreUrl = "postgresql://u@h/db?sslmode=disable&connect_timeout=2.5"
+            .parse()
+            .unwrap();
+        assert_eq!(url.url, "postgresql://u@h/db?sslmode=disable");
+        assert_eq!(url.connect_timeout, Duration::from_millis(2500));
+        let plain: StoreUrl = "sqlite://x.db?connect_timeout=1".parse().unwrap();
+        assert_eq!(plain.url, "sqlite://x.db");
+        assert_eq!(
+            "mysql://h/db".parse::<StoreUrl>().unwrap().connect_timeout,
+            DEFAULT_CONNECT_TIMEOUT
+        );
+        assert!("mysql://h/db?connect_timeout=soon"
+            .parse::<StoreUrl>()
+            .unwrap_err()
+            .contains("connect_timeout"));
+        assert!("sqlite://"
+            .parse::<StoreUrl>()
+            .unwrap_err()
+            .contains("names no file"));
+    }
 
     #[test]
     fn urls_pick_the_dialect() {

@@ -3,12 +3,47 @@ the one application in :mod:`dnsmill.cli.app`. Nothing else in dnsmill imports t
 
 from __future__ import annotations
 
+import sys
+
+from dnsmill._core import ConfigError, DnsmillError
 from dnsmill.cli import config, db, pipeline, resolve, seed, serve, zone
-from dnsmill.cli.app import app
+from dnsmill.cli.app import Options, app, err_console
+
+#: Failures that mean the command was given something it cannot use: exit 2, as for a bad flag.
+USAGE_ERRORS = (
+    ConfigError,
+    ValueError,  # UnicodeDecodeError too
+    OverflowError,
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+#: Command groups: their commands are named with two words.
+GROUPS = frozenset({"config", "db", "domains", "zone"})
 
 __all__ = ["app", "config", "db", "main", "pipeline", "resolve", "seed", "serve", "zone"]
 
 
 def main() -> None:
-    """Entry point of the ``dnsmill`` script."""
-    app()
+    """Entry point of the ``dnsmill`` script.
+
+    A user's mistake (a bad value, a missing file, an unreachable store) is one line on
+    standard error naming the command, and exit 2 for a usage error or 1 for a failure; a
+    traceback is for bugs, or for ``--debug``.
+    """
+    try:
+        app()
+    except (DnsmillError, OSError, ValueError, OverflowError) as error:
+        if Options.debug:
+            raise
+        err_console.print(f"dnsmill {_command()}: {error}", markup=False, highlight=False)
+        sys.exit(2 if isinstance(error, USAGE_ERRORS) else 1)
+
+
+def _command() -> str:
+    words = [word for word in sys.argv[1:] if not word.startswith("-")]
+    if words and words[0] in GROUPS:
+        return " ".join(words[:2])
+    return words[0] if words else ""

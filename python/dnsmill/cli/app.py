@@ -31,10 +31,21 @@ METRICS_HELP = "Serve Prometheus metrics on this port (127.0.0.1)."
 QUEUE_HELP = "Work queue URL: sqlite:///abs/path.db or sqlite://relative.db."
 
 
+class Options:
+    """Options of the whole command line."""
+
+    #: Show the traceback of a failure instead of one line.
+    debug = False
+
+
 @app.callback(invoke_without_command=True)
 def root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On a failure, show the traceback instead of one line.")
+    ] = False,
 ) -> None:
+    Options.debug = debug
     if version:
         console.print(f"dnsmill {dnsmill.__version__}")
         raise typer.Exit()

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 import dnsmill
-from dnsmill.cli.app import DB_URL_HELP, app, console, err_console
+from dnsmill.cli.app import DB_URL_HELP, app, console
 
 db_app = typer.Typer(help="Create and inspect stores (SQLite, PostgreSQL, MySQL).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -18,11 +18,7 @@ app.add_typer(db_app, name="db")
 @db_app.command("init")
 def db_init(url: Annotated[str, typer.Argument(help=DB_URL_HELP)]) -> None:
     """Create the schema, or bring it up to date."""
-    try:
-        applied = dnsmill.init_db(url)
-    except (dnsmill.DnsmillError, ValueError) as error:
-        err_console.print(f"dnsmill db init: {error}")
-        raise typer.Exit(2) from None
+    applied = dnsmill.init_db(url)
     print(f"applied migrations {applied}" if applied else "schema is up to date")
 
 
@@ -33,11 +29,7 @@ def db_stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Rows by type, domains by status, dead letters."""
-    try:
-        stats = dnsmill.db_stats(url, table)
-    except (dnsmill.DnsmillError, ValueError) as error:
-        err_console.print(f"dnsmill db stats: {error}")
-        raise typer.Exit(2) from None
+    stats = dnsmill.db_stats(url, table)
     if as_json:
         print(json.dumps(stats, indent=2))
         return

@@ -37,12 +37,8 @@ def domains_add(
 ) -> None:
     """Add domain names to resolve: IDNs become A-labels; bad lines are reported, good ones kept."""
     settings = settings_or_exit("domains add", config, db=db)
-    try:
-        with dnsmill.Domains(settings.db) as domains:
-            result = domains.add(file)
-    except (dnsmill.DnsmillError, OSError) as error:
-        err_console.print(f"dnsmill domains add: {error}")
-        raise typer.Exit(1) from None
+    with dnsmill.Domains(settings.db) as domains:
+        result = domains.add(file)
     for line, text, reason in result["rejected"]:
         err_console.print(f"{file}:{line}: {text!r}: {reason}", markup=False, highlight=False)
     print(
@@ -69,7 +65,7 @@ def publish(
         bool, typer.Option("--purge", help="First empty the queue and make its domains due again.")
     ] = False,
     count_only: Annotated[bool, typer.Option("--count-only", help="Only report how many are due.")] = False,
-    stop_workers: Annotated[int, typer.Option(help="Then tell this many workers to finish.")] = 0,
+    stop_workers: Annotated[int, typer.Option(help="Then tell this many workers to finish.", min=0)] = 0,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
     """Put the domains that are due on the queue, a batch per message."""
@@ -100,11 +96,7 @@ def publish(
             finally:
                 await asyncio.to_thread(publisher.close)
 
-    try:
-        result = asyncio.run(publish_due(settings))
-    except dnsmill.DnsmillError as error:
-        err_console.print(f"dnsmill publish: {error}")
-        raise typer.Exit(1) from None
+    result = asyncio.run(publish_due(settings))
     print(json.dumps(result))
 
 
@@ -172,11 +164,7 @@ def work(
             finally:
                 await asyncio.to_thread(worker.close)
 
-    try:
-        worker_id, report = asyncio.run(run_service(work_off, metrics_port=settings.metrics_port))
-    except dnsmill.DnsmillError as error:
-        err_console.print(f"dnsmill work: {error}")
-        raise typer.Exit(1) from None
+    worker_id, report = asyncio.run(run_service(work_off, metrics_port=settings.metrics_port))
     print(json.dumps({"worker": worker_id, **asdict(report)}))
 
 
@@ -184,7 +172,7 @@ def work(
 def run(
     db: Annotated[str | None, typer.Option("--db", help=DB_URL_HELP)] = None,
     queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
-    workers: Annotated[int, typer.Option("--workers", "-w", help="Workers in this process.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Workers in this process.", min=1)] = 2,
     ns: Annotated[str | None, typer.Option("--ns", help=NS_HELP)] = None,
     types: Annotated[str | None, typer.Option("--types", "-t", help=TYPES_HELP)] = None,
     concurrency: Annotated[int | None, typer.Option(help="Most queries in flight per worker.")] = None,
@@ -209,9 +197,5 @@ def run(
     async def run_all(stop: asyncio.Event) -> dict[str, Any]:
         return await run_pipeline_async(settings, workers=workers, table=table, stop=stop, progress=True)
 
-    try:
-        result = asyncio.run(run_service(run_all, metrics_port=settings.metrics_port))
-    except dnsmill.DnsmillError as error:
-        err_console.print(f"dnsmill run: {error}")
-        raise typer.Exit(1) from None
+    result = asyncio.run(run_service(run_all, metrics_port=settings.metrics_port))
     print(json.dumps(result))

@@ -32,12 +32,16 @@ def resolve(
         str | None,
         typer.Option("--ns", help="Nameservers IP[:PORT], comma-separated (default: /etc/resolv.conf)."),
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Most queries in flight.")] = 10_000,
-    timeout: Annotated[float, typer.Option(help="Longest wait for one try, seconds.")] = 2.0,
-    retries: Annotated[int, typer.Option(help="Tries after the first (at the next nameserver).")] = 2,
-    qps: Annotated[float | None, typer.Option(help="Most queries per second overall.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Most queries in flight.", min=1)] = 10_000,
+    timeout: Annotated[
+        float, typer.Option(help="Longest wait for one try, seconds.", min=0.001, max=3600)
+    ] = 2.0,
+    retries: Annotated[
+        int, typer.Option(help="Tries after the first (at the next nameserver).", min=0, max=100)
+    ] = 2,
+    qps: Annotated[float | None, typer.Option(help="Most queries per second overall.", min=0.001)] = None,
     per_server_qps: Annotated[
-        float | None, typer.Option(help="Most queries per second per nameserver.")
+        float | None, typer.Option(help="Most queries per second per nameserver.", min=0.001)
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here (.csv for CSV, else JSON lines).")

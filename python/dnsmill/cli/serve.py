@@ -34,18 +34,16 @@ def serve(
     metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
 ) -> None:
     """Answer DNS queries authoritatively from stored records (or zone files) until SIGTERM/Ctrl-C."""
+    if db is not None and zones is not None:
+        raise typer.BadParameter("give --db or --zones, not both", param_hint="'--db' / '--zones'")
     settings = settings_or_exit(
         "serve", config, db=db, metrics_port=metrics_port, serve={"listen": listen, "poll": poll}
     )
     source_db = None if zones is not None else settings.db
     every = settings.serve.poll.total_seconds() if settings.serve.poll else None
-    try:
-        server = dnsmill.serve(
-            source_db, zones=zones, listen=settings.serve.listen, table=table, poll=every or None
-        )
-    except (dnsmill.DnsmillError, ValueError) as error:
-        err_console.print(f"dnsmill serve: {error}")
-        raise typer.Exit(1) from None
+    server = dnsmill.serve(
+        source_db, zones=zones, listen=settings.serve.listen, table=table, poll=every or None
+    )
     if settings.metrics_port is not None:  # up before the line that says the server is
         watch_server(server)
         metrics.serve(settings.metrics_port)

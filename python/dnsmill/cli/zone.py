@@ -147,7 +147,7 @@ def zone_load(
     db: Annotated[str, typer.Option("--db", help=DB_URL_HELP)] = "sqlite://dnsmill.db",
     origin: Annotated[str | None, typer.Option("--origin", "-o", help=ORIGIN_HELP)] = None,
     allow_include: Annotated[bool, typer.Option("--allow-include", help="Follow $INCLUDE.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 10_000,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction.", min=1)] = 10_000,
 ) -> None:
     """Parse a zone and write its records into a store (idempotent: loading twice adds nothing)."""
     started = time.perf_counter()
