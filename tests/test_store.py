@@ -260,3 +260,39 @@ def test_ctrl_c_during_a_long_write_leaves_only_whole_batches(store: str) -> Non
     assert process.wait(timeout=30) == 130, "the write was still running when interrupted"
     rows = total(dnsmill.db_stats(store))
     assert 0 < rows < 300000 and rows % 1000 == 0, rows
+
+
+def test_reading_a_store_creates_nothing(store: str, tmp_path: Path) -> None:
+    """`db_stats` (and `dnsmill db stats`, `dnsmill serve --db`) read what is there: a mistyped
+    SQLite path is not created, an empty database gets no schema."""
+    with pytest.raises(dnsmill.StoreSchemaError, match=r"is this a dnsmill store|no such file"):
+        dnsmill.db_stats(store)
+    if store.startswith("sqlite://"):
+        assert not Path(store.removeprefix("sqlite://")).exists()
+    else:
+        with pytest.raises(dnsmill.StoreSchemaError):  # still no tables: nothing was migrated
+            dnsmill.db_stats(store)
+    missing = tmp_path / "typo" / "dnsmill.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "dnsmill", "db", "stats", f"sqlite://{missing}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
+    served = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dnsmill",
+            "serve",
+            "--db",
+            f"sqlite://{tmp_path / 'nothing.db'}",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert served.returncode != 0 and "no such file" in served.stderr
+    assert not (tmp_path / "nothing.db").exists()

@@ -209,3 +209,15 @@ def test_parsing_releases_the_gil() -> None:
         counter.join()
     assert len(zone) == 200_000
     assert ticks > 1000, "the Python thread should run while Rust parses"
+
+
+def test_write_takes_the_format_from_the_extension(tmp_path: Path) -> None:
+    zone = parse_zone("$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n", "example.com")
+    zone.write(tmp_path / "out.csv")
+    zone.write(tmp_path / "out.jsonl")
+    zone.write(tmp_path / "out.zone")
+    zone.write(tmp_path / "forced.txt", "jsonl")
+    assert (tmp_path / "out.csv").read_text().startswith("name,")
+    assert (tmp_path / "out.jsonl").read_text().startswith("{")
+    assert (tmp_path / "forced.txt").read_text().startswith("{")
+    assert parse_zone(tmp_path / "out.zone", "example.com").to_text() == zone.to_text()

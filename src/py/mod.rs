@@ -5,4 +5,5 @@
 pub(crate) mod arrow;
 pub(crate) mod detach;
 pub(crate) mod errors;
+pub(crate) mod formats;
 pub(crate) mod logging;

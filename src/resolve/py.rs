@@ -753,9 +753,11 @@ impl PyResultSet {
         String::from_utf8(out).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
-    /// Writes the results to `path` as "jsonl" or "csv".
-    #[pyo3(signature = (path, format="jsonl"))]
-    fn write(&self, py: Python<'_>, path: PathBuf, format: &str) -> PyResult<()> {
+    /// Writes the results to `path` as "jsonl" or "csv"; without a format, the path's
+    /// extension picks it (`.csv`), else JSON lines.
+    #[pyo3(signature = (path, format=None))]
+    fn write(&self, py: Python<'_>, path: PathBuf, format: Option<&str>) -> PyResult<()> {
+        let format = format.unwrap_or_else(|| crate::py::formats::format_for(&path, "jsonl"));
         let format: ResultFormat = format.parse().map_err(PyValueError::new_err)?;
         let table = Arc::clone(&self.table);
         detach::quick(py, move || {

@@ -74,7 +74,7 @@ async fn read_source(source: &Source) -> Result<Vec<TextRecord>, String> {
     match source {
         Source::Store { url, table } => {
             let table = validate_identifier(table)?;
-            let mut db = Db::connect(url).await.map_err(|e| e.message)?;
+            let mut db = Db::connect_existing(url).await.map_err(|e| e.message)?;
             let sql = format!("SELECT name, type, ttl, rdata FROM {table}");
             macro_rules! fetch {
                 ($connection:expr) => {
@@ -152,7 +152,7 @@ async fn fingerprint(source: &Source) -> Result<String, String> {
     match source {
         Source::Store { url, table } => {
             let table = validate_identifier(table)?;
-            let mut db = Db::connect(url).await.map_err(|e| e.message)?;
+            let mut db = Db::connect_existing(url).await.map_err(|e| e.message)?;
             let counted = db
                 .counts(&format!(
                     "SELECT CAST(MAX(last_seen) AS CHAR(40)), COUNT(*) FROM {table}"

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::domains;
-use super::error::StoreError;
+use super::error::{StoreError, StoreErrorKind};
 use super::schema::{migrate, stats, Db};
 use super::url::StoreUrl;
 use super::writer::{WriteCounters, Writer, WriterConfig};
@@ -52,10 +52,23 @@ pub(crate) fn init_db(py: Python<'_>, url: &str) -> PyResult<Vec<i64>> {
 pub(crate) fn db_stats<'py>(py: Python<'py>, url: &str, table: &str) -> PyResult<Bound<'py, PyDict>> {
     let url = store_url(url)?;
     let table = table.to_string();
+    // Reading only: nothing is created or migrated, and a store without dnsmill's tables
+    // says so.
     let counts = run_on_store(py, async move {
-        let mut db = Db::connect(&url).await?;
-        migrate(&mut db).await?;
-        let counts = stats(&mut db, &table).await;
+        let mut db = Db::connect_existing(&url).await?;
+        let counts = stats(&mut db, &table).await.map_err(|error| {
+            if error.kind == StoreErrorKind::Configuration {
+                StoreError::new(
+                    error.kind,
+                    format!(
+                        "{}; is this a dnsmill store? (`dnsmill db init` creates the schema)",
+                        error.message
+                    ),
+                )
+            } else {
+                error
+            }
+        });
         db.close().await;
         counts
     })?;

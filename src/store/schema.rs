@@ -37,12 +37,22 @@ impl Db {
     /// Opens `url`; a SQLite file is created when missing and put in WAL mode. Statements are
     /// not logged: a batch is meant to take long, and the writer reports its own progress.
     pub async fn connect(url: &StoreUrl) -> Result<Db, StoreError> {
+        Db::open(url, true).await
+    }
+
+    /// [`Db::connect`] for reading what is there: a SQLite file that does not exist is an
+    /// error instead of a new, empty database.
+    pub async fn connect_existing(url: &StoreUrl) -> Result<Db, StoreError> {
+        Db::open(url, false).await
+    }
+
+    async fn open(url: &StoreUrl, create: bool) -> Result<Db, StoreError> {
         let context = || format!("cannot connect to {}", url.redacted());
         match url.dialect {
             Dialect::Sqlite => {
                 let options = SqliteConnectOptions::from_str(&url.url)
                     .map_err(|e| failed(&context(), e))?
-                    .create_if_missing(true)
+                    .create_if_missing(create)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
@@ -60,6 +70,12 @@ impl Db {
                     .pragma("wal_autocheckpoint", "8192")
                     .page_size(8192)
                     .disable_statement_logging();
+                if !create && !Path::new(options.get_filename()).exists() {
+                    return Err(StoreError::configuration(format!(
+                        "{}: no such file (create it with `dnsmill db init`, or check the path)",
+                        url.redacted()
+                    )));
+                }
                 let connection = within(url, options.connect()).await?;
                 Ok(Db::Sqlite(connection, write_gate(options.get_filename())))
             }

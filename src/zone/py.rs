@@ -309,9 +309,11 @@ impl PyZone {
         .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
-    /// Writes the zone to `path` in `format` ("zone", "jsonl" or "csv").
-    #[pyo3(signature = (path, format="zone"))]
-    fn write(&self, py: Python<'_>, path: PathBuf, format: &str) -> PyResult<()> {
+    /// Writes the zone to `path` in `format` ("zone", "jsonl" or "csv"); without one, the
+    /// path's extension picks it (`.csv`, `.jsonl`), else a zone file.
+    #[pyo3(signature = (path, format=None))]
+    fn write(&self, py: Python<'_>, path: PathBuf, format: Option<&str>) -> PyResult<()> {
+        let format = format.unwrap_or_else(|| crate::py::formats::format_for(&path, "zone"));
         let format: Format = format.parse().map_err(PyValueError::new_err)?;
         let records = Arc::clone(&self.records);
         detach::compute(py, move || {

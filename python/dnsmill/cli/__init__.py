@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sys
 
-from dnsmill._core import ConfigError, DnsmillError
+from dnsmill._core import ConfigError, DnsmillError, StoreSchemaError
 from dnsmill.cli import config, db, pipeline, resolve, seed, serve, zone
 from dnsmill.cli.app import Options, app, err_console
 
 #: Failures that mean the command was given something it cannot use: exit 2, as for a bad flag.
 USAGE_ERRORS = (
     ConfigError,
+    StoreSchemaError,  # a store URL that names no database of dnsmill's
     ValueError,  # UnicodeDecodeError too
     OverflowError,
     FileNotFoundError,
