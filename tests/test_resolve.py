@@ -400,3 +400,40 @@ def test_a_name_file_that_cannot_be_read_is_an_error_not_an_early_end(server: in
 
     with pytest.raises(OSError, match=r"names\.txt"):
         asyncio.run(consume())
+
+
+def test_a_silent_nameserver_costs_one_timeout_and_is_named(tmp_path: Path) -> None:
+    """Nothing ever answers: the run takes about the timeout (a window that shrank on every
+    loss would send a couple of queries a second), and the silent server is reported."""
+    silent = UdpServer()
+    try:
+        names = [f"host{n}.example." for n in range(200)]
+        started = time.monotonic()
+        results = dnsmill.Resolver([silent.address], timeout=1.0, retries=0).resolve(names, "A")
+        elapsed = time.monotonic() - started
+        assert results.stats["by_status"] == {"TIMEOUT": 200}
+        assert elapsed < 4.0, elapsed
+        assert results.stats["silent_nameservers"] == [silent.address]
+        names_file = tmp_path / "names.txt"
+        names_file.write_text("\n".join(names[:20]) + "\n")
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dnsmill",
+                "resolve",
+                str(names_file),
+                "--ns",
+                silent.address,
+                "--timeout",
+                "0.5",
+                "--retries",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert f"nameserver {silent.address} never answered" in cli.stderr, cli.stderr
+    finally:
+        silent.close()

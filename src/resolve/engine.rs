@@ -151,6 +151,13 @@ pub async fn resolve(
         stats.add(&lane_stats);
     }
     stats.elapsed = started.elapsed().as_secs_f64();
+    for server in stats.silent_servers() {
+        let sent = stats.sent_to.get(server).copied().unwrap_or(0);
+        tracing::warn!(
+            "nameserver {} never answered ({sent} queries sent to it)",
+            run.config.nameservers[server]
+        );
+    }
     Ok(stats)
 }
 
@@ -284,11 +291,18 @@ impl RoundTrip {
 
 /// The adaptive in-flight window of one lane: slow start, then additive increase; halved on
 /// loss, at most once per round of tries sent before the previous cut.
+///
+/// A loss is a sign of congestion only while replies are coming back. When nothing has come
+/// back since the last cut (or ever), the nameservers are silent rather than busy: shrinking
+/// the window would leave a few queries at a time waiting out their whole timeout, so a silent
+/// server would cost a timeout per window instead of one for the run. The window opens to its
+/// cap instead, and every remaining query goes out and waits its timeout side by side.
 struct Window {
     size: f64,
     threshold: f64,
     cap: f64,
     last_cut: Instant,
+    replies_since_cut: u64,
 }
 
 impl Window {
@@ -299,6 +313,7 @@ impl Window {
             threshold: cap,
             cap,
             last_cut: Instant::now(),
+            replies_since_cut: 0,
         }
     }
 
@@ -307,6 +322,7 @@ impl Window {
     }
 
     fn on_reply(&mut self) {
+        self.replies_since_cut += 1;
         let growth = if self.size < self.threshold {
             1.0
         } else {
@@ -316,11 +332,19 @@ impl Window {
     }
 
     fn on_loss(&mut self, sent: Instant, now: Instant) {
-        if sent > self.last_cut {
+        if sent <= self.last_cut {
+            return; // the loss episode the last change already answered
+        }
+        if self.replies_since_cut == 0 {
+            // Silence, not congestion: see the type's notes.
+            self.size = self.cap;
+            self.threshold = self.cap;
+        } else {
             self.threshold = (self.size / 2.0).max(2.0);
             self.size = self.threshold;
-            self.last_cut = now;
         }
+        self.last_cut = now;
+        self.replies_since_cut = 0;
     }
 }
 
@@ -647,6 +671,7 @@ impl Lane {
             tracing::debug!("sending to {address} failed: {error}");
         }
         self.stats.sent += 1;
+        self.stats.count_sent(server);
         self.run.progress.sent.fetch_add(1, Ordering::Relaxed);
         self.tries.insert(
             id,
@@ -710,6 +735,7 @@ impl Lane {
             self.round_trips[server].sample(now - sent);
         }
         self.window.on_reply();
+        self.stats.count_answered(server);
         self.on_response(slot_index, server, &response, now);
     }
 
@@ -1004,6 +1030,22 @@ mod tests {
         assert!(text("a b.example").is_err());
         assert!(text("a..example").is_err());
         assert!(text(&format!("{}.example", "x".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn a_silent_server_opens_the_window_instead_of_closing_it() {
+        let mut window = Window::new(1000);
+        let sent = Instant::now();
+        std::thread::sleep(Duration::from_millis(1));
+        window.on_loss(sent, Instant::now());
+        assert_eq!(window.size, 1000.0, "no reply ever came: every query may go out");
+        for _ in 0..10 {
+            window.on_reply();
+        }
+        let sent = Instant::now();
+        std::thread::sleep(Duration::from_millis(1));
+        window.on_loss(sent, Instant::now());
+        assert_eq!(window.size, 500.0, "replies came: a loss is congestion again");
     }
 
     #[test]

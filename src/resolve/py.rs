@@ -737,6 +737,12 @@ impl PyResultSet {
         dict.set_item("timeouts", stats.timeouts)?;
         dict.set_item("late", stats.unmatched)?;
         dict.set_item("spoofed", stats.spoofed)?;
+        let silent: Vec<String> = stats
+            .silent_servers()
+            .into_iter()
+            .filter_map(|server| self.table.servers.get(server).map(SocketAddr::to_string))
+            .collect();
+        dict.set_item("silent_nameservers", silent)?;
         Ok(dict)
     }
 

@@ -167,6 +167,10 @@ pub struct RunStats {
     pub spoofed: u64,
     /// Seconds from start to the last result.
     pub elapsed: f64,
+    /// Tries sent over UDP to each nameserver (by its index in the configuration).
+    pub sent_to: Vec<u64>,
+    /// Replies accepted from each nameserver.
+    pub answered_by: Vec<u64>,
 }
 
 impl RunStats {
@@ -177,7 +181,45 @@ impl RunStats {
         self.timeouts += other.timeouts;
         self.unmatched += other.unmatched;
         self.spoofed += other.spoofed;
+        for (mine, theirs) in [
+            (&mut self.sent_to, &other.sent_to),
+            (&mut self.answered_by, &other.answered_by),
+        ] {
+            if mine.len() < theirs.len() {
+                mine.resize(theirs.len(), 0);
+            }
+            for (count, more) in mine.iter_mut().zip(theirs) {
+                *count += more;
+            }
+        }
     }
+
+    /// Counts a try sent to nameserver `server`.
+    pub fn count_sent(&mut self, server: usize) {
+        bump(&mut self.sent_to, server);
+    }
+
+    /// Counts a reply accepted from nameserver `server`.
+    pub fn count_answered(&mut self, server: usize) {
+        bump(&mut self.answered_by, server);
+    }
+
+    /// The indexes of the nameservers that were asked and never answered.
+    pub fn silent_servers(&self) -> Vec<usize> {
+        self.sent_to
+            .iter()
+            .enumerate()
+            .filter(|(server, sent)| **sent > 0 && self.answered_by.get(*server).copied().unwrap_or(0) == 0)
+            .map(|(server, _)| server)
+            .collect()
+    }
+}
+
+fn bump(counts: &mut Vec<u64>, at: usize) {
+    if counts.len() <= at {
+        counts.resize(at + 1, 0);
+    }
+    counts[at] += 1;
 }
 
 /// The results of a finished run, in input order.

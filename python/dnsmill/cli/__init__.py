@@ -3,6 +3,7 @@ the one application in :mod:`dnsmill.cli.app`. Nothing else in dnsmill imports t
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from dnsmill._core import ConfigError, DnsmillError, StoreSchemaError
@@ -34,6 +35,12 @@ def main() -> None:
     standard error naming the command, and exit 2 for a usage error or 1 for a failure; a
     traceback is for bugs, or for ``--debug``.
     """
+    # Warnings of the library and its Rust core (a nameserver that never answered, a batch
+    # returned to the queue) are for the person at the terminal.
+    warnings = logging.StreamHandler(sys.stderr)
+    warnings.setFormatter(logging.Formatter("dnsmill: %(message)s"))
+    warnings.setLevel(logging.WARNING)
+    logging.getLogger("dnsmill").addHandler(warnings)
     try:
         app()
     except (DnsmillError, OSError, ValueError, OverflowError) as error:
