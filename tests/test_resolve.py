@@ -196,6 +196,15 @@ def test_async_gives_the_same_results(server: int) -> None:
     assert [r.to_dict()["answers"] for r in asynchronous] == [r.to_dict()["answers"] for r in sync]
     assert [r.status for r in asynchronous] == [r.status for r in sync]
 
+    async def as_asyncio_users_write_it() -> list[dnsmill.ResultSet]:
+        task = asyncio.create_task(resolver.resolve_async(names, ["A", "MX"]))
+        waited = await asyncio.wait_for(resolver.resolve_async(names, "A"), timeout=30)
+        return [await task, waited]
+
+    tasked, waited = asyncio.run(as_asyncio_users_write_it())
+    assert [r.status for r in tasked] == [r.status for r in sync]
+    assert len(waited) == len(names)
+
 
 def test_stream_from_a_generator_and_from_a_file(server: int, tmp_path: Path) -> None:
     resolver = dnsmill.Resolver([f"127.0.0.1:{server}"])

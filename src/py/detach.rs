@@ -13,6 +13,7 @@ use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 
 use crate::error::Error;
 use crate::runtime::runtime;
@@ -100,14 +101,36 @@ pub(crate) fn init_async_runtime() {
     });
 }
 
-/// `work` as a Python awaitable on the shared runtime, its error mapped as every other.
+/// `work` as a Python coroutine on the shared runtime, its error mapped as every other.
+///
+/// The work starts at once (as a future on the running loop); the coroutine awaits it, so the
+/// result goes wherever asyncio users put a coroutine: `await`, `asyncio.create_task`,
+/// `asyncio.gather`, `asyncio.wait_for`. Cancelling the awaiting task cancels the work.
 pub(crate) fn awaitable<'py, T, F>(py: Python<'py>, work: F) -> PyResult<Bound<'py, PyAny>>
 where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
     F: Future<Output = Result<T, Error>> + Send + 'static,
 {
     init_async_runtime();
-    pyo3_async_runtimes::tokio::future_into_py(py, async move { work.await.map_err(PyErr::from) })
+    let future =
+        pyo3_async_runtimes::tokio::future_into_py(py, async move { work.await.map_err(PyErr::from) })?;
+    awaiting(py)?.call1((future,))
+}
+
+/// `async def awaiting(future): return await future`, made once.
+fn awaiting(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static AWAITING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    AWAITING
+        .get_or_try_init(py, || {
+            let module = PyModule::from_code(
+                py,
+                c"async def awaiting(future):\n    return await future\n",
+                c"dnsmill/_awaiting.py",
+                c"dnsmill._awaiting",
+            )?;
+            Ok(module.getattr("awaiting")?.unbind())
+        })
+        .map(|function| function.bind(py))
 }
 
 /// A cancel flag set when dropped: a run whose caller went away (an asyncio task cancelled, a
