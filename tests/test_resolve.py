@@ -444,5 +444,22 @@ def test_a_silent_nameserver_costs_one_timeout_and_is_named(tmp_path: Path) -> N
             timeout=60,
         )
         assert f"nameserver {silent.address} never answered" in cli.stderr, cli.stderr
+        assert cli.returncode == 1 and "no query got an answer" in cli.stderr
     finally:
         silent.close()
+
+
+def test_resolve_into_a_pipe_that_closes_ends_quietly(server: int, tmp_path: Path) -> None:
+    """`dnsmill resolve … | head -1`: the reader goes away after one line."""
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"host{i % 60}.{ORIGIN}\n" for i in range(20_000)))
+    command = [sys.executable, "-m", "dnsmill", "resolve", str(names), "--ns", f"127.0.0.1:{server}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    process.wait(timeout=60)
+    errors = process.stderr.read()
+    assert first.startswith("{")
+    assert process.returncode == 0, errors
+    assert "Traceback" not in errors and "Broken pipe" not in errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -13,6 +14,9 @@ from rich.progress import BarColumn, Progress, TextColumn
 
 import dnsmill
 from dnsmill.cli.app import DB_URL_HELP, app, err_console
+
+#: Statuses that mean a nameserver gave an answer (a name that does not exist is an answer).
+ANSWERED = ("NOERROR", "NODATA", "NXDOMAIN")
 
 
 def names_from_stdin() -> Iterator[str]:
@@ -107,6 +111,12 @@ def resolve(
         stream.close()
         err_console.print("interrupted")
         raise typer.Exit(130) from None
+    except BrokenPipeError:
+        # The reader has had enough (`| head`): stop quietly. What is still buffered for
+        # standard output goes nowhere, so closing it cannot fail again.
+        stream.close()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except (dnsmill.DnsmillError, OSError) as error:
         err_console.print(f"dnsmill resolve: {error}")
         raise typer.Exit(2) from None
@@ -120,6 +130,13 @@ def resolve(
     summary = " ".join(f"{status}={count}" for status, count in sorted(counts.items()))
     rate = done / elapsed if elapsed > 0 else 0.0
     err_console.print(f"{done:,} results in {elapsed:.2f} s ({rate:,.0f} q/s): {summary}")
+    if done and not any(counts.get(status) for status in ANSWERED):
+        err_console.print("dnsmill resolve: no query got an answer")
+        exit_code = 1
+    else:
+        exit_code = 0
     if writer is not None:
         stored = writer.stats
         err_console.print(f"stored {stored['written']:,} answer records in {stored['batches']} batches")
+    if exit_code:
+        raise typer.Exit(exit_code)
