@@ -264,3 +264,16 @@ def test_a_store_that_never_answers_fails_after_the_connect_timeout() -> None:
             assert time.monotonic() - started < 5
     finally:
         listener.close()
+
+
+def test_a_line_that_is_not_utf8_is_rejected_with_its_number_and_the_rest_is_added(
+    store: str, tmp_path: Path
+) -> None:
+    names = tmp_path / "latin1.txt"
+    names.write_bytes(b"good.example\n" + "b\xfccher.example".encode("latin-1") + b"\r\nok.example\n")
+    with dnsmill.Domains(store) as domains:
+        result = domains.add(names)
+    assert result["added"] == 2
+    assert [(line, reason) for line, _text, reason in result["rejected"]] == [
+        (2, "not UTF-8 text (save the file as UTF-8)")
+    ]

@@ -397,8 +397,10 @@ def distinct_by_type(records: dnsmill.Zone) -> dict[str, int]:
 
 
 def test_a_name_file_that_cannot_be_read_is_an_error_not_an_early_end(server: int, tmp_path: Path) -> None:
+    # Opening a directory works; reading it fails, halfway into the run. (A line that is not
+    # UTF-8 is not a read failure: it is resolved and comes back INVALID, tested below.)
     path = tmp_path / "names.txt"
-    path.write_bytes(b"host1.resolve.test\n\xff\xfe not text\n")
+    path.mkdir()
     resolver = dnsmill.Resolver([f"127.0.0.1:{server}"])
     with pytest.raises(OSError, match=r"names\.txt"):
         list(resolver.stream(path, "A"))
@@ -463,3 +465,20 @@ def test_resolve_into_a_pipe_that_closes_ends_quietly(server: int, tmp_path: Pat
     assert first.startswith("{")
     assert process.returncode == 0, errors
     assert "Traceback" not in errors and "Broken pipe" not in errors
+
+
+def test_a_names_file_that_is_not_utf8_is_resolved_all_the_same(server: int, tmp_path: Path) -> None:
+    names = tmp_path / "latin1.txt"
+    names.write_bytes(
+        f"host1.{ORIGIN}\n".encode() + "b\xfccher.example".encode("latin-1") + f"\nhost2.{ORIGIN}\n".encode()
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "dnsmill", "resolve", str(names), "--ns", f"127.0.0.1:{server}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{names}:2: not UTF-8 text" in result.stderr
+    statuses = [json.loads(line)["status"] for line in result.stdout.splitlines()]
+    assert sorted(statuses) == ["INVALID", "NOERROR", "NOERROR"]

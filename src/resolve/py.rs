@@ -96,8 +96,23 @@ fn spawn_feeder(names: Names, sender: mpsc::Sender<NameBatch>, lanes: usize) -> 
             };
             let file = std::fs::File::open(&path).map_err(io_error)?;
             let mut batch = NameBatch::default();
-            for line in std::io::BufReader::with_capacity(1 << 16, file).lines() {
+            let mut told_encoding = false;
+            let lines = std::io::BufReader::with_capacity(1 << 16, file).split(b'\n');
+            for (number, line) in lines.enumerate() {
                 let line = line.map_err(io_error)?;
+                // A line that is not UTF-8 is still a query (it comes back INVALID, as any
+                // name that is not one), and the rest of the file goes on.
+                let line = String::from_utf8(line).unwrap_or_else(|error| {
+                    if !told_encoding {
+                        told_encoding = true;
+                        tracing::warn!(
+                            "{}:{}: not UTF-8 text; such lines are resolved as written and come back INVALID",
+                            path.display(),
+                            number + 1
+                        );
+                    }
+                    String::from_utf8_lossy(error.as_bytes()).into_owned()
+                });
                 let name = line.trim();
                 if name.is_empty() || name.starts_with('#') {
                     continue;

@@ -329,17 +329,31 @@ impl PyDomains {
         };
         // Reading the file and checking every name (IDNA included) is real work: no GIL.
         let (mut valid, rejected) = detach::compute(py, move || {
-            let given = match lines {
-                Lines::File(path) => std::fs::read_to_string(&path)
+            let given: Vec<Result<String, String>> = match lines {
+                // Bytes, not text: a line that is not UTF-8 is rejected with its number, and
+                // the rest of the file is still read.
+                Lines::File(path) => std::fs::read(&path)
                     .map_err(|source| Error::Io { path, source })?
-                    .lines()
-                    .map(str::to_string)
+                    .split(|&byte| byte == b'\n')
+                    .map(|line| {
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        String::from_utf8(line.to_vec())
+                            .map_err(|_| String::from_utf8_lossy(line).into_owned())
+                    })
                     .collect(),
-                Lines::Given(given) => given,
+                Lines::Given(given) => given.into_iter().map(Ok).collect(),
             };
             let mut valid = Vec::with_capacity(given.len());
             let mut rejected = Vec::new();
             for (index, text) in given.iter().enumerate() {
+                let text = match text {
+                    Ok(text) => text,
+                    Err(lossy) => {
+                        let reason = "not UTF-8 text (save the file as UTF-8)".to_string();
+                        rejected.push((index + 1, lossy.trim().to_string(), reason));
+                        continue;
+                    }
+                };
                 let trimmed = text.trim();
                 if trimmed.is_empty() || trimmed.starts_with('#') {
                     continue;
