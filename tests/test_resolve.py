@@ -482,3 +482,8 @@ def test_a_names_file_that_is_not_utf8_is_resolved_all_the_same(server: int, tmp
     assert f"{names}:2: not UTF-8 text" in result.stderr
     statuses = [json.loads(line)["status"] for line in result.stdout.splitlines()]
     assert sorted(statuses) == ["INVALID", "NOERROR", "NOERROR"]
+
+
+def test_any_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="RFC 8482"):
+        dnsmill.Resolver(["127.0.0.1:9"]).resolve(["example.test"], "A,ANY")

@@ -149,10 +149,27 @@ pub(crate) fn parse_type_list(types: &Bound<'_, PyAny>) -> PyResult<Vec<RecordTy
     names
         .iter()
         .map(|name| {
+            if let Some(reason) = not_a_record_type(name) {
+                return Err(PyValueError::new_err(format!(
+                    "'{name}' cannot be asked for: {reason}"
+                )));
+            }
             RecordType::from_text(name.as_bytes())
                 .ok_or_else(|| PyValueError::new_err(format!("unknown record type '{name}'")))
         })
         .collect()
+}
+
+/// Why a query type that is not a record type is refused, for the ones users try.
+fn not_a_record_type(name: &str) -> Option<&'static str> {
+    match name.to_ascii_uppercase().as_str() {
+        "ANY" | "*" => Some(
+            "servers may answer ANY with one record of their choosing (RFC 8482), so it cannot \
+             stand for 'every type'; name the types you want, e.g. A,AAAA,MX,TXT",
+        ),
+        "AXFR" | "IXFR" => Some("zone transfers run over TCP and are not bulk queries"),
+        _ => None,
+    }
 }
 
 #[pymethods]
