@@ -123,7 +123,7 @@ def test_a_worker_holds_two_batches_and_acks_each_after_its_commit(
     seeded: tuple[Path, str, list[str]],
 ) -> None:
     workdir, server, domains = seeded
-    settings = job_settings(workdir, work={"ns": [server], "types": APEX_TYPES})
+    settings = job_settings(workdir, work={"ns": [server], "types": APEX_TYPES, "prefetch": 2})
     bus = EventBus()
     batches = [domains[n : n + 5] for n in range(0, len(domains), 5)]
 
@@ -143,13 +143,13 @@ def test_a_worker_holds_two_batches_and_acks_each_after_its_commit(
                     settled += 1
                     # Announced after the ack, which comes after the batch's one commit of
                     # records and outcomes: every domain of the batches settled so far has its
-                    # outcome stored. At most `prefetch` batches are held. (Read through dnsmill: a
+                    # outcome stored. At most two batches (the prefetch) are held. (Read through dnsmill: a
                     # second SQLite library in this process, Python's, would drop the file
                     # locks dnsmill's SQLite holds.)
                     stats = await asyncio.to_thread(dnsmill.db_stats, settings.db, "resolved")
                     resolved = stats["domains_by_status"].get("resolved", 0)
                     assert resolved >= sum(len(batch) for batch in batches[:settled])
-                    assert (await queue.depth()).held <= settings.work.prefetch
+                    assert (await queue.depth()).held <= 2
                 report = await asyncio.wait_for(running, 30)
             worker.close()
             assert report.batches == len(batches) and report.stopped_by == "stop message"

@@ -115,6 +115,27 @@ impl Db {
         .map_err(context)
     }
 
+    /// Runs every statement in one write transaction (rolled back if one fails); returns the
+    /// rows they affected.
+    async fn run_in_transaction(
+        &mut self,
+        statements: impl Iterator<Item = (String, Vec<Param>)>,
+    ) -> Result<u64, StoreError> {
+        let _turn = self.begin_write().await?;
+        let mut affected = 0;
+        for (sql, params) in statements {
+            match self.run(&sql, &params).await {
+                Ok(rows) => affected += rows,
+                Err(error) => {
+                    let _ = self.execute("ROLLBACK").await;
+                    return Err(error);
+                }
+            }
+        }
+        self.commit().await?;
+        Ok(affected)
+    }
+
     /// Rows of (id, name) from `sql` with `params`.
     async fn ids_and_names(&mut self, sql: &str, params: &[Param]) -> Result<Vec<(i64, String)>, StoreError> {
         macro_rules! fetch {
@@ -145,25 +166,16 @@ const ROWS_PER_STATEMENT: usize = 1000;
 /// left as they are. Returns how many were added.
 pub async fn add(db: &mut Db, names: &[String]) -> Result<u64, StoreError> {
     let dialect = db.dialect();
-    let mut added = 0;
-    let _turn = db.begin_write().await?;
-    for chunk in names.chunks(ROWS_PER_STATEMENT) {
+    let statements = names.chunks(ROWS_PER_STATEMENT).map(|chunk| {
         let values = vec!["(?)"; chunk.len()].join(", ");
         let sql = match dialect {
             Dialect::MySql => format!("INSERT IGNORE INTO domains (name) VALUES {values}"),
             _ => format!("INSERT INTO domains (name) VALUES {values} ON CONFLICT (name) DO NOTHING"),
         };
-        let params: Vec<Param> = chunk.iter().map(|name| Param::Text(name.clone())).collect();
-        match db.run(&sql, &params).await {
-            Ok(rows) => added += rows,
-            Err(error) => {
-                let _ = db.execute("ROLLBACK").await;
-                return Err(error);
-            }
-        }
-    }
-    db.commit().await?;
-    Ok(added)
+        let params = chunk.iter().map(|name| Param::Text(name.clone())).collect();
+        (sql, params)
+    });
+    db.run_in_transaction(statements).await
 }
 
 /// The condition a due domain meets; binds the cutoff and the attempt limit, in that order.
@@ -224,10 +236,8 @@ pub async fn count_due(db: &mut Db, policy: DuePolicy) -> Result<u64, StoreError
 /// Marks the domains with these ids that are still due under `policy` `queued`, in one
 /// transaction.
 pub async fn mark_queued(db: &mut Db, ids: &[i64], policy: DuePolicy) -> Result<u64, StoreError> {
-    let mut marked = 0;
-    let _turn = db.begin_write().await?;
     let dialect = db.dialect();
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+    let statements = ids.chunks(ROWS_PER_STATEMENT).map(|chunk| {
         let placeholders = vec!["?"; chunk.len()].join(", ");
         // Only domains still due: one a worker resolved since the page was read (its message
         // was taken at once) keeps the outcome it has.
@@ -237,16 +247,9 @@ pub async fn mark_queued(db: &mut Db, ids: &[i64], policy: DuePolicy) -> Result<
         );
         let mut params: Vec<Param> = chunk.iter().map(|id| Param::Int(*id)).collect();
         params.extend(due_params(dialect, policy));
-        match db.run(&sql, &params).await {
-            Ok(rows) => marked += rows,
-            Err(error) => {
-                let _ = db.execute("ROLLBACK").await;
-                return Err(error);
-            }
-        }
-    }
-    db.commit().await?;
-    Ok(marked)
+        (sql, params)
+    });
+    db.run_in_transaction(statements).await
 }
 
 /// Returns every `queued` domain to `new` (after the queue was purged); returns how many.
