@@ -136,6 +136,9 @@ impl PyWriter {
         let dict = PyDict::new(py);
         dict.set_item("received", counters.received.load(Ordering::Relaxed))?;
         dict.set_item("written", counters.written.load(Ordering::Relaxed))?;
+        dict.set_item("added", counters.added.load(Ordering::Relaxed))?;
+        dict.set_item("refreshed", counters.refreshed.load(Ordering::Relaxed))?;
+        dict.set_item("unchanged", counters.unchanged.load(Ordering::Relaxed))?;
         dict.set_item("deduplicated", counters.deduplicated.load(Ordering::Relaxed))?;
         dict.set_item("batches", counters.batches.load(Ordering::Relaxed))?;
         dict.set_item("retried", counters.retried.load(Ordering::Relaxed))?;
@@ -222,7 +225,9 @@ impl PyWriter {
         detach::awaitable(py, async move { Ok(writer.close().await?) })
     }
 
-    /// Records received, rows written, duplicates dropped, batches committed.
+    /// Records received; rows written, of which added (new), refreshed (stored before with
+    /// another TTL) and unchanged (stored before as they are); duplicates dropped within a
+    /// batch; batches committed, tries repeated, rows dead-lettered.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         Self::counters_dict(py, &self.writer.counters)

@@ -4,17 +4,22 @@
 //! stays bounded however fast they are. One task owns the connection: it gathers rows until a
 //! batch is full or the flush interval passes, drops duplicates inside the batch (the last
 //! copy wins), and upserts the batch in one transaction in the store's fastest way:
-//! - PostgreSQL: binary COPY into a temporary table, then one `INSERT … SELECT … ON CONFLICT`;
-//! - SQLite: prepared multi-row `INSERT … ON CONFLICT` statements;
-//! - MySQL: multi-row `INSERT … ON DUPLICATE KEY UPDATE`, sized to `max_allowed_packet`.
+//! - PostgreSQL: stored keys looked up, new rows by binary COPY, stored ones in one UPDATE;
+//! - SQLite: prepared single-row statements: look the key up, then insert or update in place;
+//! - MySQL: stored keys looked up, multi-row INSERTs sized to `max_allowed_packet`, UPDATEs by
+//!   key.
 //!
-//! Writing a record again only refreshes its TTL and `last_seen`, so writes are idempotent.
+//! While batches hold only new records, a batch is first inserted as it is (a plain COPY on
+//! PostgreSQL), and goes the careful way only when a key turns out to be stored. Writing a
+//! record again only refreshes its TTL and `last_seen`, so writes are idempotent; the counters
+//! tell added, refreshed (another TTL) and unchanged rows apart.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 use tokio::sync::{mpsc, oneshot};
@@ -60,9 +65,30 @@ pub struct WriteCounters {
     pub retried: AtomicU64,
     /// Rows the store rejected, recorded in `dead_letters`.
     pub dead_lettered: AtomicU64,
-    /// Set while batches hold only new records: PostgreSQL batches then try a plain COPY
-    /// first. Starts set, since a writer usually begins on new data.
-    pub copy_first: std::sync::atomic::AtomicBool,
+    /// Of the rows written: new keys.
+    pub added: AtomicU64,
+    /// Of the rows written: stored before with another TTL.
+    pub refreshed: AtomicU64,
+    /// Of the rows written: stored before as they are (only `last_seen` moved).
+    pub unchanged: AtomicU64,
+    /// Set while batches hold only new records: batches then try a plain insert (a COPY on
+    /// PostgreSQL) first. Starts set, since a writer usually begins on new data.
+    pub all_new: std::sync::atomic::AtomicBool,
+}
+
+impl WriteCounters {
+    fn count(&self, upserted: Upserted) {
+        let Upserted {
+            added,
+            refreshed,
+            unchanged,
+        } = upserted;
+        self.written
+            .fetch_add(added + refreshed + unchanged, Ordering::Relaxed);
+        self.added.fetch_add(added, Ordering::Relaxed);
+        self.refreshed.fetch_add(refreshed, Ordering::Relaxed);
+        self.unchanged.fetch_add(unchanged, Ordering::Relaxed);
+    }
 }
 
 /// The unique key of a record: SHA-256 of name, type and rdata.
@@ -164,7 +190,7 @@ impl Writer {
         }
         let (commands, receiver) = mpsc::channel(config.channel_capacity.max(1));
         let counters = Arc::new(WriteCounters::default());
-        counters.copy_first.store(true, Ordering::Relaxed);
+        counters.all_new.store(true, Ordering::Relaxed);
         let stopped = Arc::new(std::sync::Mutex::new(None));
         let task = {
             let (counters, stopped) = (Arc::clone(&counters), Arc::clone(&stopped));
@@ -448,9 +474,9 @@ pub(super) async fn write_recovering(
     let mut failures_in_a_row = 0u32;
     while let Some(part) = todo.pop() {
         match write_once(db, config, part, now, counters).await {
-            Ok(()) => {
+            Ok(upserted) => {
                 failures_in_a_row = 0;
-                counters.written.fetch_add(part.len() as u64, Ordering::Relaxed);
+                counters.count(upserted);
             }
             Err(Failure::Data(reason)) if part.len() > 1 => {
                 let (first, second) = part.split_at(part.len() / 2);
@@ -494,17 +520,17 @@ async fn write_once(
     rows: &[Row<'_>],
     now: Timestamp,
     counters: &WriteCounters,
-) -> Result<(), Failure> {
-    if matches!(db, Db::Postgres(_)) && counters.copy_first.load(Ordering::Relaxed) {
-        // The last batch was all new records, so this one probably is too: a plain COPY into
-        // the table needs no key lookups. A stored key makes it fail on the unique index, and
-        // the batch then goes the careful way.
+) -> Result<Upserted, Failure> {
+    if counters.all_new.load(Ordering::Relaxed) {
+        // The last batch was all new records, so this one probably is too: inserting them
+        // needs no key lookups. A stored key makes it fail on the unique index, and the batch
+        // then goes the careful way.
         let _turn = begin_transaction(db).await?;
-        match copy_into_table(db, config, rows, now).await {
-            Ok(()) => return commit(db).await,
+        match insert_new(db, config, rows, now).await {
+            Ok(()) => return commit(db).await.map(|()| Upserted::all_added(rows.len())),
             Err(Failure::Duplicate(_)) => {
                 rollback(db).await;
-                counters.copy_first.store(false, Ordering::Relaxed);
+                counters.all_new.store(false, Ordering::Relaxed);
             }
             Err(failure) => {
                 rollback(db).await;
@@ -513,15 +539,13 @@ async fn write_once(
         }
     }
     let _turn = begin_transaction(db).await?;
-    let written = match db {
-        Db::Postgres(_) => upsert_with_copy(db, config, rows, now).await,
-        Db::Sqlite(..) | Db::MySql(_) => upsert_with_values(db, config, rows, now).await.map(|()| 0),
-    };
-    match written {
-        Ok(stored) => {
+    match upsert_rows(db, config, rows, now).await {
+        Ok(upserted) => {
             commit(db).await?;
-            counters.copy_first.store(stored == 0, Ordering::Relaxed);
-            Ok(())
+            counters
+                .all_new
+                .store(upserted.added == rows.len() as u64, Ordering::Relaxed);
+            Ok(upserted)
         }
         Err(failure) => {
             rollback(db).await;
@@ -617,17 +641,122 @@ pub(super) fn rows_of<'a>(records: &[&'a RecordSet]) -> (Vec<Row<'a>>, Vec<u64>)
     (rows, distinct)
 }
 
-/// Upserts `rows` inside the transaction the caller holds, in the store's fastest careful way.
+/// How the rows of a batch met the store.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Upserted {
+    /// Rows whose key was not stored yet.
+    pub added: u64,
+    /// Rows stored before with another TTL: the TTL and `last_seen` were updated.
+    pub refreshed: u64,
+    /// Rows stored before as they are: only `last_seen` moved.
+    pub unchanged: u64,
+}
+
+impl Upserted {
+    fn all_added(rows: usize) -> Upserted {
+        Upserted {
+            added: rows as u64,
+            ..Upserted::default()
+        }
+    }
+}
+
+/// A batch's rows sorted by what the store holds for their keys.
+struct Sorted<'r, 'a> {
+    added: Vec<&'r Row<'a>>,
+    refreshed: Vec<&'r Row<'a>>,
+    unchanged: Vec<&'r Row<'a>>,
+}
+
+impl<'r, 'a> Sorted<'r, 'a> {
+    /// `stored` maps each stored key among the rows' to its stored TTL.
+    fn new(rows: &'r [Row<'a>], stored: &HashMap<Vec<u8>, i64>) -> Self {
+        let mut sorted = Sorted {
+            added: Vec::new(),
+            refreshed: Vec::new(),
+            unchanged: Vec::new(),
+        };
+        for row in rows {
+            match stored.get(&row.key[..]) {
+                None => sorted.added.push(row),
+                Some(&ttl) if ttl == i64::from(row.record.ttl) => sorted.unchanged.push(row),
+                Some(_) => sorted.refreshed.push(row),
+            }
+        }
+        sorted
+    }
+
+    fn counts(&self) -> Upserted {
+        Upserted {
+            added: self.added.len() as u64,
+            refreshed: self.refreshed.len() as u64,
+            unchanged: self.unchanged.len() as u64,
+        }
+    }
+}
+
+/// Writes `rows` inside the transaction the caller holds, in the store's fastest careful way:
+/// keys already stored are looked up first, new rows are inserted, stored ones have their TTL
+/// (when it changed) and `last_seen` updated. Inserting only keys that were not stored takes
+/// no locks on the gaps between keys (MySQL's `ON DUPLICATE KEY UPDATE` does, and two
+/// connections loading a fresh table then deadlock on each other's gaps); a concurrent writer
+/// that inserts one of the keys in between makes the insert fail on the unique key, and the
+/// batch is tried again.
 pub(super) async fn upsert_rows(
     db: &mut Db,
     config: &WriterConfig,
     rows: &[Row<'_>],
     now: Timestamp,
-) -> Result<(), Failure> {
+) -> Result<Upserted, Failure> {
     match db {
-        Db::Postgres(_) => upsert_with_copy(db, config, rows, now).await.map(|_| ()),
-        Db::Sqlite(..) | Db::MySql(_) => upsert_with_values(db, config, rows, now).await,
+        Db::Postgres(_) => upsert_postgres(db, config, rows, now).await,
+        Db::Sqlite(connection, _) => upsert_sqlite(connection, config, rows, now).await,
+        Db::MySql(_) => upsert_mysql(db, config, rows, now).await,
     }
+}
+
+/// Inserts `rows`, expected to be all new, without looking their keys up: a stored key is
+/// [`Failure::Duplicate`], and the batch then goes the careful way.
+async fn insert_new(
+    db: &mut Db,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    now: Timestamp,
+) -> Result<(), Failure> {
+    let all: Vec<&Row<'_>> = rows.iter().collect();
+    match db {
+        Db::Postgres(connection) => copy_rows(connection, config, &all, now).await,
+        Db::Sqlite(connection, _) => {
+            let table = &config.table;
+            let sql = format!("INSERT INTO {table} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
+            with_sqlite(connection, &format!("writing to {table}"), |sqlite, context| {
+                let mut insert = sqlite.prepare(&sql).map_err(|e| classify_sqlite(context, e))?;
+                for row in in_key_order(&all) {
+                    insert
+                        .execute(sqlite_values(row, config, &now))
+                        .map_err(|error| match error.sqlite_error() {
+                            Some(sqlite)
+                                if sqlite.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                            {
+                                Failure::Duplicate(format!("{context}: {error}"))
+                            }
+                            _ => classify_sqlite(context, error),
+                        })?;
+                }
+                Ok(())
+            })
+            .await
+        }
+        Db::MySql(_) => insert_mysql(db, config, &all, now).await,
+    }
+}
+
+/// Rows sorted by key: every writer takes row locks in the same order, and SQLite's B-tree
+/// pages are visited in order.
+fn in_key_order<'r, 'a>(rows: &[&'r Row<'a>]) -> Vec<&'r Row<'a>> {
+    let mut sorted = rows.to_vec();
+    sorted.sort_unstable_by_key(|row| row.key);
+    sorted
 }
 
 /// One row to write.
@@ -640,92 +769,140 @@ pub(super) struct Row<'a> {
 const COLUMNS: &str = "record_key, name, type, ttl, rdata, preference, source, first_seen, last_seen";
 const COLUMN_COUNT: usize = 9;
 
-/// MySQL: multi-row upserts with bound values, as many rows per statement as the server takes
-/// (65535 placeholders and `max_allowed_packet`). SQLite goes to [`upsert_sqlite`].
-async fn upsert_with_values(
+/// MySQL: the stored keys looked up with a consistent read (no locks), new rows inserted by
+/// multi-row INSERTs sized to `max_allowed_packet`, stored ones updated by key.
+async fn upsert_mysql(
     db: &mut Db,
     config: &WriterConfig,
     rows: &[Row<'_>],
     now: Timestamp,
-) -> Result<(), Failure> {
+) -> Result<Upserted, Failure> {
+    let Db::MySql(connection) = db else {
+        unreachable!("only MySQL batches come here")
+    };
     let table = &config.table;
-    let (rows_per_statement, bytes_per_statement, conflict) = match db {
-        Db::Sqlite(connection, _) => return upsert_sqlite(connection, config, rows, now).await,
-        _ => {
-            // Half the server's packet limit leaves room for the protocol's own framing.
-            let packet = db
-                .counts("SELECT 'packet', CAST(@@max_allowed_packet AS SIGNED)")
-                .await
-                .map_err(Failure::from)?
-                .first()
-                .map_or(4 << 20, |(_, bytes)| usize::try_from(*bytes).unwrap_or(4 << 20));
-            (
-                65_535 / COLUMN_COUNT,
-                packet / 2,
-                "ON DUPLICATE KEY UPDATE ttl = VALUES(ttl), last_seen = VALUES(last_seen)",
-            )
+    let mut stored = HashMap::new();
+    let keys: Vec<&[u8]> = rows.iter().map(|row| &row.key[..]).collect();
+    for chunk in keys.chunks(10_000) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let sql = format!("SELECT record_key, ttl FROM {table} WHERE record_key IN ({placeholders})");
+        let mut query = sqlx::query_as::<_, (Vec<u8>, i64)>(AssertSqlSafe(sql));
+        for key in chunk {
+            query = query.bind(*key);
         }
+        let found = query
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(|e| classify(&format!("looking up keys in {table}"), e))?;
+        stored.extend(found);
+    }
+    let sorted = Sorted::new(rows, &stored);
+    if !sorted.added.is_empty() {
+        insert_mysql(db, config, &sorted.added, now).await?;
+    }
+    let Db::MySql(connection) = db else {
+        unreachable!("only MySQL batches come here")
     };
     let now_text = now.text();
-    let source = config.source.as_deref();
-    for chunk in statement_chunks(rows, rows_per_statement, bytes_per_statement) {
-        let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql = format!("INSERT INTO {table} ({COLUMNS}) VALUES {placeholders} {conflict}");
-        macro_rules! bind_all {
-            ($query:expr) => {{
-                let mut query = $query;
-                for row in chunk {
-                    query = query
-                        .bind(&row.key[..])
-                        .bind(row.record.name)
-                        .bind(row.record.rtype.to_string())
-                        .bind(i64::from(row.record.ttl))
-                        .bind(row.record.rdata)
-                        .bind(row.preference)
-                        .bind(source)
-                        .bind(now_text.as_str())
-                        .bind(now_text.as_str());
-                }
-                query
-            }};
-        }
-        let result = match db {
-            Db::MySql(connection) => bind_all!(sqlx::query(AssertSqlSafe(sql)))
+    // Stored rows by their new TTL (a batch holds few distinct TTLs): one UPDATE per TTL.
+    let mut by_ttl: std::collections::BTreeMap<Option<u32>, Vec<&[u8]>> = std::collections::BTreeMap::new();
+    for row in in_key_order(&sorted.refreshed) {
+        by_ttl.entry(Some(row.record.ttl)).or_default().push(&row.key[..]);
+    }
+    for row in in_key_order(&sorted.unchanged) {
+        by_ttl.entry(None).or_default().push(&row.key[..]);
+    }
+    for (ttl, keys) in &by_ttl {
+        for chunk in keys.chunks(10_000) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let set = if ttl.is_some() {
+                "ttl = ?, last_seen = ?"
+            } else {
+                "last_seen = ?"
+            };
+            let sql = format!("UPDATE {table} SET {set} WHERE record_key IN ({placeholders})");
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            if let Some(ttl) = ttl {
+                query = query.bind(i64::from(*ttl));
+            }
+            query = query.bind(now_text.as_str());
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            query
                 .execute(&mut *connection)
                 .await
-                .map(|_| ()),
-            Db::Sqlite(..) | Db::Postgres(_) => unreachable!("SQLite and PostgreSQL have their own paths"),
-        };
-        result.map_err(|e| classify(&format!("writing to {table}"), e))?;
+                .map_err(|e| classify(&format!("refreshing {table}"), e))?;
+        }
+    }
+    Ok(sorted.counts())
+}
+
+/// MySQL: multi-row INSERTs with bound values, as many rows per statement as the server takes
+/// (65535 placeholders and `max_allowed_packet`). A stored key is [`Failure::Duplicate`].
+async fn insert_mysql(
+    db: &mut Db,
+    config: &WriterConfig,
+    rows: &[&Row<'_>],
+    now: Timestamp,
+) -> Result<(), Failure> {
+    let Db::MySql(connection) = db else {
+        unreachable!("only MySQL batches come here")
+    };
+    let table = &config.table;
+    let packet: Option<i64> = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS SIGNED)")
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(|e| classify("reading max_allowed_packet", e))?;
+    // Half the server's packet limit leaves room for the protocol's own framing.
+    let bytes_per_statement = packet
+        .and_then(|bytes| usize::try_from(bytes).ok())
+        .unwrap_or(4 << 20)
+        / 2;
+    let now_text = now.text();
+    let source = config.source.as_deref();
+    let rows = in_key_order(rows);
+    let failure = |error: sqlx::Error| match &error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            Failure::Duplicate(format!("inserting into {table}: {error}"))
+        }
+        _ => classify(&format!("writing to {table}"), error),
+    };
+    for chunk in statement_chunks(&rows, 65_535 / COLUMN_COUNT, bytes_per_statement) {
+        let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO {table} ({COLUMNS}) VALUES {placeholders}");
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for row in chunk {
+            query = query
+                .bind(&row.key[..])
+                .bind(row.record.name)
+                .bind(row.record.rtype.to_string())
+                .bind(i64::from(row.record.ttl))
+                .bind(row.record.rdata)
+                .bind(row.preference)
+                .bind(source)
+                .bind(now_text.as_str())
+                .bind(now_text.as_str());
+        }
+        query.execute(&mut *connection).await.map_err(failure)?;
     }
     Ok(())
 }
 
-/// SQLite: one prepared single-row upsert, stepped once per row inside the batch's transaction.
+/// Runs `write` on the SQLite handle sqlx opened, locked for the duration, so the
+/// transaction sqlx began is the one it writes in.
 ///
-/// In-process SQLite has no round trips to save, so multi-row statements buy nothing, and they
-/// cost a statement journal (a copy of every page the statement touches, kept in case a later
-/// row of it fails) on top of a copy of every bound value. The statement runs on the handle
-/// sqlx opened, locked for the duration, so the transaction sqlx began is the one it writes in.
-async fn upsert_sqlite(
+/// In-process SQLite has no round trips to save, so prepared single-row statements stepped
+/// once per row are its fastest way: multi-row statements would cost a statement journal (a
+/// copy of every page the statement touches, kept in case a later row of it fails) on top of
+/// a copy of every bound value.
+async fn with_sqlite<T>(
     connection: &mut sqlx::sqlite::SqliteConnection,
-    config: &WriterConfig,
-    rows: &[Row<'_>],
-    now: Timestamp,
-) -> Result<(), Failure> {
-    let table = &config.table;
-    let sql = format!(
-        "INSERT INTO {table} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
-         ON CONFLICT (record_key) DO UPDATE SET ttl = excluded.ttl, last_seen = excluded.last_seen"
-    );
-    let context = format!("writing to {table}");
-    let mut handle = connection
-        .lock_handle()
-        .await
-        .map_err(|e| classify(&context, e))?;
+    context: &str,
+    write: impl FnOnce(&rusqlite::Connection, &str) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let mut handle = connection.lock_handle().await.map_err(|e| classify(context, e))?;
     let raw = handle.as_raw_handle().as_ptr();
-    let now_text = now.text();
-    let source = config.source.as_deref();
     // Stepping SQLite blocks this thread for the whole batch: let the runtime move its other
     // tasks elsewhere meanwhile.
     tokio::task::block_in_place(|| {
@@ -733,27 +910,76 @@ async fn upsert_sqlite(
         // connection; the borrowed rusqlite connection is dropped (without closing the
         // handle) before `handle` is.
         let borrowed =
-            unsafe { rusqlite::Connection::from_handle(raw) }.map_err(|e| classify_sqlite(&context, e))?;
-        let mut statement = borrowed.prepare(&sql).map_err(|e| classify_sqlite(&context, e))?;
-        let mut in_key_order: Vec<&Row<'_>> = rows.iter().collect();
-        in_key_order.sort_unstable_by_key(|row| row.key);
-        for row in in_key_order {
-            let rtype = row.record.rtype.to_string();
-            statement
-                .execute(rusqlite::params![
-                    &row.key[..],
-                    row.record.name,
-                    rtype,
-                    i64::from(row.record.ttl),
-                    row.record.rdata,
-                    row.preference,
-                    source,
-                    now_text.as_str(),
-                ])
-                .map_err(|e| classify_sqlite(&context, e))?;
-        }
-        Ok(())
+            unsafe { rusqlite::Connection::from_handle(raw) }.map_err(|e| classify_sqlite(context, e))?;
+        write(&borrowed, context)
     })
+}
+
+/// The bound values of a row for SQLite's INSERT (`?8` serves as both timestamps).
+fn sqlite_values<'v>(
+    row: &'v Row<'_>,
+    config: &'v WriterConfig,
+    now: &'v Timestamp,
+) -> impl rusqlite::Params + 'v {
+    (
+        &row.key[..],
+        row.record.name,
+        row.record.rtype.to_string(),
+        i64::from(row.record.ttl),
+        row.record.rdata,
+        row.preference,
+        config.source.as_deref(),
+        now.text(),
+    )
+}
+
+/// SQLite: each row's key looked up, then inserted, or its TTL and `last_seen` updated in
+/// place (by row id, so the key index is not searched twice).
+async fn upsert_sqlite(
+    connection: &mut sqlx::sqlite::SqliteConnection,
+    config: &WriterConfig,
+    rows: &[Row<'_>],
+    now: Timestamp,
+) -> Result<Upserted, Failure> {
+    let table = &config.table;
+    let all: Vec<&Row<'_>> = rows.iter().collect();
+    with_sqlite(connection, &format!("writing to {table}"), |sqlite, context| {
+        let prepare = |sql: String| sqlite.prepare(&sql).map_err(|e| classify_sqlite(context, e));
+        let mut lookup = prepare(format!("SELECT id, ttl FROM {table} WHERE record_key = ?1"))?;
+        let mut insert = prepare(format!(
+            "INSERT INTO {table} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"
+        ))?;
+        let mut refresh = prepare(format!(
+            "UPDATE {table} SET ttl = ?2, last_seen = ?3 WHERE id = ?1"
+        ))?;
+        let mut touch = prepare(format!("UPDATE {table} SET last_seen = ?2 WHERE id = ?1"))?;
+        let now_text = now.text();
+        let mut upserted = Upserted::default();
+        for row in in_key_order(&all) {
+            let stored: Option<(i64, i64)> = lookup
+                .query_row([&row.key[..]], |found| Ok((found.get(0)?, found.get(1)?)))
+                .optional()
+                .map_err(|e| classify_sqlite(context, e))?;
+            let ttl = i64::from(row.record.ttl);
+            let stepped = match stored {
+                None => {
+                    upserted.added += 1;
+                    insert.execute(sqlite_values(row, config, &now))
+                }
+                Some((id, stored_ttl)) if stored_ttl == ttl => {
+                    upserted.unchanged += 1;
+                    touch.execute(rusqlite::params![id, now_text])
+                }
+                Some((id, _)) => {
+                    upserted.refreshed += 1;
+                    refresh.execute(rusqlite::params![id, ttl, now_text])
+                }
+            };
+            stepped.map_err(|e| classify_sqlite(context, e))?;
+        }
+        Ok(upserted)
+    })
+    .await
 }
 
 /// [`classify`] for an error from a statement stepped directly on the SQLite handle.
@@ -767,7 +993,11 @@ fn classify_sqlite(context: &str, error: rusqlite::Error) -> Failure {
 
 /// Consecutive pieces of `rows`, each within both limits (a row over the byte limit alone
 /// still goes in a piece of its own, for the store to judge).
-fn statement_chunks<'r, 'a>(rows: &'r [Row<'a>], max_rows: usize, max_bytes: usize) -> Vec<&'r [Row<'a>]> {
+fn statement_chunks<'s, 'r, 'a>(
+    rows: &'s [&'r Row<'a>],
+    max_rows: usize,
+    max_bytes: usize,
+) -> Vec<&'s [&'r Row<'a>]> {
     let mut chunks = Vec::new();
     let (mut start, mut bytes) = (0, 0usize);
     for (index, row) in rows.iter().enumerate() {
@@ -790,30 +1020,32 @@ fn statement_chunks<'r, 'a>(rows: &'r [Row<'a>], max_rows: usize, max_bytes: usi
 /// their TTL and `last_seen` refreshed, in one UPDATE. A concurrent writer that inserts one of
 /// the new keys in between makes the COPY fail on the unique key: the batch is then retried,
 /// and the lookup sees the key.
-async fn upsert_with_copy(
+async fn upsert_postgres(
     db: &mut Db,
     config: &WriterConfig,
     rows: &[Row<'_>],
     now: Timestamp,
-) -> Result<usize, Failure> {
+) -> Result<Upserted, Failure> {
     let Db::Postgres(connection) = db else {
         unreachable!("only PostgreSQL batches come here")
     };
     let table = &config.table;
     let keys: Vec<&[u8]> = rows.iter().map(|row| &row.key[..]).collect();
-    let stored: Vec<Vec<u8>> = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT record_key FROM {table} WHERE record_key = ANY($1)"
+    let stored: HashMap<Vec<u8>, i64> = sqlx::query_as::<_, (Vec<u8>, i64)>(AssertSqlSafe(format!(
+        "SELECT record_key, ttl FROM {table} WHERE record_key = ANY($1)"
     )))
     .bind(&keys)
     .fetch_all(&mut *connection)
     .await
-    .map_err(|e| classify(&format!("looking up keys in {table}"), e))?;
-    let stored: std::collections::HashSet<&[u8]> = stored.iter().map(Vec::as_slice).collect();
-    let (known, new): (Vec<&Row<'_>>, Vec<&Row<'_>>) =
-        rows.iter().partition(|row| stored.contains(&row.key[..]));
-    if !new.is_empty() {
-        copy_rows(connection, config, &new, now).await?;
+    .map_err(|e| classify(&format!("looking up keys in {table}"), e))?
+    .into_iter()
+    .collect();
+    let sorted = Sorted::new(rows, &stored);
+    if !sorted.added.is_empty() {
+        copy_rows(connection, config, &sorted.added, now).await?;
     }
+    let known: Vec<&Row<'_>> =
+        in_key_order(&[sorted.refreshed.as_slice(), sorted.unchanged.as_slice()].concat());
     if !known.is_empty() {
         let keys: Vec<&[u8]> = known.iter().map(|row| &row.key[..]).collect();
         let ttls: Vec<i64> = known.iter().map(|row| i64::from(row.record.ttl)).collect();
@@ -830,22 +1062,7 @@ async fn upsert_with_copy(
             .await
             .map_err(|e| classify(&format!("refreshing {table}"), e))?;
     }
-    Ok(known.len())
-}
-
-/// PostgreSQL: every row by binary COPY straight into the table, for batches expected to be
-/// all new; a stored key is [`Failure::Duplicate`].
-async fn copy_into_table(
-    db: &mut Db,
-    config: &WriterConfig,
-    rows: &[Row<'_>],
-    now: Timestamp,
-) -> Result<(), Failure> {
-    let Db::Postgres(connection) = db else {
-        unreachable!("only PostgreSQL batches come here")
-    };
-    let all: Vec<&Row<'_>> = rows.iter().collect();
-    copy_rows(connection, config, &all, now).await
+    Ok(sorted.counts())
 }
 
 /// Binary COPY of `rows` into the table. A key already stored is [`Failure::Duplicate`]: in a
@@ -931,7 +1148,8 @@ mod tests {
                 preference: None,
             })
             .collect();
-        let sizes = |chunks: Vec<&[Row<'_>]>| chunks.iter().map(|chunk| chunk.len()).collect::<Vec<_>>();
+        let rows: Vec<&Row<'_>> = rows.iter().collect();
+        let sizes = |chunks: Vec<&[&Row<'_>]>| chunks.iter().map(|chunk| chunk.len()).collect::<Vec<_>>();
         assert_eq!(sizes(statement_chunks(&rows, 3, usize::MAX)), [3, 3, 3, 1]);
         // Row 4 is over the byte limit on its own: it gets a piece of its own.
         assert_eq!(sizes(statement_chunks(&rows, 100, 700)), [4, 1, 5]);
