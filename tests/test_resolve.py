@@ -319,6 +319,8 @@ def test_cli_resolves_a_file_or_standard_input(server: int, tmp_path: Path) -> N
     rows = out.read_text().splitlines()
     assert rows[0].startswith("name,type,status") and len(rows) == 7
     bad = subprocess.run([*command[:-2], "--ns", "not-an-address"], input="", capture_output=True, text=True)
+    assert bad.returncode == 2 and "cannot look up 'not-an-address'" in bad.stderr
+    bad = subprocess.run([*command[:-2], "--ns", "127.0.0.1:99999"], input="", capture_output=True, text=True)
     assert bad.returncode == 2 and "not a nameserver address" in bad.stderr
 
 
@@ -487,3 +489,75 @@ def test_a_names_file_that_is_not_utf8_is_resolved_all_the_same(server: int, tmp
 def test_any_is_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match="RFC 8482"):
         dnsmill.Resolver(["127.0.0.1:9"]).resolve(["example.test"], "A,ANY")
+
+
+def test_results_come_in_input_order_unless_completion_order_is_asked(server: int) -> None:
+    """Every other name's first try goes to a nameserver that never answers: those complete a
+    timeout later than the rest, and still come out where they were in the input."""
+    silent = UdpServer()
+    try:
+        names = [f"host{i}.{ORIGIN}" for i in range(40)]
+        resolver = dnsmill.Resolver([silent.address, f"127.0.0.1:{server}"], timeout=0.3, retries=1)
+        in_input_order = [row.name for batch in resolver.stream(names, "A") for row in batch]
+        assert in_input_order == names
+        completed = [row.name for batch in resolver.stream(names, "A", order="completion") for row in batch]
+        assert sorted(completed) == sorted(names) and completed != names
+        command = [*DNSMILL, "resolve", "-t", "A,MX", "--ns", f"{silent.address},127.0.0.1:{server}"]
+        cli = subprocess.run(
+            [*command, "--timeout", "300ms", "--retries", "1"],
+            input="\n".join(names),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 0, cli.stderr
+        rows = [json.loads(line) for line in cli.stdout.splitlines()]
+        assert [(row["name"], row["type"]) for row in rows] == [(n, t) for n in names for t in ("A", "MX")]
+        with pytest.raises(ValueError, match="order must be 'input' or 'completion'"):
+            resolver.stream(names, "A", order="random")
+    finally:
+        silent.close()
+
+
+DNSMILL = [sys.executable, "-m", "dnsmill"]
+
+
+def test_plain_text_output_and_quiet(server: int, tmp_path: Path) -> None:
+    """`-f text`: one 'owner type rdata' line per answer record (massdns' simple form), and a
+    .txt output file asks for it; --quiet leaves standard error empty."""
+    names = f"a1.{ORIGIN}\nmissing.{ORIGIN}\nhost3.{ORIGIN}\n"
+    command = [*DNSMILL, "resolve", "-t", "A", "--ns", f"127.0.0.1:{server}", "-q"]
+    text = subprocess.run([*command, "-f", "text"], input=names, capture_output=True, text=True, check=True)
+    assert text.stdout.splitlines() == [
+        f"a1.{ORIGIN} CNAME a2.{ORIGIN}",
+        f"a2.{ORIGIN} CNAME a3.{ORIGIN}",
+        f"a3.{ORIGIN} A 192.0.2.33",
+        f"host3.{ORIGIN} A 10.0.3.1",
+        f"host3.{ORIGIN} A 10.1.3.1",
+    ]
+    assert text.stderr == ""
+    out = tmp_path / "answers.txt"
+    subprocess.run([*command, "-o", str(out)], input=names, capture_output=True, text=True, check=True)
+    assert out.read_text() == text.stdout
+    loud = subprocess.run(command[:-1], input=names, capture_output=True, text=True, check=True)
+    assert "3 results" in loud.stderr
+
+
+def test_nameservers_from_a_file_and_by_host_name(server: int, tmp_path: Path) -> None:
+    resolvers = tmp_path / "resolvers.txt"
+    resolvers.write_text(f"# resolvers\nnameserver localhost:{server}\n")
+    for ns in (str(resolvers), f"localhost:{server}"):
+        cli = subprocess.run(
+            [*DNSMILL, "resolve", "-t", "A", "--ns", ns],
+            input=f"host1.{ORIGIN}\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout)["status"] == "NOERROR"
+        assert json.loads(cli.stdout)["nameserver"] == f"127.0.0.1:{server}"
+    bad = subprocess.run(
+        [*DNSMILL, "resolve", "--ns", "no-such-host.invalid"], input="", capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "cannot look up 'no-such-host.invalid'" in bad.stderr

@@ -17,8 +17,10 @@ password in a URL; ``dnsmill config show`` prints the settings that way.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -66,6 +68,66 @@ def _names(value: object) -> object:
 
 
 Names = Annotated[list[str], BeforeValidator(_names)]
+
+
+def nameservers(value: object) -> list[str]:
+    """Nameservers as ``IP`` or ``IP:PORT`` entries, from a comma-separated string or a list whose
+    entries may also be host names (``ns1.example.net:5353``: its IPv4 addresses, else its IPv6
+    ones) or files of entries, one per line (``#`` comments, and resolv.conf's ``nameserver``
+    lines, so ``/etc/resolv.conf`` itself works). A host that cannot be looked up, or a file
+    without any nameserver, is a ValueError naming it."""
+    if value is None:
+        return []
+    entries = _names(value)
+    if not isinstance(entries, list):
+        raise ValueError(f"nameservers must be a list or a comma-separated string, not {value!r}")
+    found: list[str] = []
+    for entry in entries:
+        entry = str(entry).strip()
+        if Path(entry).is_file():
+            from_file = _nameserver_file(Path(entry))
+            if not from_file:
+                raise ValueError(f"nameserver file {entry}: no nameserver in it")
+            found += [address for line in from_file for address in _nameserver_addresses(line)]
+        else:
+            found += _nameserver_addresses(entry)
+    return list(dict.fromkeys(found))
+
+
+def _nameserver_file(path: Path) -> list[str]:
+    entries = []
+    for line in path.read_text(errors="replace").splitlines():
+        words = line.split("#", 1)[0].split(";", 1)[0].split()
+        if len(words) == 2 and words[0] == "nameserver":
+            entries.append(words[1])
+        elif len(words) == 1:
+            entries.append(words[0])
+    return entries
+
+
+def _nameserver_addresses(entry: str) -> list[str]:
+    """``entry`` as it is when it is an address (the resolver checks it), else its host
+    looked up."""
+    host, colon, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+    if not host or host.startswith("[") or _is_ip(host):
+        return [entry]
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, socket.gaierror) else str(error)
+        raise ValueError(f"nameserver {entry!r}: cannot look up {host!r} ({reason})") from None
+    ipv4 = [info[4][0] for info in found if info[0] == socket.AF_INET]
+    ipv6 = [f"[{info[4][0]}]" for info in found if info[0] == socket.AF_INET6]
+    addresses = list(dict.fromkeys(ipv4 or ipv6))
+    return [f"{address}:{port}" if colon else address for address in addresses]
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class Section(BaseModel):
@@ -126,8 +188,8 @@ class PublishSettings(Section):
 class WorkSettings(Section):
     """``dnsmill work``: how batches are resolved."""
 
-    #: Nameservers to ask (IP or IP:PORT); empty means /etc/resolv.conf.
-    ns: Names = Field(default_factory=list)
+    #: Nameservers to ask (IP, IP:PORT, host names or files of them); empty means /etc/resolv.conf.
+    ns: Annotated[list[str], BeforeValidator(nameservers)] = Field(default_factory=list)
     types: Names = Field(default_factory=lambda: list(RESOLVE_TYPES))
     concurrency: int = Field(1000, ge=1)
     timeout: Duration = timedelta(seconds=2)

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-/// `csv` for `*.csv`, `jsonl` for `*.jsonl`, `*.ndjson` and `*.json`, else `default`.
-pub(crate) fn format_for(path: &Path, default: &'static str) -> &'static str {
+/// `csv` for `*.csv`, `jsonl` for `*.jsonl`, `*.ndjson` and `*.json`, `plain` (the plain-text
+/// form of what is written) for `*.txt`, else `default`.
+pub(crate) fn format_for(path: &Path, plain: &'static str, default: &'static str) -> &'static str {
     let extension = path
         .extension()
         .and_then(|extension| extension.to_str())
@@ -11,6 +12,7 @@ pub(crate) fn format_for(path: &Path, default: &'static str) -> &'static str {
     match extension.as_deref() {
         Some("csv") => "csv",
         Some("jsonl" | "ndjson" | "json") => "jsonl",
+        Some("txt") => plain,
         _ => default,
     }
 }

@@ -378,6 +378,17 @@ impl RecordSetBuilder {
         span_in(&self.arenas, span)
     }
 
+    /// The record pushed `index`-th.
+    pub fn get(&self, index: usize) -> Option<RecordRef<'_>> {
+        self.rows.get(index).map(|row| RecordRef {
+            name: span_in(&self.arenas, row.name),
+            rtype: row.rtype,
+            class: row.class,
+            ttl: row.ttl,
+            rdata: span_in(&self.arenas, row.rdata),
+        })
+    }
+
     /// The finished set.
     pub fn finish(mut self) -> RecordSet {
         for arena in &mut self.arenas {

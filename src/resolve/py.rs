@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::config::{parse_nameserver, system_nameservers, ResolverConfig};
 use super::engine::{collect, feed_list, resolve, NameBatch, Progress, Run, NAMES_PER_BATCH};
-use super::results::{ResultFormat, ResultTable, ResultsBuilder, RunStats, Status};
+use super::results::{InputOrder, ResultFormat, ResultTable, ResultsBuilder, RunStats, Status};
 use crate::error::Error;
 use crate::py::arrow::{self as arrow_export, BATCH_ROWS};
 use crate::py::detach::{self, CancelOnDrop};
@@ -398,19 +398,30 @@ impl PyResolver {
         })
     }
 
-    /// Results in batches of at most `batch_size`, as they complete, for inputs of any size:
-    /// `names` may be a file path (read in Rust) or any iterable (read as the run goes). Works
-    /// with `for` and `async for`.
-    #[pyo3(signature = (names, types=None, *, batch_size=10_000))]
+    /// Results in batches of at most `batch_size`, for inputs of any size: `names` may be a
+    /// file path (read in Rust) or any iterable (read as the run goes). With `order="input"`
+    /// rows come in input order (a slow name holds back those after it); with
+    /// `order="completion"`, as they complete. Works with `for` and `async for`.
+    #[pyo3(signature = (names, types=None, *, batch_size=10_000, order="input"))]
     fn stream(
         &self,
         names: &Bound<'_, PyAny>,
         types: Option<&Bound<'_, PyAny>>,
         batch_size: usize,
+        order: &str,
     ) -> PyResult<PyResultStream> {
         if batch_size == 0 {
             return Err(PyValueError::new_err("batch_size must be at least 1"));
         }
+        let order = match order {
+            "input" => Some(InputOrder::default()),
+            "completion" => None,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "order must be 'input' or 'completion', not {other:?}"
+                )))
+            }
+        };
         let types = Self::types(types)?;
         let names = Names::from_py(names, false)?;
         let run = self.new_run(types, batch_size, None);
@@ -431,7 +442,10 @@ impl PyResolver {
         let engine = runtime().spawn(resolve(Arc::clone(&run), input, output));
         Ok(PyResultStream {
             batch_size,
-            ready: Arc::new(Mutex::new(VecDeque::new())),
+            pieces: Arc::new(Mutex::new(Pieces {
+                ready: VecDeque::new(),
+                order,
+            })),
             servers: run.config.nameservers.clone().into(),
             cancel: CancelOnDrop::new(Arc::clone(&run.cancel)),
             state: Arc::new(Mutex::new(StreamState {
@@ -533,12 +547,19 @@ impl StreamState {
     }
 }
 
+/// Results received and not yet handed out.
+struct Pieces {
+    /// Pieces of at most the stream's batch size, handed out first.
+    ready: VecDeque<ResultTable>,
+    /// In input order, rows that completed early wait here (None: completion order).
+    order: Option<InputOrder>,
+}
+
 /// Batches of results as a run goes (`Resolver.stream`).
 #[pyclass(module = "dnsmill._core", name = "ResultStream", frozen)]
 pub(crate) struct PyResultStream {
     batch_size: usize,
-    /// Pieces of a batch larger than `batch_size`, handed out first.
-    ready: Arc<Mutex<VecDeque<ResultTable>>>,
+    pieces: Arc<Mutex<Pieces>>,
     servers: Arc<[SocketAddr]>,
     cancel: CancelOnDrop,
     state: Arc<Mutex<StreamState>>,
@@ -551,23 +572,32 @@ impl PyResultStream {
     }
 }
 
-/// The next piece of at most `size` rows: a waiting one, else the first of `batch` (the rest
-/// wait in `ready`).
+/// What the stream received: a batch of rows, or the end of the run.
+enum Received {
+    Batch(ResultsBuilder),
+    End,
+}
+
+/// The next piece of at most `size` rows: a waiting one, else the first of those `received`
+/// makes ready (the rest wait in `ready`).
 fn next_piece(
-    ready: &Mutex<VecDeque<ResultTable>>,
-    batch: Option<ResultsBuilder>,
+    pieces: &Mutex<Pieces>,
+    received: Option<Received>,
     servers: &Arc<[SocketAddr]>,
     size: usize,
 ) -> Option<PyResultSet> {
-    let mut ready = ready.lock().unwrap_or_else(|poison| poison.into_inner());
-    if let Some(batch) = batch {
-        ready.extend(
-            batch
-                .finish(Arc::clone(servers), RunStats::default())
-                .chunks(size),
-        );
+    let mut pieces = pieces.lock().unwrap_or_else(|poison| poison.into_inner());
+    let rows = match (received, &mut pieces.order) {
+        (Some(Received::Batch(batch)), Some(order)) => order.push(batch, size),
+        (Some(Received::Batch(batch)), None) => batch,
+        (Some(Received::End), Some(order)) => order.finish(),
+        (Some(Received::End), None) | (None, _) => ResultsBuilder::default(),
+    };
+    if !rows.is_empty() {
+        let table = rows.finish(Arc::clone(servers), RunStats::default());
+        pieces.ready.extend(table.chunks(size));
     }
-    ready.pop_front().map(PyResultSet::new)
+    pieces.ready.pop_front().map(PyResultSet::new)
 }
 
 #[pymethods]
@@ -577,7 +607,7 @@ impl PyResultStream {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyResultSet>> {
-        if let Some(piece) = next_piece(&self.ready, None, &self.servers, self.batch_size) {
+        if let Some(piece) = next_piece(&self.pieces, None, &self.servers, self.batch_size) {
             return Ok(Some(piece));
         }
         loop {
@@ -590,18 +620,18 @@ impl PyResultStream {
                 &self.cancel.flag(),
                 |py| self.state().top_up(py),
             )?;
-            match received {
-                Some(batch) => {
-                    if let Some(piece) = next_piece(&self.ready, Some(batch), &self.servers, self.batch_size)
-                    {
-                        return Ok(Some(piece));
-                    }
-                }
-                None => {
-                    let outcome = self.state().outcome();
-                    detach::wait(py, outcome)?;
-                    return Ok(None);
-                }
+            let received = match received {
+                Some(batch) => Received::Batch(batch),
+                None => Received::End,
+            };
+            let end = matches!(received, Received::End);
+            if let Some(piece) = next_piece(&self.pieces, Some(received), &self.servers, self.batch_size) {
+                return Ok(Some(piece));
+            }
+            if end {
+                let outcome = self.state().outcome();
+                detach::wait(py, outcome)?;
+                return Ok(None);
             }
         }
     }
@@ -617,14 +647,18 @@ impl PyResultStream {
         self.state().top_up(py)?;
         let results = Arc::clone(&self.results);
         let servers = Arc::clone(&self.servers);
-        let (ready, size) = (Arc::clone(&self.ready), self.batch_size);
+        let (pieces, size) = (Arc::clone(&self.pieces), self.batch_size);
         let state = Arc::clone(&self.state);
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            if let Some(piece) = next_piece(&ready, None, &servers, size) {
+            if let Some(piece) = next_piece(&pieces, None, &servers, size) {
                 return Ok(piece);
             }
             loop {
                 let Some(batch) = results.lock().await.recv().await else {
+                    // Rows still held for input order go out before the end.
+                    if let Some(piece) = next_piece(&pieces, Some(Received::End), &servers, size) {
+                        return Ok(piece);
+                    }
                     // The run ended: a failure of the engine or the name reader is raised,
                     // not mistaken for the end of the input.
                     let outcome = state
@@ -634,7 +668,7 @@ impl PyResultStream {
                     outcome.await?;
                     return Err(PyStopAsyncIteration::new_err(()));
                 };
-                if let Some(piece) = next_piece(&ready, Some(batch), &servers, size) {
+                if let Some(piece) = next_piece(&pieces, Some(Received::Batch(batch)), &servers, size) {
                     return Ok(piece);
                 }
             }
@@ -761,7 +795,8 @@ impl PyResultSet {
         Ok(dict)
     }
 
-    /// The results as text: "jsonl" (one object per line) or "csv" (with a header row).
+    /// The results as text: "jsonl" (one object per line), "csv" (with a header row) or
+    /// "text" (one `owner type rdata` line per answer record).
     #[pyo3(signature = (format="jsonl", *, header=true))]
     fn to_text(&self, py: Python<'_>, format: &str, header: bool) -> PyResult<String> {
         let format: ResultFormat = format.parse().map_err(PyValueError::new_err)?;
@@ -774,11 +809,11 @@ impl PyResultSet {
         String::from_utf8(out).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
-    /// Writes the results to `path` as "jsonl" or "csv"; without a format, the path's
-    /// extension picks it (`.csv`), else JSON lines.
+    /// Writes the results to `path` as "jsonl", "csv" or "text"; without a format, the path's
+    /// extension picks it (`.csv`, `.txt`), else JSON lines.
     #[pyo3(signature = (path, format=None))]
     fn write(&self, py: Python<'_>, path: PathBuf, format: Option<&str>) -> PyResult<()> {
-        let format = format.unwrap_or_else(|| crate::py::formats::format_for(&path, "jsonl"));
+        let format = format.unwrap_or_else(|| crate::py::formats::format_for(&path, "text", "jsonl"));
         let format: ResultFormat = format.parse().map_err(PyValueError::new_err)?;
         let table = Arc::clone(&self.table);
         detach::quick(py, move || {

@@ -133,6 +133,39 @@ impl ResultsBuilder {
         }));
     }
 
+    /// Moves the rows at input position `bound` and after into a builder of their own
+    /// (their text and answers copied), leaving the earlier ones here.
+    pub fn split_off_from(&mut self, bound: u64) -> ResultsBuilder {
+        let mut rest = ResultsBuilder::default();
+        let rows = std::mem::take(&mut self.rows);
+        for row in rows {
+            if row.index < bound {
+                self.rows.push(row);
+                continue;
+            }
+            let name = rest.answers.push_text(self.answers.span_text(row.name));
+            let detail = row
+                .detail
+                .map(|detail| rest.answers.push_text(self.answers.span_text(detail)));
+            let answers_start = rest.answers.len() as u32;
+            let first = row.answers_start as usize;
+            for record in (first..first + row.answers_len as usize).filter_map(|at| self.answers.get(at)) {
+                let owner = rest.answers.push_text(record.name);
+                rest.answers
+                    .push_with_name(owner, record.rtype, record.class, record.ttl, |out| {
+                        out.push_str(record.rdata)
+                    });
+            }
+            rest.rows.push(ResultRow {
+                name,
+                detail,
+                answers_start,
+                ..row
+            });
+        }
+        rest
+    }
+
     /// The finished table, rows in input order and answers in the order of their rows.
     pub fn finish(mut self, servers: Arc<[SocketAddr]>, stats: RunStats) -> ResultTable {
         self.rows.sort_unstable_by_key(|row| row.index);
@@ -149,6 +182,46 @@ impl ResultsBuilder {
             servers,
             stats,
         }
+    }
+}
+
+/// Puts rows that complete out of order back in input order: a row waits until every row
+/// before it has completed. Every input position ends in exactly one row, so the wait ends.
+#[derive(Debug, Default)]
+pub struct InputOrder {
+    /// The input position of the next row to hand on.
+    next: u64,
+    /// Rows completed but not yet handed on.
+    held: ResultsBuilder,
+}
+
+impl InputOrder {
+    /// Takes rows in completion order; returns those now in sequence (possibly none). Rows are
+    /// handed on once at least `at_least` are in sequence, or once they are most of those held
+    /// (so each held row is copied a bounded number of times while it waits).
+    pub fn push(&mut self, rows: ResultsBuilder, at_least: usize) -> ResultsBuilder {
+        self.held.append(rows);
+        let mut positions: Vec<u64> = self.held.rows.iter().map(|row| row.index).collect();
+        positions.sort_unstable();
+        let in_sequence = positions
+            .iter()
+            .zip(self.next..)
+            .take_while(|(position, wanted)| **position == *wanted)
+            .count();
+        if in_sequence == 0 || (in_sequence < at_least && in_sequence * 4 < positions.len()) {
+            return ResultsBuilder::default();
+        }
+        self.next += in_sequence as u64;
+        if in_sequence == positions.len() {
+            return std::mem::take(&mut self.held);
+        }
+        let rest = self.held.split_off_from(self.next);
+        std::mem::replace(&mut self.held, rest)
+    }
+
+    /// Whatever is still held, at the end of the run.
+    pub fn finish(&mut self) -> ResultsBuilder {
+        std::mem::take(&mut self.held)
     }
 }
 
@@ -355,6 +428,9 @@ pub enum ResultFormat {
     JsonLines,
     /// CSV, one row per (name, type); answers as a JSON array in one column.
     Csv,
+    /// One line per answer record, `owner type rdata`, as massdns' simple form: for grep and
+    /// awk. A query without answers prints nothing.
+    Text,
 }
 
 impl std::str::FromStr for ResultFormat {
@@ -364,7 +440,8 @@ impl std::str::FromStr for ResultFormat {
         match text.to_ascii_lowercase().as_str() {
             "jsonl" | "ndjson" | "json" => Ok(ResultFormat::JsonLines),
             "csv" => Ok(ResultFormat::Csv),
-            other => Err(format!("unknown format '{other}' (use jsonl or csv)")),
+            "text" | "txt" => Ok(ResultFormat::Text),
+            other => Err(format!("unknown format '{other}' (use jsonl, csv or text)")),
         }
     }
 }
@@ -424,8 +501,89 @@ impl ResultTable {
                     write_csv_field(view.error.unwrap_or(""), &mut out)?;
                     out.write_all(b"\n")?;
                 }
+                ResultFormat::Text => {
+                    for record in &view.answers {
+                        writeln!(out, "{} {} {}", record.name, record.rtype, record.rdata)?;
+                    }
+                }
             }
         }
         out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RecordClass;
+
+    /// A batch of rows at `positions`, each answered with one A record naming its position.
+    fn rows_at(positions: &[u64]) -> ResultsBuilder {
+        let mut batch = ResultsBuilder::default();
+        for &position in positions {
+            let name = batch.answers.push_text(&format!("n{position}.example."));
+            let answers_start = batch.answers.len() as u32;
+            let owner = batch.answers.push_text(&format!("n{position}.example."));
+            batch
+                .answers
+                .push_with_name(owner, RecordType::A, RecordClass::IN, 60, |out| {
+                    out.push_str(&format!("192.0.2.{position}"))
+                });
+            batch.rows.push(ResultRow {
+                index: position,
+                name,
+                qtype: RecordType::A,
+                status: Status::NoError,
+                attempts: 1,
+                rcode: Some(0),
+                server: None,
+                elapsed_us: 0,
+                answers_start,
+                answers_len: 1,
+                detail: None,
+            });
+        }
+        batch
+    }
+
+    fn handed_on(rows: ResultsBuilder) -> Vec<(u64, String, String)> {
+        let table = rows.finish(Arc::from(Vec::new()), RunStats::default());
+        table
+            .rows
+            .iter()
+            .map(|row| {
+                let answer = table.answers(row).next().map(|record| record.rdata.to_owned());
+                (row.index, table.name(row).to_owned(), answer.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_wait_for_those_before_them_and_keep_their_answers() {
+        let mut order = InputOrder::default();
+        assert!(order.push(rows_at(&[1, 2, 5]), 1).is_empty(), "0 is still out");
+        let out = handed_on(order.push(rows_at(&[0, 4]), 1));
+        assert_eq!(
+            out,
+            (0..3)
+                .map(|n| (n, format!("n{n}.example."), format!("192.0.2.{n}")))
+                .collect::<Vec<_>>()
+        );
+        let out = handed_on(order.push(rows_at(&[3]), 1));
+        assert_eq!(out.iter().map(|row| row.0).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(out[2].2, "192.0.2.5", "a held row's answers were copied with it");
+        assert!(order.finish().is_empty());
+    }
+
+    #[test]
+    fn few_rows_in_sequence_wait_for_more_unless_they_are_most_of_those_held() {
+        let mut order = InputOrder::default();
+        let held_back: Vec<u64> = (2..20).collect();
+        assert!(order.push(rows_at(&held_back), 100).is_empty());
+        assert!(
+            order.push(rows_at(&[0]), 100).is_empty(),
+            "1 of 19 in sequence: wait"
+        );
+        assert_eq!(handed_on(order.push(rows_at(&[1]), 100)).len(), 20);
     }
 }

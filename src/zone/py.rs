@@ -330,7 +330,7 @@ impl PyZone {
     /// path's extension picks it (`.csv`, `.jsonl`), else a zone file.
     #[pyo3(signature = (path, format=None))]
     fn write(&self, py: Python<'_>, path: PathBuf, format: Option<&str>) -> PyResult<()> {
-        let format = format.unwrap_or_else(|| crate::py::formats::format_for(&path, "zone"));
+        let format = format.unwrap_or_else(|| crate::py::formats::format_for(&path, "zone", "zone"));
         let format: Format = format.parse().map_err(PyValueError::new_err)?;
         let records = Arc::clone(&self.records);
         detach::compute(py, move || {

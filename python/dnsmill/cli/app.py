@@ -3,6 +3,7 @@ settings loading."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,13 +11,16 @@ import typer
 from rich.console import Console
 
 import dnsmill
-from dnsmill.config import Settings, load_settings
+from dnsmill.config import Settings, load_settings, parse_duration
 
+# Plain help (click's layout): flags are listed without a value placeholder, and the text
+# fits any terminal width without boxes.
 app = typer.Typer(
     name="dnsmill",
     help="DNS data at scale: parse zones, resolve names, store and serve records.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 console = Console()
@@ -29,6 +33,34 @@ DB_URL_HELP = (
 CONFIG_HELP = "YAML settings file (default: $DNSMILL_CONFIG)."
 METRICS_HELP = "Serve Prometheus metrics on this port (127.0.0.1)."
 QUEUE_HELP = "Work queue URL: sqlite:///abs/path.db or sqlite://relative.db."
+NS_HELP = (
+    "Nameservers, comma-separated: IP, IP:PORT, [IPv6]:PORT, HOST[:PORT], or a file of them one "
+    "per line (resolv.conf 'nameserver' lines too). Default: /etc/resolv.conf."
+)
+
+
+def duration(value: str | timedelta) -> timedelta:
+    """A duration option: ``90`` (seconds), ``500ms``, ``90s``, ``30m``, ``1h30m``, ``1d`` — the
+    syntax of the settings file, so a value can move between the two unchanged."""
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def positive(span: timedelta | None, option: str) -> timedelta | None:
+    """``span`` unless it is zero or negative: then a usage error naming ``option``."""
+    if span is not None and span <= timedelta(0):
+        raise typer.BadParameter("must be more than 0", param_hint=f"'{option}'")
+    return span
+
+
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No progress or summary on standard error; warnings and errors still."
+    ),
+]
 
 
 class Options:
@@ -36,6 +68,15 @@ class Options:
 
     #: Show the traceback of a failure instead of one line.
     debug = False
+    #: No progress lines or summaries (set by a command's --quiet).
+    quiet = False
+
+
+def say(text: str) -> None:
+    """A progress line or summary for the person at the terminal, on standard error: silent
+    with --quiet, and never mixed into the results on standard output."""
+    if not Options.quiet:
+        err_console.print(text, markup=False, highlight=False)
 
 
 @app.callback(invoke_without_command=True)

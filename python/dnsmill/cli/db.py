@@ -9,17 +9,18 @@ import typer
 from rich.table import Table
 
 import dnsmill
-from dnsmill.cli.app import DB_URL_HELP, app, console
+from dnsmill.cli.app import DB_URL_HELP, Quiet, app, console
 
 db_app = typer.Typer(help="Create and inspect stores (SQLite, PostgreSQL, MySQL).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
 @db_app.command("init")
-def db_init(url: Annotated[str, typer.Argument(help=DB_URL_HELP)]) -> None:
+def db_init(url: Annotated[str, typer.Argument(help=DB_URL_HELP)], quiet: Quiet = False) -> None:
     """Create the schema, or bring it up to date."""
     applied = dnsmill.init_db(url)
-    print(f"applied migrations {applied}" if applied else "schema is up to date")
+    if not quiet:
+        print(f"applied migrations {applied}" if applied else "schema is up to date")
 
 
 @db_app.command("stats")

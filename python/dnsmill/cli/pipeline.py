@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,9 +16,14 @@ from dnsmill.cli.app import (
     CONFIG_HELP,
     DB_URL_HELP,
     METRICS_HELP,
+    NS_HELP,
     QUEUE_HELP,
+    Options,
+    Quiet,
     app,
+    duration,
     err_console,
+    positive,
     settings_or_exit,
 )
 from dnsmill.config import Settings
@@ -58,7 +64,12 @@ def publish(
     queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
     batch_size: Annotated[int | None, typer.Option(help="Domains per message.")] = None,
     max_age: Annotated[
-        str | None, typer.Option(help="Resolve again once the last resolution is older (1d, 12h).")
+        timedelta | None,
+        typer.Option(
+            parser=duration,
+            metavar="DURATION",
+            help="Resolve again once the last resolution is older (1d, 12h).",
+        ),
     ] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Failures in a row before giving up.")] = None,
     purge: Annotated[
@@ -104,7 +115,7 @@ def resolver_overrides(
     ns: str | None,
     types: str | None,
     concurrency: int | None,
-    timeout: str | None,
+    timeout: timedelta | None,
     retries: int | None,
     prefetch: int | None = None,
     worker_id: str | None = None,
@@ -113,14 +124,13 @@ def resolver_overrides(
         "ns": ns,
         "types": types,
         "concurrency": concurrency,
-        "timeout": timeout,
+        "timeout": positive(timeout, "--timeout"),
         "retries": retries,
         "prefetch": prefetch,
         "worker_id": worker_id,
     }
 
 
-NS_HELP = "Nameservers IP[:PORT], comma-separated (default: /etc/resolv.conf)."
 TYPES_HELP = "Record types to resolve, comma-separated (default A,AAAA,MX,NS,SOA,CNAME,TXT)."
 PREFETCH_HELP = "Batches a worker holds at once: some resolve while others are stored (4)."
 
@@ -132,12 +142,16 @@ def work(
     ns: Annotated[str | None, typer.Option("--ns", help=NS_HELP)] = None,
     types: Annotated[str | None, typer.Option("--types", "-t", help=TYPES_HELP)] = None,
     concurrency: Annotated[int | None, typer.Option(help="Most queries in flight.")] = None,
-    timeout: Annotated[str | None, typer.Option(help="Longest wait for one try (2s).")] = None,
+    timeout: Annotated[
+        timedelta | None,
+        typer.Option(parser=duration, metavar="DURATION", help="Longest wait for one try (2s, 500ms)."),
+    ] = None,
     retries: Annotated[int | None, typer.Option(help="Tries after the first.")] = None,
     prefetch: Annotated[int | None, typer.Option(help=PREFETCH_HELP)] = None,
     worker_id: Annotated[str | None, typer.Option(help="Name in logs and events.")] = None,
     idle_exit: Annotated[
-        float | None, typer.Option(help="Exit after this many seconds without a batch.")
+        timedelta | None,
+        typer.Option(parser=duration, metavar="DURATION", help="Exit after this long without a batch (30s)."),
     ] = None,
     table: Annotated[str, typer.Option(help="Records table for the answers.")] = "dns_records",
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
@@ -146,7 +160,7 @@ def work(
     """Resolve batches from the queue into the store; ack each only after its commit.
 
     Stops on a stop message, on SIGTERM or Ctrl-C (finishing the batch in hand), or after
-    --idle-exit seconds without work."""
+    --idle-exit without work."""
     settings = settings_or_exit(
         "work",
         config,
@@ -160,7 +174,8 @@ def work(
         async with open_queue(settings.queue) as work_queue:
             worker = await asyncio.to_thread(Worker, settings.db, work_queue, settings.work, table=table)
             try:
-                return worker.worker_id, await worker.run(stop, idle_exit=idle_exit)
+                idle_seconds = idle_exit.total_seconds() if idle_exit is not None else None
+                return worker.worker_id, await worker.run(stop, idle_exit=idle_seconds)
             finally:
                 await asyncio.to_thread(worker.close)
 
@@ -176,14 +191,19 @@ def run(
     ns: Annotated[str | None, typer.Option("--ns", help=NS_HELP)] = None,
     types: Annotated[str | None, typer.Option("--types", "-t", help=TYPES_HELP)] = None,
     concurrency: Annotated[int | None, typer.Option(help="Most queries in flight per worker.")] = None,
-    timeout: Annotated[str | None, typer.Option(help="Longest wait for one try (2s).")] = None,
+    timeout: Annotated[
+        timedelta | None,
+        typer.Option(parser=duration, metavar="DURATION", help="Longest wait for one try (2s, 500ms)."),
+    ] = None,
     retries: Annotated[int | None, typer.Option(help="Tries after the first.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Domains per message.")] = None,
     table: Annotated[str, typer.Option(help="Records table for the answers.")] = "dns_records",
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
     metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Publish every due domain and work it off with N workers in this process."""
+    Options.quiet = quiet
     settings = settings_or_exit(
         "run",
         config,
@@ -195,7 +215,7 @@ def run(
     )
 
     async def run_all(stop: asyncio.Event) -> dict[str, Any]:
-        return await run_pipeline_async(settings, workers=workers, table=table, stop=stop, progress=True)
+        return await run_pipeline_async(settings, workers=workers, table=table, stop=stop, progress=not quiet)
 
     result = asyncio.run(run_service(run_all, metrics_port=settings.metrics_port))
     print(json.dumps(result))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,19 @@ import typer
 
 import dnsmill
 from dnsmill import events, metrics
-from dnsmill.cli.app import CONFIG_HELP, DB_URL_HELP, METRICS_HELP, app, err_console, settings_or_exit
+from dnsmill.cli.app import (
+    CONFIG_HELP,
+    DB_URL_HELP,
+    METRICS_HELP,
+    Options,
+    Quiet,
+    app,
+    duration,
+    err_console,
+    positive,
+    say,
+    settings_or_exit,
+)
 from dnsmill.config import redacted
 from dnsmill.seeder import Seeder
 from dnsmill.service import stop_on_signals
@@ -26,7 +39,13 @@ def seed(
         Path | None, typer.Option("--zones-dir", help="Also write one zone file per domain here.")
     ] = None,
     every: Annotated[
-        str | None, typer.Option("--every", help="Run on this schedule (30m, 1h, 90s) until stopped.")
+        timedelta | None,
+        typer.Option(
+            "--every",
+            parser=duration,
+            metavar="DURATION",
+            help="Run on this schedule (30m, 1h, 90s) until stopped.",
+        ),
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Domains per batch handed to the writer.")] = None,
     types: Annotated[
@@ -43,8 +62,10 @@ def seed(
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
     metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Fill a store with realistic DNS records: once, or --every interval until SIGTERM/Ctrl-C."""
+    Options.quiet = quiet
     settings = settings_or_exit(
         "seed",
         config,
@@ -53,7 +74,7 @@ def seed(
         seed={
             "count": count,
             "zones_dir": zones_dir,
-            "every": every,
+            "every": positive(every, "--every"),
             "batch_size": batch_size,
             "types": types,
             "tlds": tlds,
@@ -68,7 +89,7 @@ def seed(
 
     def report(event: events.Event) -> None:
         data = event.data
-        err_console.print(
+        say(
             f"seeded {data['count']:,} records for {data['domains']:,} domains "
             f"in {data['duration_ms'] / 1000:.2f} s"
         )

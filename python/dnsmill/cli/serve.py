@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,18 @@ import typer
 
 import dnsmill
 from dnsmill import metrics
-from dnsmill.cli.app import CONFIG_HELP, DB_URL_HELP, METRICS_HELP, app, err_console, settings_or_exit
+from dnsmill.cli.app import (
+    CONFIG_HELP,
+    DB_URL_HELP,
+    METRICS_HELP,
+    Options,
+    Quiet,
+    app,
+    duration,
+    err_console,
+    say,
+    settings_or_exit,
+)
 from dnsmill.config import redacted
 from dnsmill.server import watch_server
 from dnsmill.service import stop_on_signals
@@ -28,12 +40,17 @@ def serve(
     ] = None,
     table: Annotated[str, typer.Option(help="Records table to serve.")] = "dns_records",
     poll: Annotated[
-        str | None, typer.Option(help="Look for new records this often (10s); 0 turns it off.")
+        timedelta | None,
+        typer.Option(
+            parser=duration, metavar="DURATION", help="Look for new records this often (10s); 0 turns it off."
+        ),
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
     metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Answer DNS queries authoritatively from stored records (or zone files) until SIGTERM/Ctrl-C."""
+    Options.quiet = quiet
     if db is not None and zones is not None:
         raise typer.BadParameter("give --db or --zones, not both", param_hint="'--db' / '--zones'")
     settings = settings_or_exit(
@@ -49,12 +66,7 @@ def serve(
         metrics.serve(settings.metrics_port)
     stats = server.stats
     where = str(zones) if zones is not None else redacted(settings.db)
-    err_console.print(
-        f"serving {stats['zones']:,} zones ({stats['records']:,} records) from {where} on {server.address}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    say(f"serving {stats['zones']:,} zones ({stats['records']:,} records) from {where} on {server.address}")
     for reason in stats["skip_reasons"]:
         err_console.print(f"  not served: {reason}", markup=False, highlight=False)
     stop = stop_on_signals()
