@@ -53,6 +53,37 @@ def test_add_checks_names_and_keeps_the_good_ones(store: str, tmp_path: Path) ->
     assert admin(store, "SELECT COUNT(*) FROM domains WHERE status = 'new'") == "4"
 
 
+def test_add_refuses_what_is_not_a_host_name(store: str) -> None:
+    """A URL, an address or a stray byte in a domain list is a mistake in the list: reported
+    with its reason, not queried."""
+    given = [
+        "http://example.com/x",
+        "192.0.2.1",
+        "2001:db8::1",
+        "ex\x00ample.com",
+        "me@example.com",
+        "*.x.example",
+    ]
+    with dnsmill.Domains(store) as domains:
+        result = domains.add([*given, "_dmarc.example.com"])
+    assert result["added"] == 1
+    reasons = [reason for _, _, reason in result["rejected"]]
+    assert [line for line, _, _ in result["rejected"]] == [1, 2, 3, 4, 5, 6]
+    for reason, expected in zip(
+        reasons,
+        [
+            "a URL",
+            "an IP address",
+            "an IP address",
+            "control character",
+            "an e-mail address",
+            "'*' is not allowed",
+        ],
+        strict=True,
+    ):
+        assert expected in reason, reasons
+
+
 def test_due_pages_by_id_and_queued_domains_are_not_due(store: str) -> None:
     with dnsmill.Domains(store) as domains:
         domains.add([f"d{n:03}.example" for n in range(25)])

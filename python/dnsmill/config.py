@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -257,7 +258,13 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
 
     try:
         loaded = FromFile(**_without_none(overrides))
-    except Exception as error:  # pydantic's ValidationError, or YAML that does not parse
+    except yaml.MarkedYAMLError as error:
+        # PyYAML's text spans lines and names the file again; one line, with the place first.
+        mark = error.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else f"{path}"
+        problem = ": ".join(part for part in (error.context, error.problem) if part)
+        raise ConfigError(f"{where}: {problem or 'not valid YAML'}") from error
+    except Exception as error:  # pydantic's ValidationError, or a YAML error without a place
         where = f"{path}: " if path is not None else ""
         raise ConfigError(f"{where}{_describe(error)}") from error
     return loaded

@@ -123,22 +123,49 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+/// `text` with control characters written as escapes (`\x1b`, `\x00`): messages quote what
+/// they were given, and a terminal must show a stray escape sequence or NUL, not obey it.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match u32::from(c) {
+            code if c.is_control() && code <= 0xff => out.push_str(&format!("\\x{code:02x}")),
+            code if c.is_control() => out.push_str(&format!("\\u{code:04x}")),
+            _ => out.push(c),
+        }
+    }
+    out.into()
+}
+
 /// The Python exception for a zone error, with its location as attributes.
 pub(crate) fn zone_error_to_py(py: Python<'_>, error: &ZoneError) -> PyErr {
-    let exception = ZoneSyntaxError::new_err(error.to_string());
+    let exception = ZoneSyntaxError::new_err(printable(&error.to_string()).into_owned());
     let value = exception.value(py);
     // Setting attributes on a fresh exception instance cannot fail in practice; if it did,
     // the message would still carry the location.
     let _ = value.setattr("file", error.file.as_ref());
     let _ = value.setattr("line", error.line);
     let _ = value.setattr("column", error.column);
-    let _ = value.setattr("message", error.message.as_str());
+    let _ = value.setattr("message", printable(&error.message).as_ref());
     exception
+}
+
+/// The reason of an I/O error without the " (os error N)" Rust appends: the number is for
+/// programs, which get it as `errno`.
+fn io_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match (error.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => text[..at].to_string(),
+        _ => text,
+    }
 }
 
 /// The Python exception for a store error: the subclass of its kind.
 pub(crate) fn store_error_to_py(error: CoreStoreError) -> PyErr {
-    let message = error.message;
+    let message = printable(&error.message).into_owned();
     match error.kind {
         StoreErrorKind::Transient => StoreConnectionError::new_err(message),
         StoreErrorKind::Rejected => StoreRejectedError::new_err(message),
@@ -153,21 +180,47 @@ impl From<Error> for PyErr {
         match error {
             Error::ZoneSyntax(zone_error) => Python::attach(|py| zone_error_to_py(py, &zone_error)),
             Error::Io { path, source } => {
-                let message = format!("{}: {source}", path.display());
+                // Like Python's own: errno, strerror and filename as attributes, so
+                // `str(error)` reads "[Errno 2] No such file or directory: 'x.zone'".
+                let arguments = (
+                    source.raw_os_error().unwrap_or(0),
+                    io_reason(&source),
+                    printable(&path.display().to_string()).into_owned(),
+                );
                 match source.kind() {
-                    std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(message),
-                    std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(message),
-                    std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(message),
-                    _ => PyOSError::new_err(message),
+                    std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(arguments),
+                    std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(arguments),
+                    std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(arguments),
+                    _ => PyOSError::new_err(arguments),
                 }
             }
-            Error::InvalidArgument(message) => PyValueError::new_err(message),
-            Error::Resolve(message) => ResolveError::new_err(message),
+            Error::InvalidArgument(message) => PyValueError::new_err(printable(&message).into_owned()),
+            Error::Resolve(message) => ResolveError::new_err(printable(&message).into_owned()),
             Error::Store(store_error) => store_error_to_py(store_error),
-            Error::Message(message) => MessageError::new_err(message),
-            Error::Serve(message) => ServeError::new_err(message),
+            Error::Message(message) => MessageError::new_err(printable(&message).into_owned()),
+            Error::Serve(message) => ServeError::new_err(printable(&message).into_owned()),
             Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
             Error::Internal(message) => PyRuntimeError::new_err(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_is_kept() {
+        assert_eq!(printable("plain, déjà vu"), "plain, déjà vu");
+        assert_eq!(
+            printable("a\u{1b}[31mb\0c\nd\u{85}"),
+            "a\\x1b[31mb\\x00c\\x0ad\\x85"
+        );
+    }
+
+    #[test]
+    fn io_reasons_lose_the_os_error_number() {
+        let error = std::io::Error::from_raw_os_error(2);
+        assert_eq!(io_reason(&error), "No such file or directory");
     }
 }

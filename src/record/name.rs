@@ -232,8 +232,14 @@ pub fn query_name(name: &str, wire: &mut Vec<u8>) -> Result<(), String> {
 }
 
 /// A domain name as stores keep it: A-labels, lowercase, absolute. `text` is a name as a user
-/// types it (IDN allowed, final dot optional); the root is not a domain.
+/// types it (IDN allowed, final dot optional); the root is not a domain, and neither is a URL,
+/// an e-mail or IP address, or a name with characters no host name has (a domain list is a
+/// list of hosts to resolve: anything else is a mistake in the list, better reported than
+/// queried).
 pub fn domain_name(text: &str) -> Result<String, String> {
+    if let Some(problem) = not_a_host_name(text.trim()) {
+        return Err(problem);
+    }
     let mut wire = Vec::with_capacity(64);
     query_name(text, &mut wire)?;
     if wire == [0] {
@@ -245,9 +251,57 @@ pub fn domain_name(text: &str) -> Result<String, String> {
     Ok(name)
 }
 
+/// Why `text` is not a host name as lists of domains hold them, if it is not: labels of
+/// letters, digits, `-` and `_` (`_dmarc.example.com`), any script (IDN) allowed.
+fn not_a_host_name(text: &str) -> Option<String> {
+    if text.contains("://") || text.contains('/') {
+        return Some("a URL or path, not a domain name (give its host: example.com)".into());
+    }
+    if text.parse::<std::net::IpAddr>().is_ok()
+        || text
+            .trim_matches(['[', ']'])
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok()
+    {
+        return Some("an IP address, not a domain name".into());
+    }
+    if text.contains('@') {
+        return Some("an e-mail address, not a domain name".into());
+    }
+    let bad = text
+        .chars()
+        // Whitespace is left to `query_name`, which says so in its own words.
+        .find(|&c| !(c.is_alphanumeric() || c == ' ' || c == '\t' || matches!(c, '-' | '_' | '.')))?;
+    Some(if bad.is_control() {
+        format!("a control character ({}) in the name", bad.escape_default())
+    } else {
+        format!("'{bad}' is not allowed in a host name (letters, digits, - and _)")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn domain_lists_hold_host_names_only() {
+        assert_eq!(domain_name("Bücher.Example").unwrap(), "xn--bcher-kva.example.");
+        assert_eq!(domain_name("_dmarc.example.com.").unwrap(), "_dmarc.example.com.");
+        for (text, reason) in [
+            ("http://example.com/x", "a URL"),
+            ("example.com/x", "a URL"),
+            ("192.0.2.1", "an IP address"),
+            ("2001:db8::1", "an IP address"),
+            ("[2001:db8::1]", "an IP address"),
+            ("me@example.com", "an e-mail address"),
+            ("ex\0ample.com", "control character (\\u{0})"),
+            ("*.example.com", "'*' is not allowed"),
+            ("a b.example", "whitespace"),
+        ] {
+            let error = domain_name(text).unwrap_err();
+            assert!(error.contains(reason), "{text:?}: {error}");
+        }
+    }
 
     fn text_of(input: &str, origin: Option<&str>) -> Result<String, String> {
         let mut origin_wire = Vec::new();

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder, UInt32Builder};
 use arrow_array::{
@@ -25,6 +25,7 @@ use super::config::{parse_nameserver, system_nameservers, ResolverConfig};
 use super::engine::{collect, feed_list, resolve, NameBatch, Progress, Run, NAMES_PER_BATCH};
 use super::results::{InputOrder, ResultFormat, ResultTable, ResultsBuilder, RunStats, Status};
 use crate::error::Error;
+use crate::py::arguments;
 use crate::py::arrow::{self as arrow_export, BATCH_ROWS};
 use crate::py::detach::{self, CancelOnDrop};
 use crate::record::RecordType;
@@ -218,15 +219,19 @@ impl PyResolver {
     #[allow(clippy::too_many_arguments)]
     fn new(
         nameservers: Option<Vec<String>>,
-        concurrency: usize,
+        concurrency: i64,
         timeout: f64,
-        retries: u32,
+        retries: i64,
         qps: Option<f64>,
         per_server_qps: Option<f64>,
         tcp_fallback: bool,
         retry_servfail: bool,
-        sockets: usize,
+        sockets: i64,
     ) -> PyResult<Self> {
+        let concurrency: usize = arguments::whole("concurrency", concurrency, 1, None)?;
+        let timeout = arguments::seconds("timeout", timeout, false)?;
+        let retries: u32 = arguments::whole("retries", retries, 0, Some(100))?;
+        let sockets: usize = arguments::whole("sockets", sockets, 1, Some(256))?;
         let nameservers = match nameservers {
             Some(list) if !list.is_empty() => list
                 .iter()
@@ -235,29 +240,18 @@ impl PyResolver {
                 .map_err(PyValueError::new_err)?,
             _ => system_nameservers().map_err(Error::Resolve)?,
         };
-        if concurrency == 0 || sockets == 0 || sockets > 256 {
-            return Err(PyValueError::new_err(
-                "concurrency must be at least 1 and sockets 1 to 256",
-            ));
-        }
-        if !(timeout.is_finite() && timeout > 0.0) {
-            return Err(PyValueError::new_err(
-                "timeout must be a positive number of seconds",
-            ));
-        }
-        if retries > 100 {
-            return Err(PyValueError::new_err("retries must be at most 100"));
-        }
         for (name, rate) in [("qps", qps), ("per_server_qps", per_server_qps)] {
-            if rate.is_some_and(|rate| !(rate.is_finite() && rate > 0.0)) {
-                return Err(PyValueError::new_err(format!("{name} must be a positive number")));
+            if let Some(rate) = rate.filter(|rate| !(rate.is_finite() && *rate > 0.0)) {
+                return Err(PyValueError::new_err(format!(
+                    "{name} must be a number of queries per second, more than 0, not {rate}"
+                )));
             }
         }
         Ok(PyResolver {
             config: ResolverConfig {
                 nameservers,
                 concurrency,
-                timeout: Duration::from_secs_f64(timeout),
+                timeout,
                 retries,
                 qps,
                 per_server_qps,
@@ -407,12 +401,10 @@ impl PyResolver {
         &self,
         names: &Bound<'_, PyAny>,
         types: Option<&Bound<'_, PyAny>>,
-        batch_size: usize,
+        batch_size: i64,
         order: &str,
     ) -> PyResult<PyResultStream> {
-        if batch_size == 0 {
-            return Err(PyValueError::new_err("batch_size must be at least 1"));
-        }
+        let batch_size: usize = arguments::whole("batch_size", batch_size, 1, None)?;
         let order = match order {
             "input" => Some(InputOrder::default()),
             "completion" => None,

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -14,6 +13,7 @@ use super::schema::{migrate, stats, Db};
 use super::url::StoreUrl;
 use super::writer::{WriteCounters, Writer, WriterConfig};
 use crate::error::Error;
+use crate::py::arguments;
 use crate::py::detach;
 use crate::record::name::domain_name;
 use crate::record::{RecordSet, RecordSetBuilder};
@@ -155,25 +155,19 @@ impl PyWriter {
         py: Python<'_>,
         url: &str,
         table: &str,
-        batch_size: usize,
+        batch_size: i64,
         flush_interval: f64,
         source: Option<String>,
     ) -> PyResult<Self> {
-        if batch_size == 0 {
-            return Err(PyValueError::new_err("batch_size must be at least 1"));
-        }
-        if !(flush_interval.is_finite() && flush_interval > 0.0) {
-            return Err(PyValueError::new_err(
-                "flush_interval must be a positive number of seconds",
-            ));
-        }
+        let batch_size: usize = arguments::whole("batch_size", batch_size, 1, None)?;
+        let flush_interval = arguments::seconds("flush_interval", flush_interval, false)?;
         let parsed = store_url(url)?;
         let redacted = parsed.redacted();
         let config = WriterConfig {
             url: parsed,
             table: table.to_string(),
             batch_size,
-            flush_interval: Duration::from_secs_f64(flush_interval),
+            flush_interval: flush_interval,
             source,
             channel_capacity: 4,
             connections: 2,
@@ -279,15 +273,10 @@ impl PyDomains {
     }
 }
 
-fn due_policy(max_age: f64, max_attempts: u32) -> PyResult<domains::DuePolicy> {
-    if !(max_age.is_finite() && max_age >= 0.0) {
-        return Err(PyValueError::new_err(
-            "max_age must be a non-negative number of seconds",
-        ));
-    }
+fn due_policy(max_age: f64, max_attempts: i64) -> PyResult<domains::DuePolicy> {
     Ok(domains::DuePolicy {
-        max_age: Duration::from_secs_f64(max_age),
-        max_attempts,
+        max_age: arguments::seconds("max_age", max_age, true)?,
+        max_attempts: arguments::whole("max_attempts", max_attempts, 1, None)?,
     })
 }
 
@@ -390,10 +379,11 @@ impl PyDomains {
         &self,
         py: Python<'_>,
         after: i64,
-        limit: u32,
+        limit: i64,
         max_age: f64,
-        max_attempts: u32,
+        max_attempts: i64,
     ) -> PyResult<Vec<(i64, String)>> {
+        let limit: u32 = arguments::whole("limit", limit, 1, Some(i64::from(u32::MAX)))?;
         let policy = due_policy(max_age, max_attempts)?;
         self.with_db(py, move |db| {
             Box::pin(async move { domains::due(db, after, limit, policy).await })
@@ -402,7 +392,7 @@ impl PyDomains {
 
     /// How many domains are due.
     #[pyo3(signature = (*, max_age=86400.0, max_attempts=3))]
-    fn count_due(&self, py: Python<'_>, max_age: f64, max_attempts: u32) -> PyResult<u64> {
+    fn count_due(&self, py: Python<'_>, max_age: f64, max_attempts: i64) -> PyResult<u64> {
         let policy = due_policy(max_age, max_attempts)?;
         self.with_db(py, move |db| {
             Box::pin(async move { domains::count_due(db, policy).await })
@@ -417,14 +407,13 @@ impl PyDomains {
         &self,
         py: Python<'_>,
         after: i64,
-        limit: u32,
-        batch_size: usize,
+        limit: i64,
+        batch_size: i64,
         max_age: f64,
-        max_attempts: u32,
+        max_attempts: i64,
     ) -> PyResult<PyDuePage> {
-        if batch_size == 0 {
-            return Err(PyValueError::new_err("batch_size must be at least 1"));
-        }
+        let limit: u32 = arguments::whole("limit", limit, 1, Some(i64::from(u32::MAX)))?;
+        let batch_size: usize = arguments::whole("batch_size", batch_size, 1, None)?;
         let policy = due_policy(max_age, max_attempts)?;
         let page = self.with_db(py, move |db| {
             Box::pin(async move { domains::due_page(db, after, limit, batch_size, policy).await })
@@ -441,7 +430,7 @@ impl PyDomains {
         py: Python<'_>,
         domains: &Bound<'_, PyAny>,
         max_age: f64,
-        max_attempts: u32,
+        max_attempts: i64,
     ) -> PyResult<u64> {
         let (ids, policy): (Vec<i64>, _) = match domains.cast::<PyDuePage>() {
             Ok(page) => (page.get().page.ids.clone(), page.get().policy),

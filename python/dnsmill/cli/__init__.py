@@ -8,7 +8,7 @@ import sys
 
 from dnsmill._core import ConfigError, DnsmillError, StoreSchemaError
 from dnsmill.cli import config, db, pipeline, resolve, seed, serve, zone
-from dnsmill.cli.app import Options, app, err_console
+from dnsmill.cli.app import Options, app, describe, err_console
 
 #: Failures that mean the command was given something it cannot use: exit 2, as for a bad flag.
 USAGE_ERRORS = (
@@ -46,7 +46,7 @@ def main() -> None:
     except (DnsmillError, OSError, ValueError, OverflowError) as error:
         if Options.debug:
             raise
-        err_console.print(f"dnsmill {_command()}: {error}", markup=False, highlight=False)
+        err_console.print(f"dnsmill {_command()}: {describe(error)}", markup=False, highlight=False)
         sys.exit(2 if isinstance(error, USAGE_ERRORS) else 1)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -92,10 +92,25 @@ def root(
         raise typer.Exit()
 
 
+def describe(error: BaseException) -> str:
+    """An error as one line for the terminal: a file error as ``path: reason`` (the path once),
+    and control characters from the input written as escapes, never sent to the terminal."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = str(error)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def fail(command: str, error: BaseException, exit_code: int) -> NoReturn:
+    """Prints ``dnsmill COMMAND: what went wrong`` on standard error and exits."""
+    err_console.print(f"dnsmill {command}: {describe(error)}", markup=False, highlight=False)
+    raise typer.Exit(exit_code)
+
+
 def settings_or_exit(command: str, config: Path | None, **overrides: Any) -> Settings:
     """The settings (see :mod:`dnsmill.config`), or exit 2 with the message that says what is wrong."""
     try:
         return load_settings(config, **overrides)
     except dnsmill.ConfigError as error:
-        err_console.print(f"dnsmill {command}: {error}")
-        raise typer.Exit(2) from None
+        fail(command, error, 2)

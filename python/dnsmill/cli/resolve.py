@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn
 
 import dnsmill
-from dnsmill.cli.app import DB_URL_HELP, NS_HELP, Options, Quiet, app, duration, err_console, say
+from dnsmill.cli.app import DB_URL_HELP, NS_HELP, Options, Quiet, app, duration, err_console, fail, say
 from dnsmill.config import nameservers
 
 #: Statuses that mean a nameserver gave an answer (a name that does not exist is an answer).
@@ -108,8 +108,7 @@ def resolve(
         source: Path | Iterator[str] = names_from_stdin() if file == "-" else Path(file)
         stream = resolver.stream(source, types, batch_size=10_000, order=order.value)
     except (dnsmill.DnsmillError, ValueError, OSError) as error:
-        err_console.print(f"dnsmill resolve: {error}")
-        raise typer.Exit(2) from None
+        fail("resolve", error, 2)
     if output_format is None:
         suffix = output.suffix.lower() if output is not None else ""
         output_format = EXTENSION_FORMATS.get(suffix, ResultFormat.jsonl)
@@ -117,8 +116,7 @@ def resolve(
         writer = dnsmill.Writer(db, source="resolve") if db else None
     except (dnsmill.DnsmillError, ValueError) as error:
         stream.close()
-        err_console.print(f"dnsmill resolve: {error}")
-        raise typer.Exit(2) from None
+        fail("resolve", error, 2)
     print_results = output is not None or writer is None
     sink = open(output, "w") if output is not None else sys.stdout
     counts: dict[str, int] = {}
@@ -157,8 +155,7 @@ def resolve(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
     except (dnsmill.DnsmillError, OSError) as error:
-        err_console.print(f"dnsmill resolve: {error}")
-        raise typer.Exit(2) from None
+        fail("resolve", error, 2)
     finally:
         sink.flush()
         if sink is not sys.stdout:

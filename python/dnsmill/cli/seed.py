@@ -21,7 +21,7 @@ from dnsmill.cli.app import (
     Quiet,
     app,
     duration,
-    err_console,
+    fail,
     positive,
     say,
     settings_or_exit,
@@ -103,8 +103,7 @@ def seed(
         else:
             seeder.run_every(stop_on_signals())
     except (dnsmill.DnsmillError, OSError) as error:
-        err_console.print(f"dnsmill seed: {error}")
-        raise typer.Exit(1) from None
+        fail("seed", error, 1)
     finally:
         time.sleep(0.05)  # let the report of the last run print
         subscription.close()
