@@ -22,7 +22,7 @@ from dnsmill.events import EventBus
 from dnsmill.pipeline import Publisher, Worker, run_pipeline
 from dnsmill.queues import Depth, open_queue
 from dnsmill.seeder import Seeder
-from dnsservers import nsd
+from dnsservers import UdpServer, nsd
 
 APEX_TYPES = "A,AAAA,MX,NS,SOA,TXT"
 
@@ -228,6 +228,41 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(seeded: tuple[Path, str,
     # Every domain of every acked batch has its outcome; the rest wait on the queue.
     assert statuses["resolved"] + statuses["failed"] == report["domains"]
     assert statuses["queued"] == 2040 - report["domains"]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_a_worker_waiting_on_a_silent_nameserver_stops_within_a_second(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    """Every query of the batches in hand would wait 4 tries of 5 s: a stop still ends the
+    worker at once, and those batches go back to the queue with nothing of them stored."""
+    silent = UdpServer()
+    try:
+        db, queue = f"sqlite://{tmp_path / 'store.db'}", f"sqlite://{tmp_path / 'queue.db'}"
+        with dnsmill.Domains(db) as table:
+            table.add([f"host{n}.example" for n in range(400)])
+        publish = dnsmill_command("publish", "--db", db, "--queue", queue, "--batch-size", "100")
+        assert publish.wait(timeout=60) == 0
+        worker = dnsmill_command(
+            "work", "--db", db, "--queue", queue, "--ns", silent.address, "--timeout", "5s", "--retries", "3"
+        )
+        deadline = time.monotonic() + 30
+        while silent.received < 100 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert silent.received >= 100, "the worker started resolving"
+        started = time.monotonic()
+        worker.send_signal(stop_signal)
+        out, err = worker.communicate(timeout=30)
+        stopped_in = time.monotonic() - started
+        assert worker.returncode == 0, err
+        assert stopped_in < 2.0, (stopped_in, err)  # a second, and the interpreter's own exit
+        report = json.loads(out)
+        assert report["stopped_by"] == "signal" and report["batches"] == 0
+        depth = depth_of(queue)
+        assert depth.held == 0 and depth.pending == 4
+        assert dnsmill.db_stats(db)["domains_by_status"] == {"queued": 400}
+    finally:
+        silent.close()
 
 
 def test_the_demo_runs_the_main_job_with_zero_drift(tmp_path: Path) -> None:

@@ -159,8 +159,8 @@ def work(
 ) -> None:
     """Resolve batches from the queue into the store; ack each only after its commit.
 
-    Stops on a stop message, on SIGTERM or Ctrl-C (finishing the batch in hand), or after
-    --idle-exit without work."""
+    Stops on a stop message, on SIGTERM or Ctrl-C (within a second: batches still resolving go
+    back to the queue), or after --idle-exit without work."""
     settings = settings_or_exit(
         "work",
         config,

@@ -17,7 +17,9 @@ error's kind:
   other workers, and this worker stops with the error.
 
 Stopping: set the ``stop`` event (``dnsmill work`` does on SIGTERM or Ctrl-C): the worker
-takes no new batch, finishes the ones in hand, commits, acks and returns.
+takes no new batch and returns within about a second, whatever its nameservers do. Batches in
+hand that finish within ``STOP_GRACE_SECONDS`` are committed and acked; those still resolving
+then are stopped, store nothing, and go back to the queue for the next worker.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ from dnsmill.queues import Delivery, Queue
 log = logging.getLogger("dnsmill.worker")
 
 #: How long a worker waits for a message before looking at its stop signal again.
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
 #: The same while it works until the queue is empty: it then also looks whether anything is
 #: left, and the run ends that much sooner after the last batch.
 DRAIN_POLL_SECONDS = 0.1
 #: How long a batch that failed for a passing reason waits before it is offered again.
 RETRY_DELAY = 5.0
+#: After a stop, how long batches in hand may take to finish before those still resolving are
+#: stopped (a silent nameserver would otherwise hold a worker for its timeout times its tries).
+STOP_GRACE_SECONDS = 0.5
 
 
 @dataclass
@@ -147,8 +152,13 @@ class Worker:
                     in_hand.add(task)
                     task.add_done_callback(in_hand.discard)
             finally:
-                # Finish, commit and ack what is in hand; the consumer then returns anything
-                # left unsettled to the queue.
+                # Finish, commit and ack what is in hand; after a stop, only what finishes
+                # within the grace period: the rest is stopped and stores nothing. The
+                # consumer then returns anything left unsettled to the queue.
+                if in_hand and report.stopped_by == "signal":
+                    _, unfinished = await asyncio.wait(in_hand, timeout=STOP_GRACE_SECONDS)
+                    for task in unfinished:
+                        task.cancel()
                 await asyncio.gather(*in_hand, return_exceptions=True)
         self.bus.publish("worker", "worker_stopped", {"worker": self.worker_id, "reason": report.stopped_by})
         if self._fatal is not None:
