@@ -12,6 +12,7 @@ from pathlib import Path
 import dns.name
 import dns.rdata
 import dns.rdataclass
+import dns.rdatatype
 import dns.zone
 import pytest
 from dnsmill import parse_zone
@@ -48,6 +49,20 @@ def test_generated_zones_match_dnspython(seed: int, tmp_path: Path) -> None:
     assert len(ours) > 80
     assert ours - theirs == set()
     assert theirs - ours == set()
+
+
+def test_generated_zones_hold_every_type_dnspython_reads(tmp_path: Path) -> None:
+    path = tmp_path / "generated.zone"
+    path.write_text(generated_zone(0, include_dir=tmp_path, for_dnspython=True), newline="")
+    present = {rdtype for _, rdtype, _, _ in dnsmill_records(path, "example.com.")}
+    readable = {
+        rdtype
+        for rdtype in dns.rdatatype.RdataType
+        if not dns.rdatatype.is_metatype(rdtype)
+        and dns.rdata.get_rdata_class(dns.rdataclass.IN, rdtype) is not dns.rdata.GenericRdata
+    }
+    missing = sorted(dns.rdatatype.to_text(rdtype) for rdtype in readable - present)
+    assert missing == []
 
 
 def test_all_types_zone_matches_dnspython(all_types_zone: Path) -> None:

@@ -74,6 +74,11 @@ impl<'f, 'a> Fields<'f, 'a> {
         }
     }
 
+    /// The next field, without reading it.
+    pub fn peek(&self) -> Option<Field<'a>> {
+        self.fields.get(self.next).copied()
+    }
+
     /// The next unquoted field's text.
     pub fn word(&mut self, what: &str) -> Result<&'a [u8], FieldError> {
         let field = self.next_field(what)?;
@@ -185,6 +190,23 @@ impl<'f, 'a> Fields<'f, 'a> {
             message: format!("{what}: {reason}"),
         })
     }
+}
+
+/// "bad `what` 'text'", for a field that does not parse as what it should be.
+#[cold]
+pub(crate) fn bad(what: &str, text: &[u8]) -> String {
+    format!("bad {what} '{}'", String::from_utf8_lossy(text))
+}
+
+/// A decimal number no larger than `max`, or one of the mnemonics in `table`
+/// (case-insensitive).
+pub(crate) fn lookup_code(text: &[u8], table: &[(&str, u64)], max: u64) -> Option<u64> {
+    parse_decimal(text, max).or_else(|| {
+        table
+            .iter()
+            .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(text))
+            .map(|&(_, code)| code)
+    })
 }
 
 #[cold]

@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod fields;
+mod layouts;
 pub mod name;
 pub mod rdata;
 pub mod rtype;

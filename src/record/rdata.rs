@@ -6,9 +6,10 @@
 
 use super::address::{parse_ipv4, parse_ipv6, push_ipv4, push_ipv6};
 use super::fields::{
-    decode_into, parse_decimal, parse_signature_time, push_quoted, push_signature_time, unescape_into, Field,
-    FieldError, Fields, BASE32HEX, BASE64, HEX,
+    bad, decode_into, lookup_code, parse_decimal, parse_signature_time, push_quoted, push_signature_time,
+    unescape_into, Field, FieldError, Fields, BASE32HEX, BASE64, HEX,
 };
+use super::layouts;
 use super::name::{parse_name, write_name};
 use super::rtype::{RecordClass, RecordType};
 use super::svcb;
@@ -45,7 +46,9 @@ pub fn parse_rdata(
     } else {
         return Err(FieldError {
             index: 0,
-            message: if rtype.mnemonic().is_some() {
+            message: if rtype.is_generic_only() {
+                format!("{rtype} has no presentation format: write its rdata in the generic form '\\# length hex'")
+            } else if rtype.mnemonic().is_some() {
                 format!("{rtype} in class {class} must use the generic form '\\# length hex'")
             } else {
                 format!("unknown type {rtype} must use the generic form '\\# length hex'")
@@ -80,8 +83,11 @@ pub fn format_rdata(
     }
 }
 
+/// Whether the type's rdata has a presentation form dnsmill reads and writes in this class.
 fn is_known(rtype: RecordType, class: RecordClass) -> bool {
-    rtype.mnemonic().is_some() && (class == RecordClass::IN || !rtype.is_class_specific())
+    rtype.mnemonic().is_some()
+        && !rtype.is_generic_only()
+        && (class == RecordClass::IN || !rtype.is_class_specific())
 }
 
 fn parse_generic(fields: &[Field<'_>], wire: &mut Vec<u8>) -> Result<(), FieldError> {
@@ -124,7 +130,16 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             let addr = parse_ipv6(text).ok_or_else(|| f.error_here(bad("IPv6 address", text)))?;
             wire.extend_from_slice(&addr);
         }
-        RecordType::NS | RecordType::CNAME | RecordType::DNAME | RecordType::PTR => {
+        RecordType::NS
+        | RecordType::CNAME
+        | RecordType::DNAME
+        | RecordType::PTR
+        | RecordType::MD
+        | RecordType::MF
+        | RecordType::MB
+        | RecordType::MG
+        | RecordType::MR
+        | RecordType::NSAP_PTR => {
             f.name("target name", wire)?;
         }
         RecordType::SOA => {
@@ -140,7 +155,40 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             f.u16("preference", wire)?;
             f.name("exchange name", wire)?;
         }
-        RecordType::TXT | RecordType::SPF => {
+        RecordType::RT => {
+            f.u16("preference", wire)?;
+            f.name("intermediate host name", wire)?;
+        }
+        RecordType::LP => {
+            f.u16("preference", wire)?;
+            f.name("locator name", wire)?;
+        }
+        RecordType::PX => {
+            f.u16("preference", wire)?;
+            f.name("RFC 822 domain (MAP822)", wire)?;
+            f.name("X.400 domain (MAPX400)", wire)?;
+        }
+        RecordType::NID | RecordType::L64 => {
+            f.u16("preference", wire)?;
+            let what = if rtype == RecordType::NID {
+                "node id"
+            } else {
+                "locator"
+            };
+            layouts::parse_ilnp64(f, what, wire)?;
+        }
+        RecordType::L32 => {
+            f.u16("preference", wire)?;
+            let text = f.word("locator")?;
+            let addr = parse_ipv4(text).ok_or_else(|| f.error_here(bad("IPv4 locator", text)))?;
+            wire.extend_from_slice(&addr);
+        }
+        RecordType::TXT
+        | RecordType::SPF
+        | RecordType::NINFO
+        | RecordType::AVC
+        | RecordType::RESINFO
+        | RecordType::WALLET => {
             f.char_string("text", wire)?;
             for field in f.rest() {
                 f.push_char_string(*field, wire)?;
@@ -150,9 +198,38 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             f.char_string("CPU", wire)?;
             f.char_string("OS", wire)?;
         }
+        RecordType::X25 => {
+            let start = wire.len();
+            f.char_string("PSDN address", wire)?;
+            layouts::check_psdn_address(&wire[start + 1..]).map_err(|m| f.error_here(m))?;
+        }
+        RecordType::ISDN => {
+            f.char_string("ISDN address", wire)?;
+            if !f.is_empty() {
+                f.char_string("subaddress", wire)?;
+            }
+        }
+        RecordType::GPOS => layouts::parse_gpos(f, wire)?,
         RecordType::RP => {
             f.name("mailbox name", wire)?;
             f.name("TXT name", wire)?;
+        }
+        RecordType::MINFO => {
+            f.name("responsible mailbox (RMAILBX)", wire)?;
+            f.name("error mailbox (EMAILBX)", wire)?;
+        }
+        RecordType::TALINK => {
+            f.name("previous name", wire)?;
+            f.name("next name", wire)?;
+        }
+        RecordType::WKS => layouts::parse_wks(f, wire)?,
+        RecordType::NSAP => layouts::parse_nsap(f, wire)?,
+        RecordType::ATMA => layouts::parse_atma(f, wire)?,
+        RecordType::EID => {
+            f.encoded_rest("endpoint identifier (hex)", &HEX, wire)?;
+        }
+        RecordType::NIMLOC => {
+            f.encoded_rest("locator (hex)", &HEX, wire)?;
         }
         RecordType::LOC => parse_loc(f, wire)?,
         RecordType::SRV => {
@@ -179,7 +256,7 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             f.encoded_rest("certificate (base64)", &BASE64, wire)?;
         }
         RecordType::APL => parse_apl(f, wire)?,
-        RecordType::DS | RecordType::CDS => {
+        RecordType::DS | RecordType::CDS | RecordType::DLV | RecordType::TA => {
             f.u16("key tag", wire)?;
             algorithm(f, wire)?;
             let text = f.word("digest type")?;
@@ -198,22 +275,17 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             f.u8("precedence", wire)?;
             let gateway_type = f.u8("gateway type", wire)?;
             f.u8("algorithm", wire)?;
-            let text = f.word("gateway")?;
-            match gateway_type {
-                0 if text == b"." => {}
-                0 => return Err(f.error_here("gateway must be '.' when the gateway type is 0")),
-                1 => wire.extend_from_slice(
-                    &parse_ipv4(text).ok_or_else(|| f.error_here(bad("IPv4 gateway", text)))?,
-                ),
-                2 => wire.extend_from_slice(
-                    &parse_ipv6(text).ok_or_else(|| f.error_here(bad("IPv6 gateway", text)))?,
-                ),
-                3 => parse_name(text, f.origin, wire).map_err(|m| f.error_here(format!("gateway: {m}")))?,
-                other => return Err(f.error_here(format!("unknown gateway type {other}"))),
-            }
+            parse_gateway(f, "gateway", gateway_type, wire)?;
             f.encoded_rest("public key (base64)", &BASE64, wire)?;
         }
-        RecordType::RRSIG => {
+        RecordType::AMTRELAY => {
+            f.u8("precedence", wire)?;
+            let discovery_optional = f.number("discovery optional flag (D)", 1)? as u8;
+            let relay_type = f.number("relay type", 3)? as u8;
+            wire.push(discovery_optional << 7 | relay_type);
+            parse_gateway(f, "relay", relay_type, wire)?;
+        }
+        RecordType::RRSIG | RecordType::SIG => {
             let text = f.word("type covered")?;
             let covered =
                 RecordType::from_text(text).ok_or_else(|| f.error_here(bad("type covered", text)))?;
@@ -234,14 +306,47 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             f.name("next domain name", wire)?;
             parse_type_bitmap(f, wire)?;
         }
-        RecordType::DNSKEY | RecordType::CDNSKEY => {
+        RecordType::NXT => {
+            f.name("next domain name", wire)?;
+            layouts::parse_nxt_bitmap(f, wire)?;
+        }
+        RecordType::DNSKEY | RecordType::CDNSKEY | RecordType::RKEY => {
             f.u16("flags", wire)?;
             f.u8("protocol", wire)?;
             algorithm(f, wire)?;
             f.encoded_rest("public key (base64)", &BASE64, wire)?;
         }
-        RecordType::DHCID | RecordType::OPENPGPKEY => {
+        RecordType::KEY => {
+            let flags = layouts::parse_key_flags(f, wire)?;
+            let text = f.word("protocol")?;
+            let protocol = lookup_code(text, layouts::KEY_PROTOCOLS, u64::from(u8::MAX))
+                .ok_or_else(|| f.error_here(bad("protocol", text)))?;
+            wire.push(protocol as u8);
+            algorithm(f, wire)?;
+            // RFC 2535 3.1.2: with both NOKEY bits set, nothing follows the algorithm.
+            if flags & layouts::KEY_NOKEY == layouts::KEY_NOKEY {
+                if let Some(extra) = f.peek() {
+                    f.next_field("public key")?;
+                    return Err(f.error_here(format!(
+                        "a KEY whose flags say NOKEY holds no key, yet '{}' follows",
+                        String::from_utf8_lossy(extra.text)
+                    )));
+                }
+            } else {
+                f.encoded_rest("public key (base64)", &BASE64, wire)?;
+            }
+        }
+        RecordType::DHCID | RecordType::OPENPGPKEY | RecordType::HHIT | RecordType::BRID => {
             f.encoded_rest("data (base64)", &BASE64, wire)?;
+        }
+        RecordType::HIP => layouts::parse_hip(f, wire)?,
+        RecordType::SINK => {
+            f.u8("meaning", wire)?;
+            f.u8("coding", wire)?;
+            f.u8("subcoding", wire)?;
+            if !f.is_empty() {
+                f.encoded_rest("data (base64)", &BASE64, wire)?;
+            }
         }
         RecordType::NSEC3 => {
             f.u8("hash algorithm", wire)?;
@@ -288,6 +393,29 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             f.name("target name", wire)?;
             svcb::parse_params(f, wire)?;
         }
+        RecordType::DSYNC => {
+            let text = f.word("type")?;
+            let covered = RecordType::from_text(text).ok_or_else(|| f.error_here(bad("type", text)))?;
+            wire.extend_from_slice(&covered.0.to_be_bytes());
+            let text = f.word("scheme")?;
+            let scheme = lookup_code(text, DSYNC_SCHEMES, u64::from(u8::MAX))
+                .ok_or_else(|| f.error_here(bad("scheme", text)))?;
+            wire.push(scheme as u8);
+            f.u16("port", wire)?;
+            f.name("target name", wire)?;
+        }
+        RecordType::DOA => {
+            f.u32("enterprise", wire)?;
+            f.u32("type", wire)?;
+            f.u8("location", wire)?;
+            f.char_string("media type", wire)?;
+            // An empty object is written '-'.
+            if f.peek().is_some_and(|field| field.text == b"-" && !field.quoted) {
+                f.next_field("data")?;
+            } else {
+                f.encoded_rest("data (base64)", &BASE64, wire)?;
+            }
+        }
         RecordType::EUI48 | RecordType::EUI64 => {
             let octets = if rtype == RecordType::EUI48 { 6 } else { 8 };
             let text = f.word("address")?;
@@ -325,11 +453,6 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
         other => unreachable!("type {other} is listed as known but has no parser"),
     }
     Ok(())
-}
-
-#[cold]
-fn bad(what: &str, text: &[u8]) -> String {
-    format!("bad {what} '{}'", String::from_utf8_lossy(text))
 }
 
 /// DNSSEC algorithm numbers with the mnemonics BIND prints (first) and accepts.
@@ -371,14 +494,8 @@ const CERT_TYPES: &[(&str, u64)] = &[
     ("OID", 254),
 ];
 
-fn lookup_code(text: &[u8], table: &[(&str, u64)], max: u64) -> Option<u64> {
-    parse_decimal(text, max).or_else(|| {
-        table
-            .iter()
-            .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(text))
-            .map(|&(_, code)| code)
-    })
-}
+/// DSYNC notification schemes with their mnemonics.
+const DSYNC_SCHEMES: &[(&str, u64)] = &[("NOTIFY", 1)];
 
 fn mnemonic_of(code: u64, table: &[(&'static str, u64)]) -> Option<&'static str> {
     table.iter().find(|&&(_, c)| c == code).map(|&(name, _)| name)
@@ -390,6 +507,46 @@ fn algorithm(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<u8, FieldErro
         .ok_or_else(|| f.error_here(bad("algorithm", text)))? as u8;
     wire.push(code);
     Ok(code)
+}
+
+/// The IPSECKEY gateway and the AMTRELAY relay (`what`): nothing (written `.`), an IPv4 or
+/// IPv6 address, or a name, as `gateway_type` says.
+fn parse_gateway(
+    f: &mut Fields<'_, '_>,
+    what: &str,
+    gateway_type: u8,
+    wire: &mut Vec<u8>,
+) -> Result<(), FieldError> {
+    let text = f.word(what)?;
+    match gateway_type {
+        0 if text == b"." => {}
+        0 => return Err(f.error_here(format!("{what} must be '.' when the {what} type is 0"))),
+        1 => wire.extend_from_slice(
+            &parse_ipv4(text).ok_or_else(|| f.error_here(bad(&format!("IPv4 {what}"), text)))?,
+        ),
+        2 => wire.extend_from_slice(
+            &parse_ipv6(text).ok_or_else(|| f.error_here(bad(&format!("IPv6 {what}"), text)))?,
+        ),
+        3 => parse_name(text, f.origin, wire).map_err(|m| f.error_here(format!("{what}: {m}")))?,
+        other => return Err(f.error_here(format!("unknown {what} type {other}"))),
+    }
+    Ok(())
+}
+
+fn format_gateway(
+    r: &mut WireReader<'_>,
+    what: &str,
+    gateway_type: u8,
+    out: &mut String,
+) -> Result<(), String> {
+    match gateway_type {
+        0 => out.push('.'),
+        1 => push_ipv4(r.array()?, out),
+        2 => push_ipv6(r.array()?, out),
+        3 => write_name(r.name()?, out),
+        other => return Err(format!("unknown {what} type {other}")),
+    }
+    Ok(())
 }
 
 fn ds_digest_len(digest_type: u8) -> Option<usize> {
@@ -638,9 +795,16 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
         RecordType::AAAA => {
             push_ipv6(r.array()?, out);
         }
-        RecordType::NS | RecordType::CNAME | RecordType::DNAME | RecordType::PTR => {
-            write_name(r.name()?, out)
-        }
+        RecordType::NS
+        | RecordType::CNAME
+        | RecordType::DNAME
+        | RecordType::PTR
+        | RecordType::MD
+        | RecordType::MF
+        | RecordType::MB
+        | RecordType::MG
+        | RecordType::MR
+        | RecordType::NSAP_PTR => write_name(r.name()?, out),
         RecordType::SOA => {
             write_name(r.name()?, out);
             out.push(' ');
@@ -650,12 +814,34 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
                 push_num(out, r.u32()?);
             }
         }
-        RecordType::MX | RecordType::KX | RecordType::AFSDB => {
+        RecordType::MX | RecordType::KX | RecordType::AFSDB | RecordType::RT | RecordType::LP => {
             push_num(out, r.u16()?);
             out.push(' ');
             write_name(r.name()?, out);
         }
-        RecordType::TXT | RecordType::SPF => {
+        RecordType::PX => {
+            push_num(out, r.u16()?);
+            out.push(' ');
+            write_name(r.name()?, out);
+            out.push(' ');
+            write_name(r.name()?, out);
+        }
+        RecordType::NID | RecordType::L64 => {
+            push_num(out, r.u16()?);
+            out.push(' ');
+            layouts::format_ilnp64(&mut r, out)?;
+        }
+        RecordType::L32 => {
+            push_num(out, r.u16()?);
+            out.push(' ');
+            push_ipv4(r.array()?, out);
+        }
+        RecordType::TXT
+        | RecordType::SPF
+        | RecordType::NINFO
+        | RecordType::AVC
+        | RecordType::RESINFO
+        | RecordType::WALLET => {
             push_quoted(r.char_string()?, out);
             while !r.is_empty() {
                 out.push(' ');
@@ -667,11 +853,28 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
             out.push(' ');
             push_quoted(r.char_string()?, out);
         }
-        RecordType::RP => {
+        RecordType::X25 => {
+            let address = r.char_string()?;
+            layouts::check_psdn_address(address)?;
+            push_quoted(address, out);
+        }
+        RecordType::ISDN => {
+            push_quoted(r.char_string()?, out);
+            if !r.is_empty() {
+                out.push(' ');
+                push_quoted(r.char_string()?, out);
+            }
+        }
+        RecordType::GPOS => layouts::format_gpos(&mut r, out)?,
+        RecordType::RP | RecordType::MINFO | RecordType::TALINK => {
             write_name(r.name()?, out);
             out.push(' ');
             write_name(r.name()?, out);
         }
+        RecordType::WKS => layouts::format_wks(&mut r, out)?,
+        RecordType::NSAP => layouts::format_nsap(&mut r, out)?,
+        RecordType::ATMA => layouts::format_atma(&mut r, out)?,
+        RecordType::EID | RecordType::NIMLOC => push_hex(r.rest(), out)?,
         RecordType::LOC => format_loc(&mut r, out)?,
         RecordType::SRV => {
             let _ = write!(out, "{} {} {} ", r.u16()?, r.u16()?, r.u16()?);
@@ -701,7 +904,7 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
             push_base64(r.rest(), out)?;
         }
         RecordType::APL => format_apl(&mut r, out)?,
-        RecordType::DS | RecordType::CDS => {
+        RecordType::DS | RecordType::CDS | RecordType::DLV | RecordType::TA => {
             let _ = write!(out, "{} {} ", r.u16()?, r.u8()?);
             let digest_type = r.u8()?;
             push_num(out, digest_type);
@@ -718,21 +921,18 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
             let precedence = r.u8()?;
             let gateway_type = r.u8()?;
             let _ = write!(out, "{precedence} {gateway_type} {} ", r.u8()?);
-            match gateway_type {
-                0 => out.push('.'),
-                1 => {
-                    push_ipv4(r.array()?, out);
-                }
-                2 => {
-                    push_ipv6(r.array()?, out);
-                }
-                3 => write_name(r.name()?, out),
-                other => return Err(format!("unknown gateway type {other}")),
-            }
+            format_gateway(&mut r, "gateway", gateway_type, out)?;
             out.push(' ');
             push_base64(r.rest(), out)?;
         }
-        RecordType::RRSIG => {
+        RecordType::AMTRELAY => {
+            let precedence = r.u8()?;
+            let flags_and_type = r.u8()?;
+            let relay_type = flags_and_type & 0x7f;
+            let _ = write!(out, "{precedence} {} {relay_type} ", flags_and_type >> 7);
+            format_gateway(&mut r, "relay", relay_type, out)?;
+        }
+        RecordType::RRSIG | RecordType::SIG => {
             push_num(out, RecordType(r.u16()?));
             let _ = write!(out, " {} {} {} ", r.u8()?, r.u8()?, r.u32()?);
             push_signature_time(r.u32()?, out);
@@ -747,11 +947,39 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
             write_name(r.name()?, out);
             format_type_bitmap(r.rest(), out)?;
         }
-        RecordType::DNSKEY | RecordType::CDNSKEY => {
+        RecordType::NXT => {
+            write_name(r.name()?, out);
+            layouts::format_nxt_bitmap(r.rest(), out)?;
+        }
+        RecordType::DNSKEY | RecordType::CDNSKEY | RecordType::RKEY => {
             let _ = write!(out, "{} {} {} ", r.u16()?, r.u8()?, r.u8()?);
             push_base64(r.rest(), out)?;
         }
-        RecordType::DHCID | RecordType::OPENPGPKEY => push_base64(r.rest(), out)?,
+        RecordType::KEY => {
+            let flags = r.u16()?;
+            let _ = write!(out, "{flags} {} {}", r.u8()?, r.u8()?);
+            let key = r.rest();
+            if flags & layouts::KEY_NOKEY == layouts::KEY_NOKEY {
+                if !key.is_empty() {
+                    return Err("KEY flags say NOKEY, yet a key follows".into());
+                }
+            } else {
+                out.push(' ');
+                push_base64(key, out)?;
+            }
+        }
+        RecordType::DHCID | RecordType::OPENPGPKEY | RecordType::HHIT | RecordType::BRID => {
+            push_base64(r.rest(), out)?
+        }
+        RecordType::HIP => layouts::format_hip(&mut r, out)?,
+        RecordType::SINK => {
+            let _ = write!(out, "{} {} {}", r.u8()?, r.u8()?, r.u8()?);
+            let data = r.rest();
+            if !data.is_empty() {
+                out.push(' ');
+                BASE64.encode_append(data, out);
+            }
+        }
         RecordType::NSEC3 => {
             let _ = write!(out, "{} {} {} ", r.u8()?, r.u8()?, r.u16()?);
             push_salt(r.char_string()?, out);
@@ -789,6 +1017,28 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
             out.push(' ');
             write_name(r.name()?, out);
             svcb::format_params(r.rest(), out)?;
+        }
+        RecordType::DSYNC => {
+            push_num(out, RecordType(r.u16()?));
+            out.push(' ');
+            let scheme = r.u8()?;
+            match mnemonic_of(u64::from(scheme), DSYNC_SCHEMES) {
+                Some(name) => out.push_str(name),
+                None => push_num(out, scheme),
+            }
+            let _ = write!(out, " {} ", r.u16()?);
+            write_name(r.name()?, out);
+        }
+        RecordType::DOA => {
+            let _ = write!(out, "{} {} {} ", r.u32()?, r.u32()?, r.u8()?);
+            push_quoted(r.char_string()?, out);
+            out.push(' ');
+            let data = r.rest();
+            if data.is_empty() {
+                out.push('-');
+            } else {
+                BASE64.encode_append(data, out);
+            }
         }
         RecordType::EUI48 | RecordType::EUI64 => {
             let len = if rtype == RecordType::EUI48 { 6 } else { 8 };
@@ -1157,5 +1407,527 @@ mod tests {
             let err = canonical(rtype, input).unwrap_err();
             assert!(err.contains(expected), "{rtype} {input}: {err}");
         }
+    }
+
+    /// Wire form of `rdata` for `rtype` (class IN, origin example.com.).
+    fn wire_of(rtype: &str, rdata: &str) -> Vec<u8> {
+        let rtype = RecordType::from_text(rtype.as_bytes()).expect("test uses a valid type");
+        let mut origin = Vec::new();
+        parse_name(b"example.com.", None, &mut origin).unwrap();
+        let mut wire = Vec::new();
+        parse_rdata(
+            rtype,
+            RecordClass::IN,
+            &split_fields(rdata),
+            Some(&origin),
+            &mut wire,
+        )
+        .unwrap_or_else(|e| panic!("{rtype} {rdata}: {}", e.message));
+        wire
+    }
+
+    /// Bytes from hex written with spaces between fields.
+    fn bytes(hex: &str) -> Vec<u8> {
+        let digits: String = hex.split_whitespace().collect();
+        HEX.decode(digits.to_ascii_uppercase().as_bytes())
+            .expect("test hex is valid")
+    }
+
+    const HIP_KEY: &str = "AwEAAbdxyhNuSutc5EMzxTs9LBPCIkOFH8cIvM4p9+LrV4e19WzK00+CI6zBCQTdtWsuxKbWIy87UOoJTwkUs7lBu+Upr1gsNrut79ryra+bSRGQb1slImA8YVJyuIDsj7kwzG7jnERNqnWxZ48AWkskmdHaVDP4BcelrTI3rMXdXF5D";
+
+    #[test]
+    fn registry_types_read_and_print_as_bind_does() {
+        let hip = format!("2 200100107B1A74DF365639CC39F1D578 {HIP_KEY} rvs1.example.com. Rvs2");
+        let hip_canonical =
+            format!("2 200100107B1A74DF365639CC39F1D578 {HIP_KEY} rvs1.example.com. rvs2.example.com.");
+        let cases: &[(&str, &str, &str)] = &[
+            ("MD", "Mail", "mail.example.com."),
+            ("MF", "mail.example.net.", "mail.example.net."),
+            ("MB", "Mail", "mail.example.com."),
+            ("MG", "mail.example.net.", "mail.example.net."),
+            ("MR", "mail", "mail.example.com."),
+            ("MINFO", "rm Em.Example.NET.", "rm.example.com. em.example.net."),
+            ("WKS", "192.0.2.1 tcp 80 25 21 25", "192.0.2.1 6 21 25 80"),
+            ("WKS", "192.0.2.1 UDP 53 0 65535", "192.0.2.1 17 0 53 65535"),
+            ("WKS", "192.0.2.1 17", "192.0.2.1 17"),
+            ("X25", "311061700956", "\"311061700956\""),
+            ("ISDN", "150862028003217 \"004\"", "\"150862028003217\" \"004\""),
+            ("ISDN", "150862028003217", "\"150862028003217\""),
+            ("RT", "2 Relay.Prime.COM.", "2 relay.prime.com."),
+            (
+                "NSAP",
+                "0x47.0005.80.005a00.0000.0001.e133.ffffff000161.00",
+                "0x47000580005a0000000001e133ffffff00016100",
+            ),
+            ("NSAP", "0X4700", "0x4700"),
+            ("NSAP-PTR", "Foo", "foo.example.com."),
+            (
+                "SIG",
+                "NXT 1 3 3600 20240101000000 1701388800 12345 Example.com. AwEAAQ==",
+                "NXT 1 3 3600 20240101000000 20231201000000 12345 example.com. AwEAAQ==",
+            ),
+            (
+                "KEY",
+                "NOAUTH|ZONE DNSSEC RSASHA256 AwEA AQ==",
+                "33024 3 8 AwEAAQ==",
+            ),
+            ("KEY", "49152 3 8", "49152 3 8"),
+            ("KEY", "256 ALL 1 AwEAAQ==", "256 255 1 AwEAAQ=="),
+            ("PX", "50 it. ADMD-garr.C-it.", "50 it. admd-garr.c-it."),
+            (
+                "GPOS",
+                "-32.6882 116.8652 10.0",
+                "\"-32.6882\" \"116.8652\" \"10.0\"",
+            ),
+            ("GPOS", "\"+90\" -180. .5", "\"+90\" \"-180.\" \".5\""),
+            (
+                "NXT",
+                "Medium.foo.tld. A MX SIG NXT",
+                "medium.foo.tld. A MX SIG NXT",
+            ),
+            ("NXT", "next", "next.example.com."),
+            ("EID", "0123 4567 89ab cdef", "0123456789ABCDEF"),
+            ("NIMLOC", "32 45 ab", "3245AB"),
+            ("ATMA", "+358400123456", "+358400123456"),
+            (
+                "ATMA",
+                "39.246F.000E7C9C0312.0001.0001.000012345678.00",
+                "39246f000e7c9c031200010001000012345678 00"
+                    .split(' ')
+                    .collect::<String>()
+                    .leak(),
+            ),
+            ("SINK", "1 0 0", "1 0 0"),
+            ("SINK", "1 2 3 AwEA AQ==", "1 2 3 AwEAAQ=="),
+            ("HIP", &hip, &hip_canonical),
+            ("HIP", "2 00 AwEAAQ==", "2 00 AwEAAQ=="),
+            ("NINFO", "hello \"brave world\"", "\"hello\" \"brave world\""),
+            ("RKEY", "0 3 RSASHA256 AwEAAQ==", "0 3 8 AwEAAQ=="),
+            (
+                "TALINK",
+                "prev Next.example.net.",
+                "prev.example.com. next.example.net.",
+            ),
+            (
+                "DSYNC",
+                "CDS NOTIFY 5359 cds-scanner.example.net.",
+                "CDS NOTIFY 5359 cds-scanner.example.net.",
+            ),
+            (
+                "DSYNC",
+                "csync notify 0 Scanner",
+                "CSYNC NOTIFY 0 scanner.example.com.",
+            ),
+            ("DSYNC", "TYPE1234 2 53 .", "TYPE1234 2 53 ."),
+            ("HHIT", "AwEA AQ==", "AwEAAQ=="),
+            ("BRID", "AwEAAQ==", "AwEAAQ=="),
+            ("NID", "10 0014:4fff:ff20:ee64", "10 0014:4fff:ff20:ee64"),
+            ("NID", "10 14:4FFF:FF20:EE64", "10 0014:4fff:ff20:ee64"),
+            ("L32", "10 10.1.2.0", "10 10.1.2.0"),
+            ("L64", "10 2001:0DB8:1140:1000", "10 2001:0db8:1140:1000"),
+            ("L64", "65535 1:2:3:4", "65535 0001:0002:0003:0004"),
+            ("LP", "10 l64-subnet1", "10 l64-subnet1.example.com."),
+            (
+                "AVC",
+                "\"app-name:WOLFGANG|app-class:OAM|business=yes\"",
+                "\"app-name:WOLFGANG|app-class:OAM|business=yes\"",
+            ),
+            (
+                "DOA",
+                "0 1 2 \"\" aHR0cHM6Ly93d3cuaXNjLm9yZy8=",
+                "0 1 2 \"\" aHR0cHM6Ly93d3cuaXNjLm9yZy8=",
+            ),
+            (
+                "DOA",
+                "4294967295 2 255 text/plain -",
+                "4294967295 2 255 \"text/plain\" -",
+            ),
+            ("AMTRELAY", "0 0 0 .", "0 0 0 ."),
+            ("AMTRELAY", "10 1 1 203.0.113.15", "10 1 1 203.0.113.15"),
+            ("AMTRELAY", "128 0 2 2001:DB8::15", "128 0 2 2001:db8::15"),
+            ("AMTRELAY", "10 0 3 AMTrelays", "10 0 3 amtrelays.example.com."),
+            (
+                "RESINFO",
+                "qnamemin exterr=15,16,17 infourl=https://resolver.example.com/guide",
+                "\"qnamemin\" \"exterr=15,16,17\" \"infourl=https://resolver.example.com/guide\"",
+            ),
+            (
+                "WALLET",
+                "BTC bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+                "\"BTC\" \"bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh\"",
+            ),
+            (
+                "TA",
+                "60485 RSASHA1 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
+                "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
+            ),
+            (
+                "DLV",
+                "60485 5 SHA-1 2bb183af5f22588179a53b0a98631fad1a292118",
+                "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
+            ),
+            // Bitmaps name every registered type, hyphenated mnemonics included.
+            (
+                "NSEC",
+                "a.example.com. A nsap-ptr GPOS DLV TA WALLET NXNAME MINFO TYPE54",
+                "a.example.com. A MINFO NSAP-PTR GPOS TYPE54 NXNAME WALLET TA DLV",
+            ),
+            ("CSYNC", "66 3 A NS X25 L64", "66 3 A NS X25 L64"),
+            // Known types written generically give the same text as written normally.
+            ("X25", "\\# 5 0431323334", "\"1234\""),
+            ("RT", "\\# 5 000A 01 78 00", "10 x."),
+            ("AMTRELAY", "\\# 6 0A81 CB00710F", "10 1 1 203.0.113.15"),
+            ("WKS", "\\# 7 C0000201 06 0000", "192.0.2.1 6"),
+            // Types with no presentation format stay generic.
+            ("NULL", "\\# 3 010203", "\\# 3 010203"),
+            (
+                "A6",
+                "\\# 17 00 20010db8000000000000000000000001",
+                "\\# 17 0020010DB8000000000000000000000001",
+            ),
+            ("NXNAME", "\\# 0", "\\# 0"),
+            ("UINFO", "\\# 2 6869", "\\# 2 6869"),
+            ("IPN", "\\# 8 00000000000004D2", "\\# 8 00000000000004D2"),
+        ];
+        for &(rtype, input, expected) in cases {
+            assert_eq!(
+                canonical(rtype, input).as_deref(),
+                Ok(expected),
+                "{rtype} {input}"
+            );
+            // The canonical text is a fixed point.
+            assert_eq!(
+                canonical(rtype, expected).as_deref(),
+                Ok(expected),
+                "{rtype} {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn registry_types_match_the_wire_forms_of_their_rfcs() {
+        let cases: &[(&str, &str, &str)] = &[
+            // RFC 1183 2.2, 3.1, 3.2, 3.3
+            ("X25", "311061700956", "0c 333131303631373030393536"),
+            (
+                "ISDN",
+                "150862028003217 004",
+                "0f 313530383632303238303033323137 03 303034",
+            ),
+            ("ISDN", "150862028003217", "0f 313530383632303238303033323137"),
+            (
+                "RT",
+                "2 relay.prime.com.",
+                "0002 05 72656c6179 05 7072696d65 03 636f6d 00",
+            ),
+            // RFC 1035 3.3.7, 3.4.2
+            ("MINFO", "r.x. e.x.", "01 72 01 78 00 01 65 01 78 00"),
+            (
+                "WKS",
+                "192.0.2.1 6 21 25 80",
+                "c0000201 06 0000 04 40 000000000000 80",
+            ),
+            // RFC 1706 5
+            (
+                "NSAP",
+                "0x47.0005.80.005a00.0000.0001.e133.ffffff000161.00",
+                "47 0005 80 005a00 0000 0001 e133 ffffff000161 00",
+            ),
+            ("NSAP-PTR", "foo.x.", "03 666f6f 01 78 00"),
+            // RFC 2163 4
+            (
+                "PX",
+                "50 it. admd-garr.c-it.",
+                "0032 02 6974 00 09 61646d642d67617272 04 632d6974 00",
+            ),
+            // RFC 1712 3
+            (
+                "GPOS",
+                "-32.6882 116.8652 10.0",
+                "08 2d33322e36383832 08 3131362e38363532 04 31302e30",
+            ),
+            // RFC 2535 3.1, 4.1, 5.2 (the NXT example of 5.4)
+            ("KEY", "49152 3 8", "c000 03 08"),
+            (
+                "KEY",
+                "NOAUTH|ZONE DNSSEC RSASHA256 AwEAAQ==",
+                "8100 03 08 03010001",
+            ),
+            (
+                "SIG",
+                "A 8 2 3600 20240101000000 20231201000000 12345 example.com. AwEAAQ==",
+                "0001 08 02 00000e10 65920080 65692200 3039 07 6578616d706c65 03 636f6d 00 03010001",
+            ),
+            (
+                "NXT",
+                "medium.foo.tld. A MX SIG NXT",
+                "06 6d656469756d 03 666f6f 03 746c64 00 40 01 00 82",
+            ),
+            ("ATMA", "+358400123456", "01 333538343030313233343536"),
+            ("ATMA", "47.0005", "00 470005"),
+            ("EID", "0123456789abcdef", "0123456789abcdef"),
+            ("SINK", "1 2 3 AwEAAQ==", "01 02 03 03010001"),
+            ("TALINK", "a.x. .", "01 61 01 78 00 00"),
+            // RFC 6742 2.1 to 2.4
+            ("NID", "10 0014:4fff:ff20:ee64", "000a 0014 4fff ff20 ee64"),
+            ("L32", "10 10.1.2.0", "000a 0a010200"),
+            ("L64", "10 2001:0DB8:1140:1000", "000a 2001 0db8 1140 1000"),
+            (
+                "LP",
+                "10 l64-subnet1.example.com.",
+                "000a 0b 6c36342d7375626e657431 07 6578616d706c65 03 636f6d 00",
+            ),
+            // RFC 8777 4.2: the D bit is the top bit of the type octet.
+            ("AMTRELAY", "0 0 0 .", "00 00"),
+            ("AMTRELAY", "10 0 1 203.0.113.15", "0a 01 cb00710f"),
+            (
+                "AMTRELAY",
+                "10 0 2 2001:db8::15",
+                "0a 02 20010db8000000000000000000000015",
+            ),
+            (
+                "AMTRELAY",
+                "128 1 3 amtrelays.example.com.",
+                "80 83 09 616d7472656c617973 07 6578616d706c65 03 636f6d 00",
+            ),
+            // The DSYNC example of the generalized notifications RFC.
+            (
+                "DSYNC",
+                "CDS NOTIFY 5359 cds-scanner.example.net.",
+                "003b 01 14ef 0b 6364732d7363616e6e6572 07 6578616d706c65 03 6e6574 00",
+            ),
+            ("DOA", "0 1 2 \"\" -", "00000000 00000001 02 00"),
+            ("DOA", "0 1 2 \"a/b\" AQI=", "00000000 00000001 02 03 612f62 0102"),
+            // RFC 9606 5: RESINFO is TXT-shaped.
+            (
+                "RESINFO",
+                "qnamemin exterr=15",
+                "08 716e616d656d696e 09 6578746572723d3135",
+            ),
+            (
+                "TA",
+                "1 5 1 00112233445566778899aabbccddeeff00112233",
+                "0001 05 01 00112233445566778899aabbccddeeff00112233",
+            ),
+        ];
+        for &(rtype, text, hex) in cases {
+            let wire = wire_of(rtype, text);
+            assert_eq!(HEX.encode(&wire), HEX.encode(&bytes(hex)), "{rtype} {text}");
+            let mut printed = String::new();
+            let code = RecordType::from_text(rtype.as_bytes()).expect("test uses a valid type");
+            format_rdata(code, RecordClass::IN, &wire, &mut printed).unwrap();
+            assert_eq!(wire_of(rtype, &printed), wire, "{rtype} {printed}");
+        }
+        // RFC 8005 6: the HIT and key lengths come first, before the algorithm's value is used.
+        let hip = wire_of(
+            "HIP",
+            &format!("2 200100107B1A74DF365639CC39F1D578 {HIP_KEY} rvs.example.com."),
+        );
+        assert_eq!(
+            hip[..20],
+            bytes("10 02 0084 200100107b1a74df365639cc39f1d578")[..]
+        );
+        assert_eq!(hip.len(), 4 + 16 + 132 + 17);
+        assert!(hip.ends_with(&bytes("03 727673 07 6578616d706c65 03 636f6d 00")));
+    }
+
+    #[test]
+    fn bad_registry_rdata_names_the_field() {
+        let cases = [
+            (
+                "WKS",
+                "192.0.2.1 6 smtp",
+                "service port must be a number from 0 to 65535, not 'smtp'",
+            ),
+            (
+                "WKS",
+                "192.0.2.1 icmp 1",
+                "protocol must be a number from 0 to 255, TCP or UDP",
+            ),
+            ("WKS", "192.0.2.256 6 1", "bad IPv4 address"),
+            ("X25", "123", "PSDN address must be at least 4 decimal digits"),
+            (
+                "X25",
+                "12a4",
+                "PSDN address must be at least 4 decimal digits, not '12a4'",
+            ),
+            ("X25", "\\# 5 0431323361", "not valid X25: PSDN address"),
+            ("ISDN", "1 2 3", "unexpected extra field '3'"),
+            ("RT", "10", "missing intermediate host name"),
+            ("NSAP", "47.0005", "NSAP address must be 0x and hex digits"),
+            ("NSAP", "0x123", "NSAP address: bad hex"),
+            ("NSAP", "0x", "NSAP address: no hex digits"),
+            ("NSAP", "\\# 0", "not valid NSAP: empty NSAP address"),
+            ("PX", "10 a.", "missing X.400 domain (MAPX400)"),
+            ("MINFO", "a.", "missing error mailbox (EMAILBX)"),
+            ("GPOS", "abc 1 1", "latitude must be a decimal number, not 'abc'"),
+            ("GPOS", "1 1e5 1", "longitude must be a decimal number, not '1e5'"),
+            ("GPOS", "90.5 0 0", "latitude must be from -90 to 90 degrees"),
+            (
+                "GPOS",
+                "0 -180.01 0",
+                "longitude must be from -180 to 180 degrees",
+            ),
+            ("GPOS", "1 2 .", "altitude must be a decimal number"),
+            ("GPOS", "1 2", "missing altitude"),
+            ("KEY", "256 3 8", "missing public key (base64)"),
+            (
+                "KEY",
+                "NOKEY 3 8 AwEAAQ==",
+                "NOKEY holds no key, yet 'AwEAAQ==' follows",
+            ),
+            (
+                "KEY",
+                "NOPE|ZONE 3 8 AwEAAQ==",
+                "flags must be a number from 0 to 65535 or flag names",
+            ),
+            ("KEY", "256 SMTP 8 AwEAAQ==", "bad protocol 'SMTP'"),
+            (
+                "KEY",
+                "\\# 5 c000030801",
+                "not valid KEY: KEY flags say NOKEY, yet a key follows",
+            ),
+            (
+                "SIG",
+                "A 8 2 3600 20240101000000 20231301000000 1 x. AQ==",
+                "signature inception",
+            ),
+            ("NXT", "a. A CAA", "NXT bitmaps hold types 1 to 127 only, not CAA"),
+            ("NXT", "a. BOGUS", "bad type in bitmap 'BOGUS'"),
+            ("NXT", "\\# 4 01 78 00 80", "bit 0 set"),
+            ("EID", "", "missing endpoint identifier (hex)"),
+            ("NIMLOC", "abc", "locator (hex): bad hex"),
+            ("ATMA", "+12a", "E.164 ATM address must be '+' and decimal digits"),
+            ("ATMA", "012", "ATM address (AESA): bad hex"),
+            ("ATMA", "\\# 3 020102", "unknown ATM address format 2"),
+            ("SINK", "1 0", "missing subcoding"),
+            ("HIP", "2 zz AwEAAQ==", "HIT: bad hex"),
+            ("HIP", "2 00", "missing public key (base64)"),
+            (
+                "HIP",
+                "256 00 AwEAAQ==",
+                "public key algorithm must be a number from 0 to 255",
+            ),
+            (
+                "HIP",
+                "2 00 AwEAAQ== bad..name.",
+                "rendezvous server: empty label",
+            ),
+            (
+                "HIP",
+                "\\# 4 00020000",
+                "not valid HIP: HIP record without a HIT or a public key",
+            ),
+            ("TALINK", "a.", "missing next name"),
+            ("DSYNC", "BOGUS NOTIFY 1 x.", "bad type 'BOGUS'"),
+            ("DSYNC", "CDS PUSH 1 x.", "bad scheme 'PUSH'"),
+            ("DSYNC", "CDS 1 65536 x.", "port must be a number from 0 to 65535"),
+            (
+                "NID",
+                "10 1:2:3",
+                "node id must be four groups of 1 to 4 hex digits",
+            ),
+            (
+                "L64",
+                "10 00001:2:3:4",
+                "locator must be four groups of 1 to 4 hex digits",
+            ),
+            ("L64", "10 1:2:3:4:5", "locator must be four groups"),
+            ("L32", "10 300.0.0.1", "bad IPv4 locator '300.0.0.1'"),
+            ("LP", "70000 x.", "preference must be a number from 0 to 65535"),
+            ("DOA", "0 1 2 \"\" - extra", "unexpected extra field 'extra'"),
+            ("DOA", "0 1 2 \"\"", "missing data (base64)"),
+            ("DOA", "0 1 256 \"\" -", "location must be a number from 0 to 255"),
+            (
+                "AMTRELAY",
+                "0 2 0 .",
+                "discovery optional flag (D) must be a number from 0 to 1",
+            ),
+            ("AMTRELAY", "0 0 4 .", "relay type must be a number from 0 to 3"),
+            (
+                "AMTRELAY",
+                "0 0 0 foo.",
+                "relay must be '.' when the relay type is 0",
+            ),
+            ("AMTRELAY", "0 0 1 2001:db8::1", "bad IPv4 relay '2001:db8::1'"),
+            (
+                "AMTRELAY",
+                "\\# 3 0004ff",
+                "not valid AMTRELAY: unknown relay type 4",
+            ),
+            ("TA", "1 5 1 00", "digest is 1 bytes, the digest type needs 20"),
+            ("DLV", "1 5 SHA-512 00", "bad digest type 'SHA-512'"),
+            ("RKEY", "0 3 8", "missing public key (base64)"),
+            ("WALLET", "", "missing text"),
+            ("NULL", "010203", "NULL has no presentation format"),
+            ("A6", "0 2001:db8::1", "A6 has no presentation format"),
+            ("NXNAME", "", "NXNAME has no presentation format"),
+        ];
+        for (rtype, input, expected) in cases {
+            let err = canonical(rtype, input).unwrap_err();
+            assert!(err.contains(expected), "{rtype} {input}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_named_type_has_a_reader_and_a_printer() {
+        let junk: Vec<u8> = (0..64u8).collect();
+        let named = (0..=u16::MAX).map(RecordType).filter(|t| t.mnemonic().is_some());
+        for rtype in named {
+            let generic = rtype.is_generic_only();
+            assert_eq!(is_known(rtype, RecordClass::IN), !generic, "{rtype}");
+            // Errors are fine here; a type listed as known without a parser or a formatter
+            // would panic.
+            let _ = parse_rdata(rtype, RecordClass::IN, &[], None, &mut Vec::new());
+            let _ = parse_rdata(
+                rtype,
+                RecordClass::IN,
+                &split_fields("1 2 3 4"),
+                None,
+                &mut Vec::new(),
+            );
+            for wire in [&[][..], &junk[..1], &junk[..]] {
+                let _ = format_rdata(rtype, RecordClass::IN, wire, &mut String::new());
+            }
+        }
+    }
+
+    #[test]
+    fn class_specific_registry_types_are_generic_outside_class_in() {
+        let fields = split_fields("192.0.2.1 6 25");
+        for rtype in [
+            RecordType::WKS,
+            RecordType::NSAP,
+            RecordType::PX,
+            RecordType::ATMA,
+        ] {
+            let err = parse_rdata(rtype, RecordClass::CH, &fields, None, &mut Vec::new()).unwrap_err();
+            assert!(
+                err.message.contains("in class CH must use the generic form"),
+                "{rtype}: {}",
+                err.message
+            );
+        }
+        let mut wire = Vec::new();
+        parse_rdata(
+            RecordType::WKS,
+            RecordClass::CH,
+            &split_fields("\\# 1 ff"),
+            None,
+            &mut wire,
+        )
+        .unwrap();
+        let mut out = String::new();
+        format_rdata(RecordType::WKS, RecordClass::CH, &wire, &mut out).unwrap();
+        assert_eq!(out, "\\# 1 FF");
+        // Types that are not class-specific read the same in any class.
+        parse_rdata(
+            RecordType::GPOS,
+            RecordClass::CH,
+            &split_fields("1 2 3"),
+            None,
+            &mut Vec::new(),
+        )
+        .unwrap();
     }
 }

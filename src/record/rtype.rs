@@ -1,7 +1,10 @@
 //! Record type and class codes and their mnemonics.
 //!
-//! Types outside the table are still first-class: they are written `TYPEnnn` and carry their
-//! rdata in the RFC 3597 generic form.
+//! The table names every data type of the IANA registry, and NXNAME, the one meta type that
+//! NSEC type bitmaps name (RFC 9824). The other meta and query types (OPT, TKEY, TSIG, IXFR,
+//! AXFR, MAILB, MAILA, ANY) are not record types and have no entry. Types outside the table
+//! are still first-class: they are written `TYPEnnn` and carry their rdata in the RFC 3597
+//! generic form.
 
 use std::fmt;
 
@@ -25,34 +28,72 @@ macro_rules! record_types {
                 }
             }
 
-            fn from_known_mnemonic(upper: &[u8]) -> Option<RecordType> {
+            fn from_known_mnemonic(upper: &str) -> Option<RecordType> {
                 match upper {
-                    $(x if x == $text.as_bytes() => Some(RecordType($code)),)*
+                    $($text => Some(RecordType($code)),)*
                     _ => None,
                 }
             }
         }
+
+        /// Bytes in the longest mnemonic.
+        const LONGEST_MNEMONIC: usize = {
+            let mut longest = 0;
+            $(
+                if $text.len() > longest {
+                    longest = $text.len();
+                }
+            )*
+            longest
+        };
+
+        /// Every (code, mnemonic) pair, for checking the table as a whole.
+        #[cfg(test)]
+        const NAMED_TYPES: &[(u16, &str)] = &[$(($code, $text),)*];
     };
 }
 
 record_types! {
     A = 1, "A";
     NS = 2, "NS";
+    MD = 3, "MD";
+    MF = 4, "MF";
     CNAME = 5, "CNAME";
     SOA = 6, "SOA";
+    MB = 7, "MB";
+    MG = 8, "MG";
+    MR = 9, "MR";
+    NULL = 10, "NULL";
+    WKS = 11, "WKS";
     PTR = 12, "PTR";
     HINFO = 13, "HINFO";
+    MINFO = 14, "MINFO";
     MX = 15, "MX";
     TXT = 16, "TXT";
     RP = 17, "RP";
     AFSDB = 18, "AFSDB";
+    X25 = 19, "X25";
+    ISDN = 20, "ISDN";
+    RT = 21, "RT";
+    NSAP = 22, "NSAP";
+    NSAP_PTR = 23, "NSAP-PTR";
+    SIG = 24, "SIG";
+    KEY = 25, "KEY";
+    PX = 26, "PX";
+    GPOS = 27, "GPOS";
     AAAA = 28, "AAAA";
     LOC = 29, "LOC";
+    NXT = 30, "NXT";
+    EID = 31, "EID";
+    NIMLOC = 32, "NIMLOC";
     SRV = 33, "SRV";
+    ATMA = 34, "ATMA";
     NAPTR = 35, "NAPTR";
     KX = 36, "KX";
     CERT = 37, "CERT";
+    A6 = 38, "A6";
     DNAME = 39, "DNAME";
+    SINK = 40, "SINK";
     APL = 42, "APL";
     DS = 43, "DS";
     SSHFP = 44, "SSHFP";
@@ -65,6 +106,10 @@ record_types! {
     NSEC3PARAM = 51, "NSEC3PARAM";
     TLSA = 52, "TLSA";
     SMIMEA = 53, "SMIMEA";
+    HIP = 55, "HIP";
+    NINFO = 56, "NINFO";
+    RKEY = 57, "RKEY";
+    TALINK = 58, "TALINK";
     CDS = 59, "CDS";
     CDNSKEY = 60, "CDNSKEY";
     OPENPGPKEY = 61, "OPENPGPKEY";
@@ -72,25 +117,51 @@ record_types! {
     ZONEMD = 63, "ZONEMD";
     SVCB = 64, "SVCB";
     HTTPS = 65, "HTTPS";
+    DSYNC = 66, "DSYNC";
+    HHIT = 67, "HHIT";
+    BRID = 68, "BRID";
     SPF = 99, "SPF";
+    UINFO = 100, "UINFO";
+    UID = 101, "UID";
+    GID = 102, "GID";
+    UNSPEC = 103, "UNSPEC";
+    NID = 104, "NID";
+    L32 = 105, "L32";
+    L64 = 106, "L64";
+    LP = 107, "LP";
     EUI48 = 108, "EUI48";
     EUI64 = 109, "EUI64";
+    NXNAME = 128, "NXNAME";
     URI = 256, "URI";
     CAA = 257, "CAA";
+    AVC = 258, "AVC";
+    DOA = 259, "DOA";
+    AMTRELAY = 260, "AMTRELAY";
+    RESINFO = 261, "RESINFO";
+    WALLET = 262, "WALLET";
+    CLA = 263, "CLA";
+    IPN = 264, "IPN";
+    TA = 32768, "TA";
+    DLV = 32769, "DLV";
 }
+/// Bytes in the longest type text `from_text` reads: a mnemonic, or `TYPE65535`.
+const LONGEST_TYPE_TEXT: usize = if LONGEST_MNEMONIC > 9 { LONGEST_MNEMONIC } else { 9 };
 
 impl RecordType {
-    /// Parses a mnemonic (`MX`, case-insensitive) or the generic `TYPEnnn` form.
+    /// Parses a mnemonic (`MX`, `NSAP-PTR`, case-insensitive) or the generic `TYPEnnn` form.
     pub fn from_text(text: &[u8]) -> Option<RecordType> {
-        if text.is_empty() || text.len() > 10 {
+        if text.is_empty() || text.len() > LONGEST_TYPE_TEXT {
             return None;
         }
-        let mut upper = [0u8; 10];
+        let mut upper = [0u8; LONGEST_TYPE_TEXT];
         for (dst, src) in upper.iter_mut().zip(text) {
             *dst = src.to_ascii_uppercase();
         }
         let upper = &upper[..text.len()];
-        if let Some(known) = RecordType::from_known_mnemonic(upper) {
+        if let Some(known) = std::str::from_utf8(upper)
+            .ok()
+            .and_then(RecordType::from_known_mnemonic)
+        {
             return Some(known);
         }
         upper
@@ -106,14 +177,48 @@ impl RecordType {
             self,
             RecordType::A
                 | RecordType::AAAA
+                | RecordType::A6
                 | RecordType::APL
+                | RecordType::ATMA
                 | RecordType::DHCID
+                | RecordType::EID
                 | RecordType::HTTPS
                 | RecordType::IPSECKEY
                 | RecordType::KX
+                | RecordType::NIMLOC
+                | RecordType::NSAP
+                | RecordType::NSAP_PTR
+                | RecordType::PX
                 | RecordType::SRV
                 | RecordType::SVCB
                 | RecordType::NAPTR
+                | RecordType::WKS
+        )
+    }
+
+    /// Named types whose rdata is only ever written in the RFC 3597 generic form, because no
+    /// presentation format is defined for it, or none that the other tools read:
+    ///
+    /// - NULL (RFC 1035 3.3.10) is anything at all, and has no text form by definition;
+    /// - A6 (RFC 2874) is historic (RFC 6563); dnspython reads it only in generic form;
+    /// - UINFO, UID, GID and UNSPEC are reserved codes without a specification; BIND knows
+    ///   their names and reads their rdata only in generic form;
+    /// - CLA and IPN are defined by an Internet-Draft whose text form BIND, Knot and dnspython
+    ///   do not read yet;
+    /// - NXNAME (RFC 9824) is a meta type: it is named in NSEC type bitmaps, and records of it
+    ///   carry no data.
+    pub fn is_generic_only(self) -> bool {
+        matches!(
+            self,
+            RecordType::NULL
+                | RecordType::A6
+                | RecordType::UINFO
+                | RecordType::UID
+                | RecordType::GID
+                | RecordType::UNSPEC
+                | RecordType::CLA
+                | RecordType::IPN
+                | RecordType::NXNAME
         )
     }
 }
@@ -197,5 +302,34 @@ mod tests {
         assert_eq!(RecordType(999).to_string(), "TYPE999");
         assert_eq!(RecordClass::from_text(b"class1"), Some(RecordClass::IN));
         assert_eq!(RecordClass(254).to_string(), "CLASS254");
+    }
+
+    #[test]
+    fn every_registered_mnemonic_reads_back() {
+        for &(code, text) in NAMED_TYPES {
+            assert_eq!(
+                RecordType::from_text(text.as_bytes()),
+                Some(RecordType(code)),
+                "{text}"
+            );
+            let lower = text.to_ascii_lowercase();
+            assert_eq!(
+                RecordType::from_text(lower.as_bytes()),
+                Some(RecordType(code)),
+                "{lower}"
+            );
+            assert_eq!(RecordType(code).to_string(), text);
+        }
+        assert_eq!(RecordType::from_text(b"nsap-ptr"), Some(RecordType::NSAP_PTR));
+        assert_eq!(RecordType::from_text(b"NSEC3PARAM"), Some(RecordType::NSEC3PARAM));
+        assert_eq!(RecordType::from_text(b"TYPE32769"), Some(RecordType::DLV));
+        assert_eq!(RecordType::from_text(b"NSAP_PTR"), None);
+        assert_eq!(RecordType::from_text(b"NSEC3PARAMS"), None);
+        // Meta and query types are not record types.
+        for meta in [
+            "OPT", "TKEY", "TSIG", "IXFR", "AXFR", "MAILB", "MAILA", "ANY", "*",
+        ] {
+            assert_eq!(RecordType::from_text(meta.as_bytes()), None, "{meta}");
+        }
     }
 }

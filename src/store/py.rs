@@ -167,7 +167,7 @@ impl PyWriter {
             url: parsed,
             table: table.to_string(),
             batch_size,
-            flush_interval: flush_interval,
+            flush_interval,
             source,
             channel_capacity: 4,
             connections: 2,
