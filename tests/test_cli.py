@@ -53,11 +53,11 @@ def test_convert_formats(tmp_path: Path) -> None:
     csv_text = run("zone", "convert", str(path), "--to", "csv")
     assert csv_text.stdout.splitlines()[2] == 'www.example.net.,TXT,IN,60,"""a,b"" ""c"""'
     out = tmp_path / "out.jsonl"
-    assert run("zone", "convert", str(path), "--to", "jsonl", "-O", str(out)).returncode == 0
+    assert run("zone", "convert", str(path), "--to", "jsonl", "-o", str(out)).returncode == 0
     assert out.read_text() == jsonl.stdout
     missing = run("zone", "convert", str(tmp_path / "absent.zone"))
-    assert missing.returncode == 1
-    assert "absent.zone" in missing.stderr
+    assert missing.returncode == 2  # a file that is not there is a usage error, as everywhere
+    assert f"{tmp_path / 'absent.zone'}: No such file or directory" in missing.stderr
 
 
 def one_line_usage_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
@@ -104,3 +104,51 @@ def test_bad_values_get_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_debug_shows_the_traceback() -> None:
     result = run("--debug", "seed", "--db", "foo")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_durations_take_one_syntax_in_every_command(tmp_path: Path) -> None:
+    """The settings file's duration syntax (90, 500ms, 30m, 1h30m), everywhere a flag takes a
+    duration, and a bad one named by its flag."""
+    names = tmp_path / "names.txt"
+    names.write_text("example.test\n")
+    queue = f"sqlite://{tmp_path / 'queue.db'}"
+    store = f"sqlite://{tmp_path / 'store.db'}"
+    for command in (
+        ["resolve", str(names), "--timeout"],
+        ["work", "--db", store, "--queue", queue, "--idle-exit"],
+        ["work", "--db", store, "--queue", queue, "--timeout"],
+        ["run", "--db", store, "--queue", queue, "--timeout"],
+        ["publish", "--db", store, "--queue", queue, "--max-age"],
+        ["seed", "--db", store, "--every"],
+        ["serve", "--db", store, "--poll"],
+    ):
+        one_line_usage_error(
+            run(*command, "5 fortnights"), f"Invalid value for '{command[-1]}'", "not a duration"
+        )
+    shown = run("config", "show")
+    assert shown.returncode == 0, shown.stderr
+    timeout = json.loads(shown.stdout)["work"]["timeout"]
+    idle = run("work", "--db", store, "--queue", queue, "--idle-exit", "300ms", "--timeout", timeout)
+    assert idle.returncode == 0, idle.stderr
+
+
+def test_flags_mean_one_thing_and_help_shows_no_placeholder_for_them() -> None:
+    """-o is the output wherever a command writes one; -q is --quiet wherever there is
+    something to quiet; on/off flags take no value, so help shows none."""
+    for command in (["resolve"], ["zone", "convert"]):
+        assert "-o, --output" in run(*command, "--help").stdout
+    for command in (["zone", "check"], ["zone", "stats"], ["zone", "load"], ["zone", "convert"]):
+        assert "-o," not in run(*command, "--help").stdout.replace("-o, --output", "")
+    for command in (
+        ["resolve"],
+        ["run"],
+        ["seed"],
+        ["serve"],
+        ["db", "init"],
+        ["zone", "check"],
+        ["zone", "load"],
+    ):
+        assert "-q, --quiet" in run(*command, "--help").stdout, command
+    for command in ([], ["resolve"], ["zone", "check"], ["publish"], ["work"]):
+        result = run(*command, "--help")
+        assert result.returncode == 0 and "<bool>" not in result.stdout, result.stdout

@@ -59,6 +59,14 @@ class ConfigError(DnsmillError):
 
 _Format = Literal["zone", "jsonl", "csv"]
 
+class _ZoneWarning(TypedDict):
+    """Something the zone check warns about, where it is written."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
 def parse_zone(
     source: str | bytes | bytearray | os.PathLike[str],
     origin: str | None = None,
@@ -66,8 +74,10 @@ def parse_zone(
     default_ttl: int | None = None,
     allow_include: bool = False,
     collect_errors: bool = False,
+    check: bool = False,
 ) -> Zone:
-    """Parse a zone from a path, zone text or bytes."""
+    """Parse a zone from a path, zone text or bytes; with ``check``, also check its content the
+    way BIND and Knot do once the syntax is clean."""
 
 @final
 class Record:
@@ -121,6 +131,8 @@ class Zone:
     def origin(self) -> str | None: ...
     @property
     def errors(self) -> list[ZoneSyntaxError]: ...
+    @property
+    def warnings(self) -> list[_ZoneWarning]: ...
     @property
     def soa(self) -> Record | None: ...
     def __len__(self) -> int: ...
@@ -236,7 +248,9 @@ class ResultSet:
     @property
     def stats(self) -> dict[str, Any]: ...
     def to_text(self, format: Literal["jsonl", "csv", "text"] = "jsonl", *, header: bool = True) -> str: ...
-    def write(self, path: str | os.PathLike[str], format: Literal["jsonl", "csv", "text"] | None = None) -> None: ...
+    def write(
+        self, path: str | os.PathLike[str], format: Literal["jsonl", "csv", "text"] | None = None
+    ) -> None: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
     def to_arrow(self) -> Any: ...
     def to_pandas(self) -> Any: ...

@@ -1,5 +1,6 @@
 //! RFC 1035 master files: the lexer, the parser with its directives, and the writer.
 
+mod check;
 mod generate;
 pub mod lexer;
 pub mod parser;

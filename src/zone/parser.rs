@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::check::{check_zone, RecordPositions, Severity};
 use super::generate::{expand_template, split_template_fields, GenerateRange};
 use super::lexer::{Entry, LexError, Lexer, LineStart};
 use crate::record::fields::{parse_ttl, Field, FieldError};
@@ -21,6 +22,8 @@ pub struct Limits {
     pub max_entry_len: usize,
     /// Most records one `$GENERATE` may produce.
     pub max_generate: u64,
+    /// Most records all the `$GENERATE` directives of one zone may produce together.
+    pub max_generate_total: u64,
     /// Deepest `$INCLUDE` nesting.
     pub max_include_depth: u32,
     /// Errors kept in collect mode before parsing stops.
@@ -33,6 +36,7 @@ impl Default for Limits {
             max_line_len: 1 << 20,
             max_entry_len: 4 << 20,
             max_generate: 1 << 20,
+            max_generate_total: 1 << 20,
             max_include_depth: 16,
             max_errors: 10_000,
         }
@@ -83,6 +87,11 @@ pub struct ParseOptions {
     pub limits: Limits,
     /// Splitting of large files across cores (the result is the same either way).
     pub parallelism: Parallelism,
+    /// Check the zone's content as BIND and Knot do once it parses (CNAME and other data, the
+    /// apex's SOA and NS, glue, out-of-zone and occluded data): its errors join the syntax
+    /// errors, its warnings go to [`ParsedZone::warnings`]. Parsing then keeps each record's
+    /// position, which a plain parse does not pay for.
+    pub check: bool,
 }
 
 /// A problem in a zone file, located.
@@ -100,6 +109,10 @@ pub struct ZoneError {
 
 impl std::fmt::Display for ZoneError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            // About how the parse was asked for (a bad origin), not a place in the file.
+            return write!(f, "{}: {}", self.file, self.message);
+        }
         write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
     }
 }
@@ -111,8 +124,11 @@ impl std::error::Error for ZoneError {}
 pub struct ParsedZone {
     /// Every record accepted, in file order.
     pub records: RecordSet,
-    /// Errors, in file order (empty unless collecting).
+    /// Errors, in file order (empty unless collecting): the syntax errors, then those of the
+    /// zone check when one was asked for and the syntax was clean.
     pub errors: Vec<ZoneError>,
+    /// What the zone check warns about, in file order (empty unless checking).
+    pub warnings: Vec<ZoneError>,
 }
 
 /// Why a parse gave up.
@@ -252,10 +268,42 @@ pub fn parse_bytes(
         };
         zone.absorb(part, options)?;
     }
-    Ok(ParsedZone {
+    let mut parsed = ParsedZone {
         records: zone.builder.finish(),
         errors: zone.errors,
-    })
+        warnings: Vec::new(),
+    };
+    // Records missing for a syntax error would make the content checks report what is not
+    // wrong (a glue address on a bad line is "missing"), so they wait for clean syntax, as
+    // BIND's and Knot's do.
+    if let Some(positions) = zone.positions.filter(|_| parsed.errors.is_empty()) {
+        let apex = initial.origin.as_deref().map(|wire| {
+            let mut text = String::new();
+            write_name(wire, &mut text);
+            text
+        });
+        let mut unlisted = None;
+        for finding in check_zone(&parsed.records, &positions, apex.as_deref(), &label) {
+            match finding.severity {
+                Severity::Error => collect_error(&mut parsed.errors, finding.problem, options)?,
+                // Warnings never stop a parse, so they are bounded like errors another way.
+                Severity::Warning if parsed.warnings.len() < options.limits.max_errors => {
+                    parsed.warnings.push(finding.problem);
+                }
+                Severity::Warning => unlisted.get_or_insert((finding.problem, 0)).1 += 1,
+            }
+        }
+        if let Some((first, count)) = unlisted {
+            parsed.warnings.push(ZoneError {
+                message: format!(
+                    "{count} more warnings from here on are not listed (the limit is {})",
+                    options.limits.max_errors
+                ),
+                ..first
+            });
+        }
+    }
+    Ok(parsed)
 }
 
 /// What every part of one parse shares.
@@ -275,6 +323,9 @@ impl PartContext<'_> {
         let mut parser = Parser::resume(self.options, state.clone(), guessed.then(Reliance::default));
         let span = stop_at.saturating_sub(start.offset);
         parser.builder.reserve(span, span / 40);
+        if let Some(positions) = &mut parser.positions {
+            positions.reserve(span / 40);
+        }
         let limits = &self.options.limits;
         let mut lexer = Lexer::between(
             self.input,
@@ -292,6 +343,8 @@ impl PartContext<'_> {
             failure: outcome.err(),
             builder: parser.builder,
             errors: parser.errors,
+            positions: parser.positions,
+            generates: parser.generates,
         }
     }
 }
@@ -300,6 +353,10 @@ impl PartContext<'_> {
 struct Part {
     builder: RecordSetBuilder,
     errors: Vec<ZoneError>,
+    /// Where each record was written, when checking.
+    positions: Option<RecordPositions>,
+    /// The part's `$GENERATE` directives, for the limit on the zone's total.
+    generates: Vec<GenerateUse>,
     /// Why the part stopped early (first error in stop mode, too many errors, a read failure).
     failure: Option<ParseFailure>,
     /// Where the entry after the part's last one starts.
@@ -370,6 +427,9 @@ impl Part {
 struct Assembly {
     builder: RecordSetBuilder,
     errors: Vec<ZoneError>,
+    positions: Option<RecordPositions>,
+    /// Records the `$GENERATE` directives so far asked for.
+    generated: u64,
     end: LineStart,
     state: Carried,
 }
@@ -379,17 +439,41 @@ impl Assembly {
         if let Some(failure) = first.failure {
             return Err(failure);
         }
+        // The first part began at the true start, so its own count is the zone's so far and
+        // was held to the limit as it went.
+        let generated = first.generates.iter().map(|used| used.count).sum();
         Ok(Assembly {
             builder: first.builder,
             errors: first.errors,
+            positions: first.positions,
+            generated,
             end: first.end,
             state: first.end_state,
         })
     }
 
+    /// Joins the next part. Each part counted its `$GENERATE` records from zero, so the
+    /// zone's total is held to its limit here, directive by directive, in file order among
+    /// the part's errors: the failure is the one a single pass over the file would meet.
     fn absorb(&mut self, mut part: Part, options: &ParseOptions) -> Result<(), ParseFailure> {
         self.builder.append(std::mem::take(&mut part.builder));
-        for error in std::mem::take(&mut part.errors) {
+        if let (Some(positions), Some(theirs)) = (&mut self.positions, part.positions.take()) {
+            positions.append(theirs);
+        }
+        let mut errors = std::mem::take(&mut part.errors).into_iter();
+        let mut taken = 0;
+        for used in std::mem::take(&mut part.generates) {
+            for error in errors.by_ref().take(used.errors_before - taken) {
+                collect_error(&mut self.errors, error, options)?;
+            }
+            taken = used.errors_before;
+            self.generated += used.count;
+            let limit = options.limits.max_generate_total;
+            if self.generated > limit {
+                return Err(ParseFailure::Syntax(used.over_total(self.generated, limit)));
+            }
+        }
+        for error in errors {
             collect_error(&mut self.errors, error, options)?;
         }
         if let Some(failure) = part.failure.take() {
@@ -500,7 +584,17 @@ impl Carried {
                     format!("{text}.")
                 };
                 let mut wire = Vec::new();
-                parse_name(absolute.as_bytes(), None, &mut wire).map_err(|message| {
+                // An origin is one token of a zone file: whitespace or a control character in
+                // it is a mistake (a stray space, a pasted line), not a byte to keep escaped.
+                let unescaped = text
+                    .chars()
+                    .find(|c| c.is_whitespace() || c.is_control())
+                    .map(|c| format!("{:?} must be written as \\{:03}", c, u32::from(c)));
+                let parsed = match unescaped {
+                    Some(message) => Err(message),
+                    None => parse_name(absolute.as_bytes(), None, &mut wire),
+                };
+                parsed.map_err(|message| {
                     ParseFailure::Syntax(ZoneError {
                         file: label.clone(),
                         line: 0,
@@ -573,8 +667,47 @@ struct Parser<'o> {
     zone_class: Option<RecordClass>,
     /// Set for a part parsed from a guessed state: what of that state it relied on.
     reliance: Option<Reliance>,
+    /// Where each record was written; kept only when the zone is to be checked.
+    positions: Option<RecordPositions>,
+    /// The `$GENERATE` directives met, and what each asked for.
+    generates: Vec<GenerateUse>,
+    /// Records those directives asked for together.
+    generated: u64,
     wire: Vec<u8>,
     scratch: Vec<u8>,
+}
+
+/// One `$GENERATE` directive's share of the zone's limit on generated records.
+struct GenerateUse {
+    /// Records the directive asked for.
+    count: u64,
+    /// Errors its parser had collected before it, to place it among them when parts join.
+    errors_before: usize,
+    /// Where its range is written.
+    file: Arc<str>,
+    line: u32,
+    column: u32,
+}
+
+impl GenerateUse {
+    /// The failure once this directive takes the zone's generated records to `total`.
+    #[cold]
+    fn over_total(&self, total: u64, limit: u64) -> ZoneError {
+        ZoneError {
+            file: self.file.clone(),
+            line: self.line,
+            column: self.column,
+            message: over_total_message(total, limit),
+        }
+    }
+}
+
+#[cold]
+fn over_total_message(total: u64, limit: u64) -> String {
+    format!(
+        "$GENERATE would take the records generated in this zone to {total}, over the limit of \
+         {limit} for all $GENERATE directives together"
+    )
 }
 
 #[derive(Clone)]
@@ -615,6 +748,9 @@ impl<'o> Parser<'o> {
             last_ttl: state.last_ttl,
             zone_class: state.zone_class,
             reliance,
+            positions: options.check.then(RecordPositions::default),
+            generates: Vec::new(),
+            generated: 0,
             wire: Vec::with_capacity(512),
             scratch: Vec::with_capacity(256),
         }
@@ -729,12 +865,25 @@ impl<'o> Parser<'o> {
             } else {
                 self.record(&fields, &entry).map_err(DirectiveError::Here)
             };
+            // Every record the entry made (one, a `$GENERATE`'s many, even those before one of
+            // them failed) was written here; an `$INCLUDE`'s records placed themselves.
+            let made = self.builder.len();
+            if let Some(positions) = &mut self.positions {
+                positions.fill_to(made, label, fields[0].line, fields[0].column);
+            }
             match result {
                 Ok(()) => {}
                 Err(DirectiveError::Here(located)) => self.fail(at(located))?,
+                Err(DirectiveError::Stop(located)) => return Err(ParseFailure::Syntax(at(located))),
                 Err(DirectiveError::Nested(failure)) => match failure {
-                    ParseFailure::Syntax(error) => self.fail(error)?,
-                    io => return Err(io),
+                    // An included file that went over the zone's `$GENERATE` total stops the
+                    // includer too.
+                    ParseFailure::Syntax(error)
+                        if self.generated <= self.options.limits.max_generate_total =>
+                    {
+                        self.fail(error)?
+                    }
+                    failure => return Err(failure),
                 },
             }
         }
@@ -896,7 +1045,7 @@ impl<'o> Parser<'o> {
                 Ok(())
             }
             b"$INCLUDE" => self.include(fields, label, dir, depth),
-            b"$GENERATE" => self.generate(fields, entry).map_err(DirectiveError::Here),
+            b"$GENERATE" => self.generate(fields, entry, label),
             _ => Err(DirectiveError::Here((
                 0,
                 format!("unknown directive '{}'", String::from_utf8_lossy(fields[0].text)),
@@ -977,36 +1126,75 @@ impl<'o> Parser<'o> {
         result.map_err(DirectiveError::Nested)
     }
 
-    fn generate(&mut self, fields: &[Field<'_>], entry: &Entry) -> Result<(), Located> {
+    fn generate(
+        &mut self,
+        fields: &[Field<'_>],
+        entry: &Entry,
+        label: &Arc<str>,
+    ) -> Result<(), DirectiveError> {
         if fields.len() < 5 {
-            return Err((
+            return Err(DirectiveError::Here((
                 fields.len(),
                 "$GENERATE needs a range, an owner template, a type and an rdata template".into(),
-            ));
+            )));
         }
         let range = GenerateRange::parse(fields[1].text).map_err(|m| (1, format!("$GENERATE range: {m}")))?;
         let count = range.count();
-        if count > self.options.limits.max_generate {
-            return Err((
+        let limits = &self.options.limits;
+        if count > limits.max_generate {
+            return Err(DirectiveError::Here((
                 1,
                 format!(
                     "$GENERATE would make {count} records, over the limit of {}",
-                    self.options.limits.max_generate
+                    limits.max_generate
                 ),
-            ));
+            )));
         }
         let (header, rhs_at) = self.header(fields, 3)?;
         let rhs = &fields[rhs_at..];
         if rhs.is_empty() {
-            return Err((fields.len(), "$GENERATE needs an rdata template".into()));
+            return Err(DirectiveError::Here((
+                fields.len(),
+                "$GENERATE needs an rdata template".into(),
+            )));
         }
         if rhs.len() > 1 {
-            return Err((
+            return Err(DirectiveError::Here((
                 rhs_at + 1,
                 "$GENERATE takes the rdata template as one field (quote it if it has spaces)".into(),
-            ));
+            )));
         }
-        let template = rhs[0].text;
+        let limit = self.options.limits.max_generate_total;
+        self.generated += count;
+        self.generates.push(GenerateUse {
+            count,
+            errors_before: self.errors.len(),
+            file: label.clone(),
+            line: fields[1].line,
+            column: fields[1].column,
+        });
+        // Past the zone's total the parse stops, errors collected or not: the limit is there to
+        // bound memory, which carrying on would not.
+        if self.generated > limit {
+            return Err(DirectiveError::Stop((
+                1,
+                over_total_message(self.generated, limit),
+            )));
+        }
+        self.expand_generate(fields, entry, &range, header, rhs_at)
+            .map_err(DirectiveError::Here)
+    }
+
+    /// Makes the records of a `$GENERATE` whose fields have been read and allowed.
+    fn expand_generate(
+        &mut self,
+        fields: &[Field<'_>],
+        entry: &Entry,
+        range: &GenerateRange,
+        header: Header,
+        rhs_at: usize,
+    ) -> Result<(), Located> {
+        let template = fields[rhs_at].text;
         let lhs = fields[2].text;
         self.rely_on(Inherited::Origin);
         let saved_owner = self.owner.clone();
@@ -1035,7 +1223,11 @@ impl<'o> Parser<'o> {
 }
 
 enum DirectiveError {
+    /// A problem with this entry.
     Here(Located),
+    /// A problem with this entry that ends the parse even when errors are collected.
+    Stop(Located),
+    /// A failure inside an `$INCLUDE`d file.
     Nested(ParseFailure),
 }
 

@@ -51,9 +51,10 @@ fn source_from_py(source: &Bound<'_, PyAny>) -> PyResult<Source> {
     Ok(Source::Path(path))
 }
 
-/// Parses a zone from a path, zone text or bytes.
+/// Parses a zone from a path, zone text or bytes; with `check`, also checks its content the
+/// way BIND and Knot do once the syntax is clean.
 #[pyfunction]
-#[pyo3(signature = (source, origin=None, *, default_ttl=None, allow_include=false, collect_errors=false))]
+#[pyo3(signature = (source, origin=None, *, default_ttl=None, allow_include=false, collect_errors=false, check=false))]
 pub(crate) fn parse_zone(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
@@ -61,6 +62,7 @@ pub(crate) fn parse_zone(
     default_ttl: Option<u32>,
     allow_include: bool,
     collect_errors: bool,
+    check: bool,
 ) -> PyResult<PyZone> {
     let source = source_from_py(source)?;
     let options = ParseOptions {
@@ -68,6 +70,7 @@ pub(crate) fn parse_zone(
         default_ttl,
         allow_include,
         collect_errors,
+        check,
         ..ParseOptions::default()
     };
     let parsed = detach::compute(py, move || {
@@ -83,6 +86,7 @@ pub(crate) fn parse_zone(
     Ok(PyZone {
         records: Arc::new(parsed.records),
         errors: parsed.errors,
+        warnings: parsed.warnings,
         origin,
     })
 }
@@ -92,6 +96,7 @@ pub(crate) fn parse_zone(
 pub(crate) struct PyZone {
     records: Arc<RecordSet>,
     errors: Vec<ZoneError>,
+    warnings: Vec<ZoneError>,
     origin: Option<String>,
 }
 
@@ -106,6 +111,7 @@ impl PyZone {
         PyZone {
             records,
             errors: Vec::new(),
+            warnings: Vec::new(),
             origin: None,
         }
     }
@@ -114,6 +120,7 @@ impl PyZone {
         PyZone {
             records: Arc::new(records),
             errors: Vec::new(),
+            warnings: Vec::new(),
             origin: self.origin.clone(),
         }
     }
@@ -226,7 +233,8 @@ impl PyZone {
         self.origin.clone()
     }
 
-    /// Errors met while parsing with `collect_errors=True`, as `ZoneSyntaxError` instances.
+    /// Errors met while parsing with `collect_errors=True`, as `ZoneSyntaxError` instances:
+    /// the syntax errors, then, with `check=True`, what the zone check found wrong.
     #[getter]
     fn errors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let errors: Vec<Py<PyAny>> = self
@@ -235,6 +243,22 @@ impl PyZone {
             .map(|error| zone_error_to_py(py, error).into_value(py).into_any())
             .collect();
         PyList::new(py, errors)
+    }
+
+    /// What the zone check of `check=True` warns about, as dicts with `file`, `line`,
+    /// `column` and `message`.
+    #[getter]
+    fn warnings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let warnings = PyList::empty(py);
+        for warning in &self.warnings {
+            let dict = PyDict::new(py);
+            dict.set_item("file", warning.file.as_ref())?;
+            dict.set_item("line", warning.line)?;
+            dict.set_item("column", warning.column)?;
+            dict.set_item("message", warning.message.as_str())?;
+            warnings.append(dict)?;
+        }
+        Ok(warnings)
     }
 
     /// Every record as a list of `Record` objects.

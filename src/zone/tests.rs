@@ -157,6 +157,114 @@ fn generate_expands_and_is_capped() {
     assert!(err.message.contains("over the limit"), "{err}");
 }
 
+/// A zone of `filler` records around three `$GENERATE`s of 400 records each (the third on
+/// line `filler * 3 + 5`, its range at column 11), and options that allow 1000 in all.
+fn generating_zone(filler: usize) -> (String, ParseOptions) {
+    let mut text = String::from("$TTL 5\n$ORIGIN x.\n");
+    for directive in 0..3 {
+        for i in 0..filler {
+            text.push_str(&format!("f{directive}-{i} A 192.0.2.1\n"));
+        }
+        text.push_str(&format!("$GENERATE 1-400 g{directive}-$ A 10.0.0.1\n"));
+    }
+    let options = ParseOptions {
+        limits: Limits {
+            max_generate: 500,
+            max_generate_total: 1000,
+            ..Limits::default()
+        },
+        ..ParseOptions::default()
+    };
+    (text, options)
+}
+
+#[test]
+fn generate_is_capped_for_the_zone_as_a_whole() {
+    let (text, options) = generating_zone(2);
+    let expected = "t.zone:11:11: $GENERATE would take the records generated in this zone to 1200, over \
+                    the limit of 1000 for all $GENERATE directives together";
+    for collect_errors in [false, true] {
+        let options = ParseOptions {
+            collect_errors,
+            ..options.clone()
+        };
+        let failure = parse_bytes(text.as_bytes(), Arc::from("t.zone"), None, &options).unwrap_err();
+        assert_eq!(failure.to_string(), expected, "collecting: {collect_errors}");
+    }
+    // Two of them fit.
+    let two: String = text.lines().take(8).map(|line| format!("{line}\n")).collect();
+    let parsed = parse_bytes(two.as_bytes(), Arc::from("t.zone"), None, &options).unwrap();
+    assert_eq!(parsed.records.len(), 804);
+}
+
+#[test]
+fn generate_total_holds_across_parts() {
+    // Each directive in a part of its own: no part goes over the limit by itself.
+    let (text, options) = generating_zone(2000);
+    for parts in [1, 2, 3, 4, 7] {
+        let split = ParseOptions {
+            parallelism: Parallelism {
+                max_parts: Some(parts),
+                min_part_bytes: 1,
+            },
+            ..options.clone()
+        };
+        let failure = parse_bytes(text.as_bytes(), Arc::from("t.zone"), None, &split).unwrap_err();
+        assert!(
+            failure.to_string().starts_with(
+                "t.zone:6005:11: $GENERATE would take the records generated \
+                                             in this zone to 1200,"
+            ),
+            "{parts} parts: {failure}"
+        );
+    }
+    // Errors before the directive that goes over come first, as in one pass.
+    let mut text = text.replacen("f1-5 A 192.0.2.1", "f1-5 A 192.0.2.300", 1);
+    text = text.replacen("f2-7 A 192.0.2.1", "f2-7 A nope", 1);
+    for max_errors in [1, 2, 3] {
+        let options = ParseOptions {
+            collect_errors: true,
+            limits: Limits {
+                max_errors,
+                ..options.limits.clone()
+            },
+            ..options.clone()
+        };
+        assert_parts_agree(text.as_bytes(), &options, &[2, 3, 4, 7]);
+    }
+}
+
+#[test]
+fn generate_total_counts_included_files_and_stops_the_includer() {
+    let dir = std::env::temp_dir().join(format!("dnsmill-generate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("more.zone"), "$GENERATE 1-400 m$ A 10.0.0.1\n").unwrap();
+    std::fs::write(
+        dir.join("main.zone"),
+        "$TTL 5\n$ORIGIN x.\n$GENERATE 1-400 a$ A 10.0.0.1\n$GENERATE 1-400 b$ A 10.0.0.1\n\
+         $INCLUDE more.zone\nafter A 10.0.0.2\n",
+    )
+    .unwrap();
+    let options = ParseOptions {
+        allow_include: true,
+        collect_errors: true,
+        limits: Limits {
+            max_generate_total: 1000,
+            ..Limits::default()
+        },
+        ..ParseOptions::default()
+    };
+    let failure = parse_file(&dir.join("main.zone"), &options).unwrap_err();
+    assert!(
+        failure.to_string().ends_with(
+            "more.zone:1:11: $GENERATE would take the records generated in this zone to 1200, over the \
+             limit of 1000 for all $GENERATE directives together"
+        ),
+        "{failure}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn limits_reject_hostile_input_clearly() {
     let opts = ParseOptions {
@@ -201,13 +309,15 @@ fn written_zones_parse_back_to_the_same_records() {
     assert_eq!(a, b);
 }
 
-/// Records, errors and failure of a parse, as text, for comparing parses.
-fn outcome(bytes: &[u8], options: &ParseOptions) -> (Vec<String>, Vec<ZoneError>, Option<String>) {
+/// Records, errors, warnings and failure of a parse, as text, for comparing parses.
+fn outcome(bytes: &[u8], options: &ParseOptions) -> Outcome {
     match parse_bytes(bytes, Arc::from("t.zone"), None, options) {
-        Ok(parsed) => (lines(&parsed.records), parsed.errors, None),
-        Err(failure) => (Vec::new(), Vec::new(), Some(failure.to_string())),
+        Ok(parsed) => (lines(&parsed.records), parsed.errors, parsed.warnings, None),
+        Err(failure) => (Vec::new(), Vec::new(), Vec::new(), Some(failure.to_string())),
     }
 }
+
+type Outcome = (Vec<String>, Vec<ZoneError>, Vec<ZoneError>, Option<String>);
 
 /// Parsing in `parts` on several threads must give exactly what one pass gives.
 fn assert_parts_agree(bytes: &[u8], options: &ParseOptions, parts: &[usize]) {
@@ -237,9 +347,10 @@ fn parts_agree_with_one_pass() {
         ns A 192.0.2.1\nwww 60 A 192.0.2.2\n AAAA ::1\n$ORIGIN sub\nx TXT \"a ; b\" ( \"c\"\n)\n\
         y CNAME x\n$TTL 1h\n$origin other.example.\nz MX 10 mx\n\
         ; comment\nq ( A\n192.0.2.9 )\nr CH A 192.0.2.1\nbroken A 999.1.1.1\ns A 192.0.2.3\n";
-    for collect_errors in [false, true] {
+    for (collect_errors, check) in [(false, false), (true, false), (false, true), (true, true)] {
         let options = ParseOptions {
             collect_errors,
+            check,
             ..ParseOptions::default()
         };
         assert_parts_agree(zone.as_bytes(), &options, &[2, 3, 7]);
@@ -292,8 +403,11 @@ fn parse_anything(bytes: &[u8]) {
         let opts = ParseOptions {
             origin: Some("example.com.".into()),
             collect_errors,
+            // The zone check too, where it cannot cut the parse short.
+            check: collect_errors,
             limits: Limits {
                 max_generate: 1000,
+                max_generate_total: 3000,
                 ..Limits::default()
             },
             ..ParseOptions::default()
