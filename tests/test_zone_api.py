@@ -221,3 +221,18 @@ def test_write_takes_the_format_from_the_extension(tmp_path: Path) -> None:
     assert (tmp_path / "out.jsonl").read_text().startswith("{")
     assert (tmp_path / "forced.txt").read_text().startswith("{")
     assert parse_zone(tmp_path / "out.zone", "example.com").to_text() == zone.to_text()
+
+
+def test_generate_is_capped_per_zone_and_the_limits_can_be_changed() -> None:
+    """Three directives under the per-directive limit, over the zone's total together."""
+    text = "$ORIGIN example.\n$TTL 60\n" + "".join(f"$GENERATE 1-400 h{n}-$ A 192.0.2.1\n" for n in range(3))
+    assert len(dnsmill.parse_zone(text)) == 1200
+    with pytest.raises(dnsmill.ZoneSyntaxError, match="over the limit of 1000 for all \\$GENERATE") as raised:
+        dnsmill.parse_zone(text, limits={"max_generate_total": 1000})
+    assert (raised.value.line, raised.value.column) == (5, 11)
+    with pytest.raises(dnsmill.ZoneSyntaxError, match="over the limit of 100"):
+        dnsmill.parse_zone(text, limits={"max_generate": 100})
+    with pytest.raises(ValueError, match="unknown limit 'max_generated'"):
+        dnsmill.parse_zone(text, limits={"max_generated": 1})
+    with pytest.raises(ValueError, match=r"limits\['max_errors'\] must be at least 1, not 0"):
+        dnsmill.parse_zone(text, limits={"max_errors": 0})

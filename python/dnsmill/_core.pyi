@@ -75,9 +75,12 @@ def parse_zone(
     allow_include: bool = False,
     collect_errors: bool = False,
     check: bool = False,
+    limits: dict[str, int] | None = None,
 ) -> Zone:
     """Parse a zone from a path, zone text or bytes; with ``check``, also check its content the
-    way BIND and Knot do once the syntax is clean."""
+    way BIND and Knot do once the syntax is clean. ``limits`` changes the limits on hostile
+    input by name: max_line_len, max_entry_len, max_generate, max_generate_total,
+    max_include_depth, max_errors."""
 
 @final
 class Record:

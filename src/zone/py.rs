@@ -13,8 +13,9 @@ use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyCapsule, PyDict, PyList, PySlice, PyString};
 
-use super::{parse_bytes, parse_file, write_records, Format, ParseOptions, ParsedZone, ZoneError};
+use super::{parse_bytes, parse_file, write_records, Format, Limits, ParseOptions, ParsedZone, ZoneError};
 use crate::error::Error;
+use crate::py::arguments;
 use crate::py::arrow::{self as arrow_export, BATCH_ROWS};
 use crate::py::detach;
 use crate::py::errors::zone_error_to_py;
@@ -51,10 +52,36 @@ fn source_from_py(source: &Bound<'_, PyAny>) -> PyResult<Source> {
     Ok(Source::Path(path))
 }
 
+/// The parser's limits, with those named in `given` (a dict of limit name to number) changed.
+fn limits_from_py(given: Option<&Bound<'_, PyDict>>) -> PyResult<Limits> {
+    let mut limits = Limits::default();
+    for (key, value) in given.into_iter().flat_map(|dict| dict.iter()) {
+        let name: String = key.extract()?;
+        let wide: u64 = arguments::whole(&format!("limits['{name}']"), value.extract()?, 1, None)?;
+        match name.as_str() {
+            "max_line_len" => limits.max_line_len = usize::try_from(wide).unwrap_or(usize::MAX),
+            "max_entry_len" => limits.max_entry_len = usize::try_from(wide).unwrap_or(usize::MAX),
+            "max_generate" => limits.max_generate = wide,
+            "max_generate_total" => limits.max_generate_total = wide,
+            "max_include_depth" => limits.max_include_depth = u32::try_from(wide).unwrap_or(u32::MAX),
+            "max_errors" => limits.max_errors = usize::try_from(wide).unwrap_or(usize::MAX),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown limit '{other}' (max_line_len, max_entry_len, max_generate, \
+                     max_generate_total, max_include_depth, max_errors)"
+                )))
+            }
+        }
+    }
+    Ok(limits)
+}
+
 /// Parses a zone from a path, zone text or bytes; with `check`, also checks its content the
-/// way BIND and Knot do once the syntax is clean.
+/// way BIND and Knot do once the syntax is clean. `limits` changes the parser's limits on
+/// hostile input by name.
 #[pyfunction]
-#[pyo3(signature = (source, origin=None, *, default_ttl=None, allow_include=false, collect_errors=false, check=false))]
+#[pyo3(signature = (source, origin=None, *, default_ttl=None, allow_include=false, collect_errors=false, check=false, limits=None))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn parse_zone(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
@@ -63,6 +90,7 @@ pub(crate) fn parse_zone(
     allow_include: bool,
     collect_errors: bool,
     check: bool,
+    limits: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyZone> {
     let source = source_from_py(source)?;
     let options = ParseOptions {
@@ -71,6 +99,7 @@ pub(crate) fn parse_zone(
         allow_include,
         collect_errors,
         check,
+        limits: limits_from_py(limits)?,
         ..ParseOptions::default()
     };
     let parsed = detach::compute(py, move || {
