@@ -2,7 +2,9 @@
 
 Each test opens ``open_queue(queue_url, name)``, a queue of its own. A test of an optional
 capability checks the implementation's ``capabilities`` first; a test of leases (SQLite's way
-of finding dead consumers) runs where the URL takes a ``lease``.
+of finding dead consumers) runs where the URL takes a ``lease``. RabbitMQ runs as two
+implementations, quorum and classic queues (they count deliveries differently), in a virtual
+host of the session's own; the tests after the contract are RabbitMQ's own.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Coroutine
+from collections import Counter
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aio_pika
+import brokers
 import dnsmill.queues.sqlite as sqlite_queue
 import pytest
 from dnsmill import QueueError
@@ -34,13 +39,24 @@ T = TypeVar("T")
 
 # A broker-backed implementation joins here, its fixture branch giving its URL (the test's
 # unique name keeps its queues apart from other tests').
-IMPLEMENTATIONS = ["sqlite"]
+IMPLEMENTATIONS = ["sqlite", "amqp-quorum", "amqp-classic"]
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[str]:
+    """The URL of a RabbitMQ virtual host for this session (made once: rabbitmqctl is slow)."""
+    with brokers.rabbitmq_vhost() as url:
+        yield url
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path / 'queue.db'}"
+    if request.param == "amqp-quorum":
+        return str(request.getfixturevalue("rabbitmq"))  # quorum is the default
+    if request.param == "amqp-classic":
+        return f"{request.getfixturevalue('rabbitmq')}?queue_type=classic"
     raise AssertionError(f"no URL for {request.param}")
 
 
@@ -54,7 +70,10 @@ def has_leases(url: str) -> bool:
 
 
 def with_options(url: str, **options: object) -> str:
-    query = "&".join(f"{key}={value}" for key, value in options.items())
+    return with_query(url, "&".join(f"{key}={value}" for key, value in options.items()))
+
+
+def with_query(url: str, query: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
@@ -190,6 +209,11 @@ def test_a_dead_lettered_message_keeps_its_body_and_reason_and_never_comes_back(
                 (dead,) = await queue.dead_letters()
                 assert (dead.body, dead.reason) == (b"{not json", "not JSON: line 1 column 2")
                 assert (dead.message_id, dead.deliveries) == (delivery.message_id, 1)
+                assert abs(dead.failed_at - time.time()) < 60
+                # Reading them leaves them there.
+                assert await queue.dead_letters() == [dead]
+                if "depth" in queue.capabilities:
+                    assert (await queue.depth()).dead == 1
             else:
                 with pytest.raises(QueueUnsupportedError):
                     await queue.dead_letters()
@@ -228,11 +252,32 @@ def test_the_delivery_limit_moves_a_message_to_dead_letters(queue_url: str, name
     asyncio.run(main())
 
 
+def test_deliveries_that_end_without_a_settle_count_toward_the_delivery_limit(
+    queue_url: str, name: str
+) -> None:
+    """A message whose every consumer dies before settling it (it crashes them, say) ends in
+    the dead letters too."""
+
+    async def main() -> None:
+        async with open_queue(with_options(queue_url, delivery_limit=2), name) as queue:
+            await queue.put(b"crashes its consumer")
+            for redeliveries in (0, 1):
+                async with queue.consume() as consumer:  # closed holding it, as by a crash
+                    assert (await take(consumer)).redeliveries == redeliveries
+            async with queue.consume() as consumer:
+                assert await consumer.get(timeout=0.5) is None
+            if "dead_letters" in queue.capabilities:
+                (dead,) = await queue.dead_letters()
+                assert (dead.body, dead.deliveries) == (b"crashes its consumer", 2)
+                assert "delivery limit 2" in dead.reason
+
+    asyncio.run(main())
+
+
 def test_two_consumers_never_hold_the_same_message(queue_url: str, name: str) -> None:
     async def main() -> None:
         # Two queue objects, as two processes would have.
         async with open_queue(queue_url, name) as one, open_queue(queue_url, name) as two:
-            await one.put_many([str(n) for n in range(30)])
 
             async def hold_all(consumer: Consumer) -> list[Delivery]:
                 held = []
@@ -242,6 +287,10 @@ def test_two_consumers_never_hold_the_same_message(queue_url: str, name: str) ->
                 return held
 
             async with one.consume(prefetch=30) as first, two.consume(prefetch=30) as second:
+                # Both consuming before the messages come: a broker pushes what is waiting to
+                # the first consumer up to its prefetch.
+                assert await asyncio.gather(first.get(timeout=0.3), second.get(timeout=0.3)) == [None, None]
+                await one.put_many([str(n) for n in range(30)])
                 by_first, by_second = await asyncio.gather(hold_all(first), hold_all(second))
                 assert by_first and by_second
                 ids_first = {d.message_id for d in by_first}
@@ -440,7 +489,7 @@ def test_bad_options_are_refused_naming_the_option(queue_url: str, name: str) ->
     with pytest.raises(QueueError, match="unknown option 'colour'"):
         open_queue(queue_url, name, colour="blue")
     with pytest.raises(QueueError, match="malformed query"):
-        open_queue(f"{queue_url}?delivery_limit", name)
+        open_queue(with_query(queue_url, "delivery_limit"), name)
     queue = open_queue(queue_url, name)
     with pytest.raises(QueueError, match="prefetch"):
         queue.consume(prefetch=0)
@@ -532,7 +581,9 @@ def test_a_settle_after_the_message_went_to_another_consumer_raises_and_changes_
     queue_url: str, name: str
 ) -> None:
     if not has_leases(queue_url):
-        pytest.skip("only a queue with leases can give a held message to another consumer")
+        # RabbitMQ gives a held message to another consumer only once its consumer's channel
+        # closed: test_the_broker_closing_connections_loses_nothing_and_doubles_nothing.
+        pytest.skip("only a queue with leases gives a live consumer's message to another consumer")
     taken, acked_late = threading.Event(), threading.Event()
 
     async def other_consumer() -> int:
@@ -668,3 +719,219 @@ def test_kill_9_in_the_middle_of_puts_and_acks_neither_loses_nor_duplicates(
     assert not acked & set(remaining)
     seen = sorted(acked | set(remaining))
     assert seen == list(range(len(seen)))
+
+
+# RabbitMQ's own tests.
+
+
+def test_amqp_urls_and_options_are_checked_before_connecting() -> None:
+    for bad, match in (
+        ("amqp://", "needs a host"),
+        ("amqp:///vhost", "needs a host"),
+        ("amqp://127.0.0.1:port/v", "malformed"),
+        ("amqp://127.0.0.1/v?queue_type=stream", "queue_type must be quorum or classic"),
+        ("amqp://127.0.0.1/v?cafile=/etc/ca.pem", "need an amqps:// URL"),
+        ("amqp://127.0.0.1/v?reconnect_interval=0", "reconnect_interval"),
+        ("amqp://127.0.0.1/v?timeout=inf", "timeout"),
+        ("amqp://127.0.0.1/v?lease=5", r"unknown option 'lease' for amqp queues \(known: .*queue_type"),
+    ):
+        with pytest.raises(QueueError, match=match):
+            open_queue(bad)
+    with pytest.raises(QueueError, match="queue name"):
+        open_queue("amqp://127.0.0.1/v", "amq.reserved")
+    with pytest.raises(QueueError, match="queue name"):
+        open_queue("amqp://127.0.0.1/v", "x" * 250)
+    queue = open_queue("amqps://worker:hunter2@rabbit.example:5671/dns?cafile=/etc/ca.pem&delivery_limit=3")
+    assert (queue.url, queue.delivery_limit) == ("amqps://worker:***@rabbit.example:5671/dns", 3)
+    assert queue.capabilities == {"depth", "dead_letters", "delay"}
+
+
+def test_an_unreachable_broker_is_a_connection_error_naming_the_url_without_password() -> None:
+    async def main() -> None:
+        queue = open_queue("amqp://worker:hunter2@127.0.0.1:1/dns", "domains")
+        with pytest.raises(
+            QueueConnectionError, match=r"amqp://worker:\*\*\*@127\.0\.0\.1:1/dns: cannot connect"
+        ) as raised:
+            await queue.open()
+        assert raised.value.kind == "transient"
+        assert "hunter2" not in str(raised.value)
+        with pytest.raises(QueueConnectionError):
+            await queue.put(b"job")
+
+    asyncio.run(main())
+
+
+def test_a_vhost_the_user_may_not_use_is_a_connection_error(rabbitmq: str) -> None:
+    async def main() -> None:
+        queue = open_queue(f"{rabbitmq.rsplit('/', 1)[0]}/no-such-vhost-{uuid.uuid4().hex[:8]}")
+        with pytest.raises(
+            QueueConnectionError, match=r"no-such-vhost.*cannot connect.*refused to open virtual host"
+        ):
+            await queue.open()
+
+    asyncio.run(main())
+
+
+def test_the_queues_dnsmill_creates_are_durable_and_quorum_unless_classic_is_asked(
+    rabbitmq: str, name: str
+) -> None:
+    async def redeclare(queue: str, queue_type: str, **arguments: str) -> None:
+        # Succeeds only if the queue is durable, of that type and has those arguments.
+        connection = await aio_pika.connect(rabbitmq)
+        async with connection:
+            channel = await connection.channel()
+            arguments = {"x-queue-type": queue_type, **arguments}
+            await channel.declare_queue(queue, durable=True, arguments=arguments)
+
+    async def main() -> None:
+        for url, queue_type in (
+            (rabbitmq, "quorum"),
+            (with_options(rabbitmq, queue_type="classic"), "classic"),
+        ):
+            queue_name = f"{name}-{queue_type}"
+            async with open_queue(url, queue_name) as queue, queue.consume() as consumer:
+                await redeclare(queue_name, queue_type)
+                other = "classic" if queue_type == "quorum" else "quorum"
+                with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
+                    await redeclare(queue_name, other)
+                await queue.put(b"job")
+                await (await take(consumer)).nack(delay=30)
+                # The delay queues, each sending what expires back to the queue.
+                assert (await queue.depth()).delayed == 1
+                back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue_name}
+                if queue_type == "quorum":
+                    back |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+                for level in (1, 32, 32768):
+                    await redeclare(f"{queue_name}.delay.{level}s", queue_type, **back)
+                # A queue deleted under dnsmill: what is put is returned as unroutable, not lost.
+                connection = await aio_pika.connect(rabbitmq)
+                async with connection:
+                    await (await connection.channel()).queue_delete(queue_name)
+                with pytest.raises(QueueError, match=r"0 of 1 messages put.*unroutable"):
+                    await queue.put(b"lost?")
+
+    asyncio.run(main())
+
+
+def test_an_existing_classic_queue_is_used_as_it_is(rabbitmq: str, name: str) -> None:
+    """The way existing tools make ``dns_records``: a durable classic queue without arguments,
+    with messages put without ids. dnsmill (quorum by default) neither declares it again nor
+    needs arguments on it, and dead-lettering, delays and the delivery limit work."""
+
+    async def declare_and_put_as_another_tool(bodies: list[bytes]) -> None:
+        connection = await aio_pika.connect(rabbitmq)
+        async with connection:
+            channel = await connection.channel()
+            await channel.declare_queue(name, durable=True)
+            for body in bodies:
+                await channel.default_exchange.publish(aio_pika.Message(body), routing_key=name)
+
+    async def still_a_plain_classic_queue() -> None:
+        # A declare with other arguments than the queue's fails with PRECONDITION_FAILED; with
+        # the same ones it changes nothing.
+        connection = await aio_pika.connect(rabbitmq)
+        async with connection:
+            channel = await connection.channel()
+            await channel.declare_queue(name, durable=True)
+            with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
+                await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+
+    async def main() -> None:
+        await declare_and_put_as_another_tool([b"broken", b"later", b"crashes", b"fine"])
+        async with open_queue(with_options(rabbitmq, delivery_limit=2), name) as queue:
+            async with queue.consume(prefetch=4) as consumer:
+                broken, later, crashes, fine = [await take(consumer) for _ in range(4)]
+                assert [d.redeliveries for d in (broken, later, crashes, fine)] == [0, 0, 0, 0]
+                await broken.dead_letter("not a batch")
+                await later.nack(delay=0.3, reason="server busy")
+                await fine.ack()
+            # Closed holding `crashes`: returned, then counted on the classic queue.
+            async with queue.consume(prefetch=2) as consumer:
+                returned = [await take(consumer, timeout=3) for _ in range(2)]
+                by_body = {d.body: d for d in returned}
+                assert by_body[b"later"].message_id == later.message_id
+                assert by_body[b"crashes"].message_id == crashes.message_id
+                assert (by_body[b"later"].redeliveries, by_body[b"crashes"].redeliveries) == (1, 1)
+                await by_body[b"later"].ack()
+            # `crashes` is back a third time: over the limit of 2, it goes to the dead letters.
+            async with queue.consume() as consumer:
+                assert await consumer.get(timeout=0.5) is None
+            dead = {letter.body: letter for letter in await queue.dead_letters()}
+            assert dead[b"broken"].reason == "not a batch"
+            assert dead[b"broken"].message_id == broken.message_id
+            assert (dead[b"crashes"].deliveries, "delivery limit 2" in dead[b"crashes"].reason) == (2, True)
+            depth = await queue.depth()
+            assert (depth.pending, depth.dead) == (0, 2)
+        await still_a_plain_classic_queue()
+
+    asyncio.run(main())
+
+
+def test_the_broker_closing_connections_loses_nothing_and_doubles_nothing(rabbitmq: str, name: str) -> None:
+    """The broker closes every connection while a consumer holds deliveries and a publisher is
+    in the middle of a put_many: the consumer reconnects and carries on, what it held comes
+    back redelivered, and every put_many either completes or raises. Counted end to end."""
+    url = with_options(rabbitmq, reconnect_interval=0.2)
+
+    async def main() -> None:
+        async with open_queue(url, name) as publishing, open_queue(url, name) as consuming:
+            await publishing.put_many([f"held-{n}" for n in range(5)])
+            consumer = consuming.consume(prefetch=100)
+            held = [await take(consumer) for _ in range(5)]
+            pages: dict[int, str] = {}
+            stop = asyncio.Event()
+
+            async def publish() -> None:
+                page = 0
+                while not stop.is_set():
+                    pages[page] = "putting"
+                    try:
+                        await publishing.put_many([f"page-{page}-{n}" for n in range(100)])
+                        pages[page] = "put"
+                    except QueueConnectionError:
+                        pages[page] = "raised"
+                    page += 1
+
+            publisher = asyncio.create_task(publish())
+            await asyncio.sleep(0.1)
+            closed = await asyncio.to_thread(
+                brokers.rabbitmqctl, "close_all_connections", "-p", brokers.vhost_of(rabbitmq), "test"
+            )
+            assert closed.returncode == 0, closed.stderr
+            # The publisher carries on once it has reconnected.
+            closed_at = len(pages)
+            deadline = time.monotonic() + 15
+            while sum(1 for page in range(closed_at, len(pages)) if pages[page] == "put") < 3:
+                assert time.monotonic() < deadline, f"the publisher did not recover: {pages}"
+                await asyncio.sleep(0.05)
+            stop.set()
+            await publisher
+            assert set(pages.values()) <= {"put", "raised"}
+            for delivery in held:
+                with pytest.raises(QueueError, match="channel it came on"):
+                    await delivery.ack()
+                assert delivery.settled
+
+            seen: Counter[str] = Counter()
+            redelivered = {}
+            while (delivery := await consumer.get(timeout=2)) is not None:
+                body = delivery.body.decode()
+                seen[body] += 1
+                if body.startswith("held-"):
+                    redelivered[body] = delivery.redeliveries
+                await delivery.ack()
+            await consumer.close()
+
+            assert max(seen.values()) == 1, "a message was delivered twice"
+            assert redelivered.keys() == {f"held-{n}" for n in range(5)}
+            assert all(redeliveries >= 1 for redeliveries in redelivered.values())
+            for page, outcome in pages.items():
+                arrived = sum(seen[f"page-{page}-{n}"] for n in range(100))
+                if outcome == "put":
+                    assert arrived == 100, f"page {page} was put, but {arrived} of its messages arrived"
+            assert set(seen) <= {f"held-{n}" for n in range(5)} | {
+                f"page-{page}-{n}" for page in pages for n in range(100)
+            }
+            assert (await consuming.depth()).pending == 0
+
+    asyncio.run(main())

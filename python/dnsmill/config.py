@@ -221,7 +221,8 @@ class Settings(BaseSettings):
 
     #: The store: sqlite://relative.db or sqlite:///abs/path.db, postgresql://..., mysql://...
     db: str = "sqlite://dnsmill.db"
-    #: The queue between publisher and workers: sqlite://relative.db or sqlite:///abs/path.db.
+    #: The queue between publisher and workers: sqlite://relative.db, sqlite:///abs/path.db, or
+    #: RabbitMQ at amqp://user:pass@host:5672/vhost (amqps:// for TLS).
     queue: str = "sqlite://dnsmill-queue.db"
     #: Serve Prometheus metrics on this port (None: not at all).
     metrics_port: int | None = Field(None, ge=1, le=65535)

@@ -32,7 +32,10 @@ DB_URL_HELP = (
 )
 CONFIG_HELP = "YAML settings file (default: $DNSMILL_CONFIG)."
 METRICS_HELP = "Serve Prometheus metrics on this port (127.0.0.1)."
-QUEUE_HELP = "Work queue URL: sqlite:///abs/path.db or sqlite://relative.db."
+QUEUE_HELP = (
+    "Work queue URL: sqlite:///abs/path.db or sqlite://relative.db, or RabbitMQ: "
+    "amqp://user:pass@host:port/vhost (amqps:// for TLS), options in the query (?queue_type=classic)."
+)
 NS_HELP = (
     "Nameservers, comma-separated: IP, IP:PORT, [IPv6]:PORT, HOST[:PORT], or a file of them one "
     "per line (resolv.conf 'nameserver' lines too). Default: /etc/resolv.conf."

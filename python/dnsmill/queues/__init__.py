@@ -2,7 +2,8 @@
 
 ``open_queue(url, name)`` picks the implementation by the URL's scheme. ``sqlite:///path.db``
 is the embedded default, a durable queue in one SQLite file that the processes of a machine
-share. Options go in the URL's query or as keyword arguments::
+share; ``amqp://user:pass@host:port/vhost`` (``amqps://`` for TLS) is a RabbitMQ queue (see
+:mod:`dnsmill.queues.amqp`). Options go in the URL's query or as keyword arguments::
 
     queue = open_queue("sqlite:///var/lib/dnsmill/queue.db?delivery_limit=3", "domains")
     async with queue:
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from dnsmill._core import QueueError
+from dnsmill.queues.amqp import AmqpQueue
 from dnsmill.queues.base import (
     CAPABILITIES,
     DEFAULT_DELIVERY_LIMIT,
@@ -40,6 +42,7 @@ from dnsmill.queues.sqlite import SqliteQueue
 __all__ = [
     "CAPABILITIES",
     "DEFAULT_DELIVERY_LIMIT",
+    "AmqpQueue",
     "Consumer",
     "DeadLetter",
     "Delivery",
@@ -76,8 +79,9 @@ def open_queue(url: str, name: str = "domains", **options: Any) -> Queue:
     """The queue ``name`` at ``url``, not connected yet (it connects on first use, or at
     ``await queue.open()``).
 
-    ``sqlite:///abs/path.db`` or ``sqlite://relative.db``; options in the query
-    (``?delivery_limit=3&lease=10``) or as keyword arguments, which win. Raises
+    ``sqlite:///abs/path.db`` or ``sqlite://relative.db``, ``amqp://user:pass@host:port/vhost``
+    or ``amqps://...``; options in the query (``?delivery_limit=3&lease=10``) or as keyword
+    arguments, which win. Raises
     :class:`~dnsmill.QueueError` for an unknown scheme, an unknown option or a bad value.
     """
     public = redact_url(url)
@@ -152,3 +156,5 @@ def _convert(public: str, key: str, value: str, default: object) -> object:
 
 
 register("sqlite", SqliteQueue.from_url)
+register("amqp", AmqpQueue.from_url)
+register("amqps", AmqpQueue.from_url)
