@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use data_encoding::{Encoding, Specification};
 
 use super::name;
+use super::rtype::RecordType;
 pub(crate) use super::text::push_ascii;
 
 /// One whitespace-separated field of a record, as the lexer found it.
@@ -58,6 +59,15 @@ impl<'f, 'a> Fields<'f, 'a> {
         }
     }
 
+    /// An error located at the next field, which has not been read.
+    #[cold]
+    pub fn error_at_next(&self, message: impl Into<String>) -> FieldError {
+        FieldError {
+            index: self.next,
+            message: message.into(),
+        }
+    }
+
     /// Whether every field has been read.
     pub fn is_empty(&self) -> bool {
         self.next >= self.fields.len()
@@ -96,22 +106,33 @@ impl<'f, 'a> Fields<'f, 'a> {
     pub fn finish(&self) -> Result<(), FieldError> {
         match self.fields.get(self.next) {
             None => Ok(()),
-            Some(extra) => Err(FieldError {
-                index: self.next,
-                message: format!("unexpected extra field '{}'", String::from_utf8_lossy(extra.text)),
-            }),
+            Some(extra) => Err(self.error_at_next(format!(
+                "unexpected extra field '{}'",
+                String::from_utf8_lossy(extra.text)
+            ))),
         }
     }
 
     /// A decimal number that must fit in `max`.
     pub fn number(&mut self, what: &str, max: u64) -> Result<u64, FieldError> {
         let text = self.word(what)?;
-        parse_decimal(text, max).ok_or_else(|| {
-            self.error_here(format!(
-                "{what} must be a number from 0 to {max}, not '{}'",
-                String::from_utf8_lossy(text)
-            ))
-        })
+        parse_decimal(text, max)
+            .ok_or_else(|| self.error_here(must_be(what, &format!("a number from 0 to {max}"), text)))
+    }
+
+    /// A record type, by mnemonic or as `TYPEnnn`.
+    pub fn record_type(&mut self, what: &str) -> Result<RecordType, FieldError> {
+        let text = self.word(what)?;
+        RecordType::from_text(text).ok_or_else(|| self.error_here(bad(what, text)))
+    }
+
+    /// A DNSSEC algorithm, by number or mnemonic, appended to `wire`.
+    pub fn algorithm(&mut self, wire: &mut Vec<u8>) -> Result<u8, FieldError> {
+        let text = self.word("algorithm")?;
+        let code = lookup_code(text, ALGORITHMS, u64::from(u8::MAX))
+            .ok_or_else(|| self.error_here(bad("algorithm", text)))? as u8;
+        wire.push(code);
+        Ok(code)
     }
 
     /// A `u8` field appended to `wire`.
@@ -197,6 +218,36 @@ impl<'f, 'a> Fields<'f, 'a> {
 pub(crate) fn bad(what: &str, text: &[u8]) -> String {
     format!("bad {what} '{}'", String::from_utf8_lossy(text))
 }
+
+/// "`what` must be `rule`, not 'text'", for a field that breaks a rule it can be told in words.
+#[cold]
+pub(crate) fn must_be(what: &str, rule: &str, text: &[u8]) -> String {
+    format!("{what} must be {rule}, not '{}'", String::from_utf8_lossy(text))
+}
+
+/// DNSSEC algorithm numbers with the mnemonics BIND prints (first) and accepts.
+pub(crate) const ALGORITHMS: &[(&str, u64)] = &[
+    ("RSAMD5", 1),
+    ("DH", 2),
+    ("DSA", 3),
+    ("ECC", 4),
+    ("RSASHA1", 5),
+    ("NSEC3DSA", 6),
+    ("DSA-NSEC3-SHA1", 6),
+    ("NSEC3RSASHA1", 7),
+    ("RSASHA1-NSEC3-SHA1", 7),
+    ("RSASHA256", 8),
+    ("RSASHA512", 10),
+    ("ECCGOST", 12),
+    ("ECC-GOST", 12),
+    ("ECDSAP256SHA256", 13),
+    ("ECDSAP384SHA384", 14),
+    ("ED25519", 15),
+    ("ED448", 16),
+    ("INDIRECT", 252),
+    ("PRIVATEDNS", 253),
+    ("PRIVATEOID", 254),
+];
 
 /// A decimal number no larger than `max`, or one of the mnemonics in `table`
 /// (case-insensitive).

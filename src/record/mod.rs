@@ -5,8 +5,10 @@
 //! million records are a handful of allocations, cheap to filter and to hand across threads.
 
 pub mod address;
+mod bitmaps;
 pub mod fields;
-mod layouts;
+mod hip_ilnp;
+mod legacy_rdata;
 pub mod name;
 pub mod rdata;
 pub mod rtype;

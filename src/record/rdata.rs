@@ -5,11 +5,13 @@
 //! `192.0.2.1` become the same bytes, and the same bytes always print the same way.
 
 use super::address::{parse_ipv4, parse_ipv6, push_ipv4, push_ipv6};
+use super::bitmaps::{self, format_type_bitmap, parse_type_bitmap};
 use super::fields::{
-    bad, decode_into, lookup_code, parse_decimal, parse_signature_time, push_quoted, push_signature_time,
-    unescape_into, Field, FieldError, Fields, BASE32HEX, BASE64, HEX,
+    bad, decode_into, lookup_code, must_be, parse_decimal, parse_signature_time, push_quoted,
+    push_signature_time, unescape_into, Field, FieldError, Fields, ALGORITHMS, BASE32HEX, BASE64, HEX,
 };
-use super::layouts;
+use super::hip_ilnp;
+use super::legacy_rdata;
 use super::name::{parse_name, write_name};
 use super::rtype::{RecordClass, RecordType};
 use super::svcb;
@@ -27,6 +29,12 @@ pub fn parse_rdata(
     origin: Option<&[u8]>,
     wire: &mut Vec<u8>,
 ) -> Result<(), FieldError> {
+    if rtype.is_meta() {
+        return Err(FieldError {
+            index: 0,
+            message: meta_type_misuse(rtype),
+        });
+    }
     let start = wire.len();
     let generic = matches!(fields.first(), Some(f) if f.text == b"\\#" && !f.quoted);
     if generic {
@@ -46,8 +54,8 @@ pub fn parse_rdata(
     } else {
         return Err(FieldError {
             index: 0,
-            message: if rtype.is_generic_only() {
-                format!("{rtype} has no presentation format: write its rdata in the generic form '\\# length hex'")
+            message: if let Some(reason) = generic_only_reason(rtype) {
+                reason
             } else if rtype.mnemonic().is_some() {
                 format!("{rtype} in class {class} must use the generic form '\\# length hex'")
             } else {
@@ -67,6 +75,30 @@ pub fn parse_rdata(
     Ok(())
 }
 
+/// Why a record of a named type is only read in the generic form, for those that are.
+#[cold]
+fn generic_only_reason(rtype: RecordType) -> Option<String> {
+    let name = rtype.mnemonic()?;
+    match rtype {
+        // RFC 2874 3.1 and the draft defining CLA and IPN give these a presentation format;
+        // it is dnsmill, and the parsers its output is for, that do not read it.
+        RecordType::A6 | RecordType::CLA | RecordType::IPN => Some(format!(
+            "dnsmill reads {name} only in the generic form (\\# length hex)"
+        )),
+        _ if rtype.is_generic_only() => Some(format!(
+            "{name} has no presentation format: write its rdata in the generic form '\\# length hex'"
+        )),
+        _ => None,
+    }
+}
+
+/// Why a record cannot have a meta type as its own type.
+#[cold]
+fn meta_type_misuse(rtype: RecordType) -> String {
+    let name = rtype.mnemonic().unwrap_or("this type");
+    format!("invalid use of a meta type: {name} ({rtype}) appears in type bitmaps, never as a record's type")
+}
+
 /// Appends the canonical presentation text of wire rdata.
 pub fn format_rdata(
     rtype: RecordType,
@@ -74,6 +106,9 @@ pub fn format_rdata(
     wire: &[u8],
     out: &mut String,
 ) -> Result<(), String> {
+    if rtype.is_meta() {
+        return Err(meta_type_misuse(rtype));
+    }
     if is_known(rtype, class) {
         let start = out.len();
         format_known(rtype, wire, out).inspect_err(|_| out.truncate(start))
@@ -87,6 +122,7 @@ pub fn format_rdata(
 fn is_known(rtype: RecordType, class: RecordClass) -> bool {
     rtype.mnemonic().is_some()
         && !rtype.is_generic_only()
+        && !rtype.is_meta()
         && (class == RecordClass::IN || !rtype.is_class_specific())
 }
 
@@ -175,7 +211,7 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             } else {
                 "locator"
             };
-            layouts::parse_ilnp64(f, what, wire)?;
+            hip_ilnp::parse_ilnp64(f, what, wire)?;
         }
         RecordType::L32 => {
             f.u16("preference", wire)?;
@@ -201,7 +237,7 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
         RecordType::X25 => {
             let start = wire.len();
             f.char_string("PSDN address", wire)?;
-            layouts::check_psdn_address(&wire[start + 1..]).map_err(|m| f.error_here(m))?;
+            legacy_rdata::check_psdn_address(&wire[start + 1..]).map_err(|m| f.error_here(m))?;
         }
         RecordType::ISDN => {
             f.char_string("ISDN address", wire)?;
@@ -209,7 +245,7 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
                 f.char_string("subaddress", wire)?;
             }
         }
-        RecordType::GPOS => layouts::parse_gpos(f, wire)?,
+        RecordType::GPOS => legacy_rdata::parse_gpos(f, wire)?,
         RecordType::RP => {
             f.name("mailbox name", wire)?;
             f.name("TXT name", wire)?;
@@ -222,9 +258,9 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             f.name("previous name", wire)?;
             f.name("next name", wire)?;
         }
-        RecordType::WKS => layouts::parse_wks(f, wire)?,
-        RecordType::NSAP => layouts::parse_nsap(f, wire)?,
-        RecordType::ATMA => layouts::parse_atma(f, wire)?,
+        RecordType::WKS => bitmaps::parse_wks(f, wire)?,
+        RecordType::NSAP => legacy_rdata::parse_nsap(f, wire)?,
+        RecordType::ATMA => legacy_rdata::parse_atma(f, wire)?,
         RecordType::EID => {
             f.encoded_rest("endpoint identifier (hex)", &HEX, wire)?;
         }
@@ -252,13 +288,13 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
                 .ok_or_else(|| f.error_here(bad("certificate type", text)))?;
             wire.extend_from_slice(&(cert_type as u16).to_be_bytes());
             f.u16("key tag", wire)?;
-            algorithm(f, wire)?;
+            f.algorithm(wire)?;
             f.encoded_rest("certificate (base64)", &BASE64, wire)?;
         }
         RecordType::APL => parse_apl(f, wire)?,
         RecordType::DS | RecordType::CDS | RecordType::DLV | RecordType::TA => {
             f.u16("key tag", wire)?;
-            algorithm(f, wire)?;
+            f.algorithm(wire)?;
             let text = f.word("digest type")?;
             let digest_type = lookup_code(text, DIGEST_TYPES, u64::from(u8::MAX))
                 .ok_or_else(|| f.error_here(bad("digest type", text)))? as u8;
@@ -286,11 +322,9 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             parse_gateway(f, "relay", relay_type, wire)?;
         }
         RecordType::RRSIG | RecordType::SIG => {
-            let text = f.word("type covered")?;
-            let covered =
-                RecordType::from_text(text).ok_or_else(|| f.error_here(bad("type covered", text)))?;
+            let covered = f.record_type("type covered")?;
             wire.extend_from_slice(&covered.0.to_be_bytes());
-            algorithm(f, wire)?;
+            f.algorithm(wire)?;
             f.u8("labels", wire)?;
             f.u32("original TTL", wire)?;
             for what in ["signature expiration", "signature inception"] {
@@ -308,38 +342,22 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
         }
         RecordType::NXT => {
             f.name("next domain name", wire)?;
-            layouts::parse_nxt_bitmap(f, wire)?;
+            bitmaps::parse_nxt_bitmap(f, wire)?;
         }
         RecordType::DNSKEY | RecordType::CDNSKEY | RecordType::RKEY => {
-            f.u16("flags", wire)?;
+            let flags = f.u16("flags", wire)?;
+            if rtype == RecordType::RKEY {
+                check_rkey_flags(flags).map_err(|m| f.error_here(m))?;
+            }
             f.u8("protocol", wire)?;
-            algorithm(f, wire)?;
+            f.algorithm(wire)?;
             f.encoded_rest("public key (base64)", &BASE64, wire)?;
         }
-        RecordType::KEY => {
-            let flags = layouts::parse_key_flags(f, wire)?;
-            let text = f.word("protocol")?;
-            let protocol = lookup_code(text, layouts::KEY_PROTOCOLS, u64::from(u8::MAX))
-                .ok_or_else(|| f.error_here(bad("protocol", text)))?;
-            wire.push(protocol as u8);
-            algorithm(f, wire)?;
-            // RFC 2535 3.1.2: with both NOKEY bits set, nothing follows the algorithm.
-            if flags & layouts::KEY_NOKEY == layouts::KEY_NOKEY {
-                if let Some(extra) = f.peek() {
-                    f.next_field("public key")?;
-                    return Err(f.error_here(format!(
-                        "a KEY whose flags say NOKEY holds no key, yet '{}' follows",
-                        String::from_utf8_lossy(extra.text)
-                    )));
-                }
-            } else {
-                f.encoded_rest("public key (base64)", &BASE64, wire)?;
-            }
-        }
+        RecordType::KEY => legacy_rdata::parse_key(f, wire)?,
         RecordType::DHCID | RecordType::OPENPGPKEY | RecordType::HHIT | RecordType::BRID => {
             f.encoded_rest("data (base64)", &BASE64, wire)?;
         }
-        RecordType::HIP => layouts::parse_hip(f, wire)?,
+        RecordType::HIP => hip_ilnp::parse_hip(f, wire)?,
         RecordType::SINK => {
             f.u8("meaning", wire)?;
             f.u8("coding", wire)?;
@@ -394,9 +412,8 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             svcb::parse_params(f, wire)?;
         }
         RecordType::DSYNC => {
-            let text = f.word("type")?;
-            let covered = RecordType::from_text(text).ok_or_else(|| f.error_here(bad("type", text)))?;
-            wire.extend_from_slice(&covered.0.to_be_bytes());
+            let rrtype = f.record_type("RRtype")?;
+            wire.extend_from_slice(&rrtype.0.to_be_bytes());
             let text = f.word("scheme")?;
             let scheme = lookup_code(text, DSYNC_SCHEMES, u64::from(u8::MAX))
                 .ok_or_else(|| f.error_here(bad("scheme", text)))?;
@@ -420,9 +437,10 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             let octets = if rtype == RecordType::EUI48 { 6 } else { 8 };
             let text = f.word("address")?;
             parse_eui(text, octets, wire).ok_or_else(|| {
-                f.error_here(format!(
-                    "address must be {octets} hex pairs joined by '-', not '{}'",
-                    String::from_utf8_lossy(text)
+                f.error_here(must_be(
+                    "address",
+                    &format!("{octets} hex pairs joined by '-'"),
+                    text,
                 ))
             })?;
         }
@@ -440,10 +458,7 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
             f.u8("flags", wire)?;
             let tag = f.word("tag")?;
             if tag.is_empty() || tag.len() > 255 || !tag.iter().all(u8::is_ascii_alphanumeric) {
-                return Err(f.error_here(format!(
-                    "tag must be 1 to 255 letters and digits, not '{}'",
-                    String::from_utf8_lossy(tag)
-                )));
+                return Err(f.error_here(must_be("tag", "1 to 255 letters and digits", tag)));
             }
             wire.push(tag.len() as u8);
             wire.extend_from_slice(tag);
@@ -454,30 +469,6 @@ fn parse_known(rtype: RecordType, f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) ->
     }
     Ok(())
 }
-
-/// DNSSEC algorithm numbers with the mnemonics BIND prints (first) and accepts.
-const ALGORITHMS: &[(&str, u64)] = &[
-    ("RSAMD5", 1),
-    ("DH", 2),
-    ("DSA", 3),
-    ("ECC", 4),
-    ("RSASHA1", 5),
-    ("NSEC3DSA", 6),
-    ("DSA-NSEC3-SHA1", 6),
-    ("NSEC3RSASHA1", 7),
-    ("RSASHA1-NSEC3-SHA1", 7),
-    ("RSASHA256", 8),
-    ("RSASHA512", 10),
-    ("ECCGOST", 12),
-    ("ECC-GOST", 12),
-    ("ECDSAP256SHA256", 13),
-    ("ECDSAP384SHA384", 14),
-    ("ED25519", 15),
-    ("ED448", 16),
-    ("INDIRECT", 252),
-    ("PRIVATEDNS", 253),
-    ("PRIVATEOID", 254),
-];
 
 const DIGEST_TYPES: &[(&str, u64)] = &[("SHA-1", 1), ("SHA-256", 2), ("GOST", 3), ("SHA-384", 4)];
 
@@ -501,12 +492,12 @@ fn mnemonic_of(code: u64, table: &[(&'static str, u64)]) -> Option<&'static str>
     table.iter().find(|&&(_, c)| c == code).map(|&(name, _)| name)
 }
 
-fn algorithm(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<u8, FieldError> {
-    let text = f.word("algorithm")?;
-    let code = lookup_code(text, ALGORITHMS, u64::from(u8::MAX))
-        .ok_or_else(|| f.error_here(bad("algorithm", text)))? as u8;
-    wire.push(code);
-    Ok(code)
+/// No RKEY flag is defined (draft-reid-dnsext-rkey), and BIND refuses any that is set.
+fn check_rkey_flags(flags: u16) -> Result<(), String> {
+    if flags != 0 {
+        return Err(format!("RKEY flags must be 0, not {flags}"));
+    }
+    Ok(())
 }
 
 /// The IPSECKEY gateway and the AMTRELAY relay (`what`): nothing (written `.`), an IPv4 or
@@ -590,33 +581,6 @@ fn parse_salt(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldErr
     Ok(())
 }
 
-fn parse_type_bitmap(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldError> {
-    let mut types = Vec::new();
-    while !f.is_empty() {
-        let text = f.word("type")?;
-        let rtype = RecordType::from_text(text).ok_or_else(|| f.error_here(bad("type in bitmap", text)))?;
-        types.push(rtype.0);
-    }
-    types.sort_unstable();
-    types.dedup();
-    let mut index = 0;
-    while index < types.len() {
-        let window = (types[index] >> 8) as u8;
-        let mut bitmap = [0u8; 32];
-        let mut used = 0;
-        while index < types.len() && (types[index] >> 8) as u8 == window {
-            let low = (types[index] & 0xff) as usize;
-            bitmap[low / 8] |= 0x80 >> (low % 8);
-            used = low / 8 + 1;
-            index += 1;
-        }
-        wire.push(window);
-        wire.push(used as u8);
-        wire.extend_from_slice(&bitmap[..used]);
-    }
-    Ok(())
-}
-
 fn parse_eui(text: &[u8], octets: usize, wire: &mut Vec<u8>) -> Option<()> {
     if text.len() != octets * 3 - 1 {
         return None;
@@ -635,12 +599,8 @@ fn parse_eui(text: &[u8], octets: usize, wire: &mut Vec<u8>) -> Option<()> {
 fn parse_apl(f: &mut Fields<'_, '_>, wire: &mut Vec<u8>) -> Result<(), FieldError> {
     while !f.is_empty() {
         let text = f.word("APL item")?;
-        let item = apl_item(text).ok_or_else(|| {
-            f.error_here(format!(
-                "APL item must be [!]family:address/prefix, not '{}'",
-                String::from_utf8_lossy(text)
-            ))
-        })?;
+        let item = apl_item(text)
+            .ok_or_else(|| f.error_here(must_be("APL item", "[!]family:address/prefix", text)))?;
         wire.extend_from_slice(&item.0.to_be_bytes());
         wire.push(item.1);
         let mut address = item.3;
@@ -829,7 +789,7 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
         RecordType::NID | RecordType::L64 => {
             push_num(out, r.u16()?);
             out.push(' ');
-            layouts::format_ilnp64(&mut r, out)?;
+            hip_ilnp::format_ilnp64(&mut r, out)?;
         }
         RecordType::L32 => {
             push_num(out, r.u16()?);
@@ -855,7 +815,7 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
         }
         RecordType::X25 => {
             let address = r.char_string()?;
-            layouts::check_psdn_address(address)?;
+            legacy_rdata::check_psdn_address(address)?;
             push_quoted(address, out);
         }
         RecordType::ISDN => {
@@ -865,15 +825,15 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
                 push_quoted(r.char_string()?, out);
             }
         }
-        RecordType::GPOS => layouts::format_gpos(&mut r, out)?,
+        RecordType::GPOS => legacy_rdata::format_gpos(&mut r, out)?,
         RecordType::RP | RecordType::MINFO | RecordType::TALINK => {
             write_name(r.name()?, out);
             out.push(' ');
             write_name(r.name()?, out);
         }
-        RecordType::WKS => layouts::format_wks(&mut r, out)?,
-        RecordType::NSAP => layouts::format_nsap(&mut r, out)?,
-        RecordType::ATMA => layouts::format_atma(&mut r, out)?,
+        RecordType::WKS => bitmaps::format_wks(&mut r, out)?,
+        RecordType::NSAP => legacy_rdata::format_nsap(&mut r, out)?,
+        RecordType::ATMA => legacy_rdata::format_atma(&mut r, out)?,
         RecordType::EID | RecordType::NIMLOC => push_hex(r.rest(), out)?,
         RecordType::LOC => format_loc(&mut r, out)?,
         RecordType::SRV => {
@@ -949,29 +909,21 @@ fn format_known(rtype: RecordType, wire: &[u8], out: &mut String) -> Result<(), 
         }
         RecordType::NXT => {
             write_name(r.name()?, out);
-            layouts::format_nxt_bitmap(r.rest(), out)?;
+            bitmaps::format_nxt_bitmap(r.rest(), out)?;
         }
         RecordType::DNSKEY | RecordType::CDNSKEY | RecordType::RKEY => {
-            let _ = write!(out, "{} {} {} ", r.u16()?, r.u8()?, r.u8()?);
+            let flags = r.u16()?;
+            if rtype == RecordType::RKEY {
+                check_rkey_flags(flags)?;
+            }
+            let _ = write!(out, "{flags} {} {} ", r.u8()?, r.u8()?);
             push_base64(r.rest(), out)?;
         }
-        RecordType::KEY => {
-            let flags = r.u16()?;
-            let _ = write!(out, "{flags} {} {}", r.u8()?, r.u8()?);
-            let key = r.rest();
-            if flags & layouts::KEY_NOKEY == layouts::KEY_NOKEY {
-                if !key.is_empty() {
-                    return Err("KEY flags say NOKEY, yet a key follows".into());
-                }
-            } else {
-                out.push(' ');
-                push_base64(key, out)?;
-            }
-        }
+        RecordType::KEY => legacy_rdata::format_key(&mut r, out)?,
         RecordType::DHCID | RecordType::OPENPGPKEY | RecordType::HHIT | RecordType::BRID => {
             push_base64(r.rest(), out)?
         }
-        RecordType::HIP => layouts::format_hip(&mut r, out)?,
+        RecordType::HIP => hip_ilnp::format_hip(&mut r, out)?,
         RecordType::SINK => {
             let _ = write!(out, "{} {} {}", r.u8()?, r.u8()?, r.u8()?);
             let data = r.rest();
@@ -1097,31 +1049,6 @@ fn push_salt(salt: &[u8], out: &mut String) {
     }
 }
 
-fn format_type_bitmap(mut bitmap: &[u8], out: &mut String) -> Result<(), String> {
-    let mut last_window: Option<u8> = None;
-    while !bitmap.is_empty() {
-        let [window, len, ..] = *bitmap else {
-            return Err("truncated type bitmap".into());
-        };
-        let len = usize::from(len);
-        if last_window.is_some_and(|last| window <= last) || len == 0 || len > 32 || bitmap.len() < 2 + len {
-            return Err("malformed type bitmap".into());
-        }
-        last_window = Some(window);
-        for (byte_index, &byte) in bitmap[2..2 + len].iter().enumerate() {
-            for bit in 0..8 {
-                if byte & (0x80 >> bit) != 0 {
-                    let code = u16::from(window) << 8 | (byte_index * 8 + bit) as u16;
-                    out.push(' ');
-                    push_num(out, RecordType(code));
-                }
-            }
-        }
-        bitmap = &bitmap[2 + len..];
-    }
-    Ok(())
-}
-
 fn format_apl(r: &mut WireReader<'_>, out: &mut String) -> Result<(), String> {
     let mut first = true;
     while !r.is_empty() {
@@ -1173,7 +1100,11 @@ fn format_loc(r: &mut WireReader<'_>, out: &mut String) -> Result<(), String> {
         return Err("LOC coordinates out of range".into());
     }
     for size in sizes {
-        if size >> 4 > 9 || size & 0x0f > 9 {
+        // A size is a mantissa and a power of ten, each 0 to 9. A zero mantissa is zero
+        // whatever the power, and the text has one way to write it, so only 0x00 stands for
+        // it; BIND refuses the others too.
+        let (mantissa, exponent) = (size >> 4, size & 0x0f);
+        if mantissa > 9 || exponent > 9 || (mantissa == 0 && exponent != 0) {
             return Err("bad LOC size or precision".into());
         }
     }
@@ -1292,15 +1223,20 @@ mod tests {
             let quoted = bytes[i] == b'"';
             let start = if quoted { i + 1 } else { i };
             let mut j = start;
+            // As in the zone lexer, a quote inside an unquoted field opens a quoted part that
+            // stays in the field (`key="a b"`).
+            let mut inside_quotes = false;
             while j < bytes.len()
                 && (if quoted {
                     bytes[j] != b'"'
                 } else {
-                    bytes[j] != b' '
+                    inside_quotes || bytes[j] != b' '
                 })
             {
                 if bytes[j] == b'\\' {
                     j += 1;
+                } else if !quoted && bytes[j] == b'"' {
+                    inside_quotes = !inside_quotes;
                 }
                 j += 1;
             }
@@ -1376,11 +1312,7 @@ mod tests {
             ("TYPE62347", "\\# 0", "\\# 0"),
         ];
         for (rtype, input, expected) in cases {
-            assert_eq!(
-                canonical(rtype, input).as_deref(),
-                Ok(expected),
-                "{rtype} {input}"
-            );
+            assert_canonical_fixed_point(rtype, input, expected);
         }
     }
 
@@ -1402,6 +1334,11 @@ mod tests {
             ("TYPE999", "abc", "generic form"),
             ("EUI48", "00-00-5e-00-53", "6 hex pairs"),
             ("LOC", "91 0 0 N 0 E 0m", "latitude"),
+            (
+                "LOC",
+                "\\# 16 00 01 16 13 8B3CF018 810CBCE0 009895B8",
+                "not valid LOC: bad LOC size or precision",
+            ),
         ];
         for (rtype, input, expected) in cases {
             let err = canonical(rtype, input).unwrap_err();
@@ -1492,10 +1429,7 @@ mod tests {
             (
                 "ATMA",
                 "39.246F.000E7C9C0312.0001.0001.000012345678.00",
-                "39246f000e7c9c031200010001000012345678 00"
-                    .split(' ')
-                    .collect::<String>()
-                    .leak(),
+                "39246f000e7c9c03120001000100001234567800",
             ),
             ("SINK", "1 0 0", "1 0 0"),
             ("SINK", "1 2 3 AwEA AQ==", "1 2 3 AwEAAQ=="),
@@ -1566,18 +1500,36 @@ mod tests {
                 "60485 5 SHA-1 2bb183af5f22588179a53b0a98631fad1a292118",
                 "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
             ),
-            // Bitmaps name every registered type, hyphenated mnemonics included.
+            // Bitmaps name every registered type, hyphenated mnemonics included; those that
+            // other parsers do not know yet are printed TYPEnnn.
             (
                 "NSEC",
-                "a.example.com. A nsap-ptr GPOS DLV TA WALLET NXNAME MINFO TYPE54",
-                "a.example.com. A MINFO NSAP-PTR GPOS TYPE54 NXNAME WALLET TA DLV",
+                "a.example.com. A nsap-ptr GPOS DLV TA WALLET NXNAME MINFO TYPE54 ipn CLA",
+                "a.example.com. A MINFO NSAP-PTR GPOS TYPE54 TYPE128 WALLET TYPE263 TYPE264 TA DLV",
             ),
+            (
+                "NSEC3",
+                "1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR NXNAME CLA",
+                "1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR TYPE128 TYPE263",
+            ),
+            ("CSYNC", "1 0 IPN", "1 0 TYPE264"),
+            (
+                "RRSIG",
+                "CLA 8 2 3600 20240101000000 20231201000000 1 x. AQ==",
+                "TYPE263 8 2 3600 20240101000000 20231201000000 1 x. AQ==",
+            ),
+            (
+                "SIG",
+                "IPN 8 2 3600 20240101000000 20231201000000 1 x. AQ==",
+                "TYPE264 8 2 3600 20240101000000 20231201000000 1 x. AQ==",
+            ),
+            ("DSYNC", "CLA 1 53 x.", "TYPE263 NOTIFY 53 x."),
             ("CSYNC", "66 3 A NS X25 L64", "66 3 A NS X25 L64"),
             // Known types written generically give the same text as written normally.
             ("X25", "\\# 5 0431323334", "\"1234\""),
             ("RT", "\\# 5 000A 01 78 00", "10 x."),
             ("AMTRELAY", "\\# 6 0A81 CB00710F", "10 1 1 203.0.113.15"),
-            ("WKS", "\\# 7 C0000201 06 0000", "192.0.2.1 6"),
+            ("WKS", "\\# 7 C0000201 06 0004", "192.0.2.1 6 13"),
             // Types with no presentation format stay generic.
             ("NULL", "\\# 3 010203", "\\# 3 010203"),
             (
@@ -1585,23 +1537,33 @@ mod tests {
                 "\\# 17 00 20010db8000000000000000000000001",
                 "\\# 17 0020010DB8000000000000000000000001",
             ),
-            ("NXNAME", "\\# 0", "\\# 0"),
             ("UINFO", "\\# 2 6869", "\\# 2 6869"),
             ("IPN", "\\# 8 00000000000004D2", "\\# 8 00000000000004D2"),
+            ("CLA", "\\# 2 6869", "\\# 2 6869"),
         ];
         for &(rtype, input, expected) in cases {
-            assert_eq!(
-                canonical(rtype, input).as_deref(),
-                Ok(expected),
-                "{rtype} {input}"
-            );
-            // The canonical text is a fixed point.
-            assert_eq!(
-                canonical(rtype, expected).as_deref(),
-                Ok(expected),
-                "{rtype} {expected}"
-            );
+            assert_canonical_fixed_point(rtype, input, expected);
         }
+    }
+
+    /// `input` prints as `expected`, which prints as itself and is the same wire rdata as
+    /// `input`: one wire form has one text, and that text reads back as the wire form.
+    fn assert_canonical_fixed_point(rtype: &str, input: &str, expected: &str) {
+        assert_eq!(
+            canonical(rtype, input).as_deref(),
+            Ok(expected),
+            "{rtype} {input}"
+        );
+        assert_eq!(
+            canonical(rtype, expected).as_deref(),
+            Ok(expected),
+            "{rtype} {expected}"
+        );
+        assert_eq!(
+            HEX.encode(&wire_of(rtype, expected)),
+            HEX.encode(&wire_of(rtype, input)),
+            "{rtype} {input} and its canonical text {expected} differ on the wire"
+        );
     }
 
     #[test]
@@ -1819,7 +1781,8 @@ mod tests {
                 "not valid HIP: HIP record without a HIT or a public key",
             ),
             ("TALINK", "a.", "missing next name"),
-            ("DSYNC", "BOGUS NOTIFY 1 x.", "bad type 'BOGUS'"),
+            ("DSYNC", "BOGUS NOTIFY 1 x.", "bad RRtype 'BOGUS'"),
+            ("DSYNC", "", "missing RRtype"),
             ("DSYNC", "CDS PUSH 1 x.", "bad scheme 'PUSH'"),
             ("DSYNC", "CDS 1 65536 x.", "port must be a number from 0 to 65535"),
             (
@@ -1858,10 +1821,68 @@ mod tests {
             ("TA", "1 5 1 00", "digest is 1 bytes, the digest type needs 20"),
             ("DLV", "1 5 SHA-512 00", "bad digest type 'SHA-512'"),
             ("RKEY", "0 3 8", "missing public key (base64)"),
+            ("RKEY", "256 3 8 AwEAAQ==", "RKEY flags must be 0, not 256"),
+            ("RKEY", "1 3 8", "RKEY flags must be 0, not 1"),
+            (
+                "RKEY",
+                "\\# 8 0100 03 08 03010001",
+                "not valid RKEY: RKEY flags must be 0, not 256",
+            ),
+            // A bitmap's last byte has a bit set, or the text could not say how long it is.
+            (
+                "WKS",
+                "\\# 7 C0000201 06 0000",
+                "not valid WKS: WKS bitmap has trailing zero bytes",
+            ),
+            (
+                "WKS",
+                "\\# 7 C0000201 06 4000",
+                "not valid WKS: WKS bitmap has trailing zero bytes",
+            ),
+            (
+                "NXT",
+                "\\# 4 01 78 00 00",
+                "not valid NXT: NXT bitmap has trailing zero bytes",
+            ),
+            (
+                "NXT",
+                "\\# 5 01 78 00 40 00",
+                "not valid NXT: NXT bitmap has trailing zero bytes",
+            ),
+            (
+                "NSEC",
+                "\\# 7 01 78 00 00 02 4000",
+                "not valid NSEC: type bitmap has trailing zero bytes",
+            ),
+            (
+                "NSEC",
+                "\\# 5 01 78 00 00 00",
+                "not valid NSEC: type bitmap window 0 is 0 bytes long",
+            ),
+            (
+                "NSEC",
+                "\\# 9 01 78 00 01 01 40 00 01 40",
+                "not valid NSEC: type bitmap windows are out of order",
+            ),
+            (
+                "CSYNC",
+                "\\# 9 00000001 0000 00 03 40",
+                "not valid CSYNC: truncated type bitmap",
+            ),
             ("WALLET", "", "missing text"),
             ("NULL", "010203", "NULL has no presentation format"),
-            ("A6", "0 2001:db8::1", "A6 has no presentation format"),
-            ("NXNAME", "", "NXNAME has no presentation format"),
+            (
+                "A6",
+                "0 2001:db8::1",
+                "dnsmill reads A6 only in the generic form (\\# length hex)",
+            ),
+            ("CLA", "1 2", "dnsmill reads CLA only in the generic form"),
+            ("IPN", "1234", "dnsmill reads IPN only in the generic form"),
+            ("UINFO", "x", "UINFO has no presentation format"),
+            // NXNAME is a meta type: named in bitmaps, never a record's own type.
+            ("NXNAME", "", "invalid use of a meta type: NXNAME (TYPE128)"),
+            ("NXNAME", "\\# 0", "invalid use of a meta type"),
+            ("TYPE128", "\\# 0", "invalid use of a meta type"),
         ];
         for (rtype, input, expected) in cases {
             let err = canonical(rtype, input).unwrap_err();
@@ -1874,7 +1895,7 @@ mod tests {
         let junk: Vec<u8> = (0..64u8).collect();
         let named = (0..=u16::MAX).map(RecordType).filter(|t| t.mnemonic().is_some());
         for rtype in named {
-            let generic = rtype.is_generic_only();
+            let generic = rtype.is_generic_only() || rtype.is_meta();
             assert_eq!(is_known(rtype, RecordClass::IN), !generic, "{rtype}");
             // Errors are fine here; a type listed as known without a parser or a formatter
             // would panic.
@@ -1890,6 +1911,186 @@ mod tests {
                 let _ = format_rdata(rtype, RecordClass::IN, wire, &mut String::new());
             }
         }
+    }
+
+    #[test]
+    fn meta_types_are_no_record_type_in_either_direction() {
+        let mut out = String::new();
+        let err = format_rdata(RecordType::NXNAME, RecordClass::IN, &[], &mut out).unwrap_err();
+        assert!(err.contains("invalid use of a meta type"), "{err}");
+        assert_eq!(out, "");
+        assert_eq!(
+            canonical("NSEC", "x. A NXNAME").as_deref(),
+            Ok("x. A TYPE128"),
+            "bitmaps still name it"
+        );
+    }
+
+    /// One record of every type that has a presentation format.
+    const SAMPLES: &[(&str, &str)] = &[
+        ("A", "192.0.2.1"),
+        ("NS", "ns.x."),
+        ("MD", "m.x."),
+        ("MF", "m.x."),
+        ("CNAME", "c.x."),
+        ("SOA", "ns.x. host.x. 1 2 3 4 5"),
+        ("MB", "m.x."),
+        ("MG", "m.x."),
+        ("MR", "m.x."),
+        ("WKS", "192.0.2.1 6 21 25 80"),
+        ("PTR", "p.x."),
+        ("HINFO", "cpu os"),
+        ("MINFO", "r.x. e.x."),
+        ("MX", "10 mx.x."),
+        ("TXT", "a \"b c\" \"\""),
+        ("RP", "m.x. t.x."),
+        ("AFSDB", "1 a.x."),
+        ("X25", "311061700956"),
+        ("ISDN", "150862028003217 004"),
+        ("RT", "2 relay.x."),
+        ("NSAP", "0x47000580"),
+        ("NSAP-PTR", "n.x."),
+        (
+            "SIG",
+            "NXT 1 3 3600 20240101000000 20231201000000 12345 x. AwEAAQ==",
+        ),
+        ("KEY", "256 3 8 AwEAAQ=="),
+        ("KEY", "49152 3 8"),
+        ("PX", "50 it. admd.c-it."),
+        ("GPOS", "-32.6882 116.8652 10.0"),
+        ("AAAA", "2001:db8::1"),
+        ("LOC", "52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m"),
+        ("NXT", "n.x. A MX SIG NXT"),
+        ("EID", "0123456789abcdef"),
+        ("NIMLOC", "3245ab"),
+        ("SRV", "1 2 3 t.x."),
+        ("ATMA", "+358400123456"),
+        ("ATMA", "39246f000e7c9c03120001"),
+        ("NAPTR", "100 10 S SIP+D2U \"!^.*$!sip:x@x!\" _sip._udp.x."),
+        ("KX", "10 kx.x."),
+        ("CERT", "PKIX 65535 RSASHA256 aGVsbG8="),
+        ("DNAME", "d.x."),
+        ("SINK", "1 2 3 AwEAAQ=="),
+        ("APL", "1:192.168.32.0/21 !1:192.168.38.0/28 2:ff00::/8"),
+        ("DS", "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118"),
+        ("SSHFP", "1 1 0123456789abcdef"),
+        ("IPSECKEY", "10 1 2 192.0.2.38 AQNRU3mG"),
+        ("IPSECKEY", "10 3 2 gw.x. AQNRU3mG"),
+        (
+            "RRSIG",
+            "A 8 3 3600 20240101000000 20231201000000 12345 x. AwEAAQ==",
+        ),
+        ("NSEC", "n.x. A NS SOA RRSIG TYPE1234"),
+        ("DNSKEY", "257 3 8 AwEAAQ=="),
+        ("DHCID", "AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA="),
+        (
+            "NSEC3",
+            "1 1 12 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A RRSIG",
+        ),
+        ("NSEC3PARAM", "1 0 12 AABBCCDD"),
+        ("TLSA", "3 1 1 0123456789abcdef"),
+        ("SMIMEA", "3 1 1 0123456789abcdef"),
+        ("HIP", "2 200100107B1A74DF365639CC39F1D578 AwEAAQ== rvs.x."),
+        ("NINFO", "a b"),
+        ("RKEY", "0 3 8 AwEAAQ=="),
+        ("TALINK", "p.x. n.x."),
+        ("CDS", "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118"),
+        ("CDNSKEY", "257 3 8 AwEAAQ=="),
+        ("OPENPGPKEY", "aGVsbG8gd29ybGQ="),
+        ("CSYNC", "66 3 A NS AAAA"),
+        (
+            "ZONEMD",
+            "1 1 1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f",
+        ),
+        ("SVCB", "1 s.x. alpn=h2,h3 port=8443"),
+        ("HTTPS", "0 h.x."),
+        ("DSYNC", "CDS NOTIFY 5359 s.x."),
+        ("HHIT", "AwEAAQ=="),
+        ("BRID", "AwEAAQ=="),
+        ("SPF", "\"v=spf1 -all\""),
+        ("NID", "10 0014:4fff:ff20:ee64"),
+        ("L32", "10 10.1.2.0"),
+        ("L64", "10 2001:0db8:1140:1000"),
+        ("LP", "10 l.x."),
+        ("EUI48", "00-00-5e-00-53-2a"),
+        ("EUI64", "00-00-5e-ef-10-00-00-2a"),
+        ("URI", "10 1 \"ftp://ftp1.example.com/public\""),
+        ("CAA", "0 issue \"ca.example.net\""),
+        ("AVC", "\"app-name:WOLFGANG\""),
+        ("DOA", "0 1 2 \"a/b\" AQI="),
+        ("AMTRELAY", "128 1 3 amt.x."),
+        ("AMTRELAY", "10 0 2 2001:db8::15"),
+        ("RESINFO", "qnamemin exterr=15"),
+        ("WALLET", "BTC bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"),
+        ("TA", "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118"),
+        ("DLV", "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118"),
+    ];
+
+    /// Whether `reread` is `wire` with the names lowercased: equal, except where `wire` has an
+    /// ASCII capital and `reread` the same letter in lowercase (names are lowercased as they
+    /// are read; no other byte is).
+    fn same_but_for_case(wire: &[u8], reread: &[u8]) -> bool {
+        wire.len() == reread.len()
+            && wire
+                .iter()
+                .zip(reread)
+                .all(|(&a, &b)| a == b || (a.is_ascii_uppercase() && a.to_ascii_lowercase() == b))
+    }
+
+    /// Variants of a valid wire form: cut short, lengthened, and with each byte changed.
+    fn variants(wire: &[u8]) -> Vec<Vec<u8>> {
+        let mut variants = vec![wire.to_vec()];
+        for cut in 0..wire.len() {
+            variants.push(wire[..cut].to_vec());
+        }
+        for tail in [&[0u8][..], &[1], &[0, 0], &[0x80], &[1, 0]] {
+            variants.push([wire, tail].concat());
+        }
+        for at in 0..wire.len() {
+            for byte in [0, 1, 0x40, 0x80, 0xff, wire[at] ^ 1, wire[at].wrapping_add(0x20)] {
+                let mut changed = wire.to_vec();
+                changed[at] = byte;
+                variants.push(changed);
+            }
+        }
+        variants
+    }
+
+    #[test]
+    fn every_wire_form_dnsmill_prints_reads_back_as_itself() {
+        let sampled: std::collections::HashSet<RecordType> = SAMPLES
+            .iter()
+            .map(|&(rtype, _)| RecordType::from_text(rtype.as_bytes()).expect("test uses a valid type"))
+            .collect();
+        let unsampled: Vec<String> = (0..=u16::MAX)
+            .map(RecordType)
+            .filter(|&rtype| is_known(rtype, RecordClass::IN) && !sampled.contains(&rtype))
+            .map(|rtype| rtype.to_string())
+            .collect();
+        assert!(unsampled.is_empty(), "no sample of {unsampled:?}");
+        let mut checked = 0;
+        let mut failures = Vec::new();
+        for &(name, text) in SAMPLES {
+            let rtype = RecordType::from_text(name.as_bytes()).expect("test uses a valid type");
+            for wire in variants(&wire_of(name, text)) {
+                let mut printed = String::new();
+                if format_rdata(rtype, RecordClass::IN, &wire, &mut printed).is_err() {
+                    continue;
+                }
+                let mut reread = Vec::new();
+                let parsed = parse_rdata(rtype, RecordClass::IN, &split_fields(&printed), None, &mut reread);
+                if !(parsed.is_ok() && same_but_for_case(&wire, &reread)) {
+                    failures.push(format!(
+                        "{name} {} prints as '{printed}', which reads back as {:?}",
+                        HEX.encode(&wire),
+                        parsed.map(|()| HEX.encode(&reread)),
+                    ));
+                }
+                checked += 1;
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(checked > 1000, "only {checked} wire forms printed");
     }
 
     #[test]

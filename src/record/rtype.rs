@@ -1,10 +1,10 @@
 //! Record type and class codes and their mnemonics.
 //!
 //! The table names every data type of the IANA registry, and NXNAME, the one meta type that
-//! NSEC type bitmaps name (RFC 9824). The other meta and query types (OPT, TKEY, TSIG, IXFR,
-//! AXFR, MAILB, MAILA, ANY) are not record types and have no entry. Types outside the table
-//! are still first-class: they are written `TYPEnnn` and carry their rdata in the RFC 3597
-//! generic form.
+//! NSEC type bitmaps name (RFC 9824); no record has it as its own type. The other meta and
+//! query types (OPT, TKEY, TSIG, IXFR, AXFR, MAILB, MAILA, ANY) are not record types and have
+//! no entry. Types outside the table are still first-class: they are written `TYPEnnn` and
+//! carry their rdata in the RFC 3597 generic form.
 
 use std::fmt;
 
@@ -13,17 +13,32 @@ use std::fmt;
 pub struct RecordType(pub u16);
 
 macro_rules! record_types {
-    ($($name:ident = $code:literal, $text:literal;)*) => {
+    (@printed $text:literal) => {
+        Some($text)
+    };
+    (@printed $text:literal, input_only) => {
+        None
+    };
+    ($($name:ident = $code:literal, $text:literal $(, $input_only:ident)?;)*) => {
         impl RecordType {
             $(
                 #[allow(missing_docs)]
                 pub const $name: RecordType = RecordType($code);
             )*
 
-            /// The mnemonic of a known type, `None` for others.
+            /// The mnemonic of a known type, the one read on input; `None` for others.
             pub fn mnemonic(self) -> Option<&'static str> {
                 match self.0 {
                     $($code => Some($text),)*
+                    _ => None,
+                }
+            }
+
+            /// The mnemonic dnsmill prints: that of a known type, unless the type is marked
+            /// `input_only`.
+            fn printed_mnemonic(self) -> Option<&'static str> {
+                match self.0 {
+                    $($code => record_types!(@printed $text $(, $input_only)?),)*
                     _ => None,
                 }
             }
@@ -53,6 +68,12 @@ macro_rules! record_types {
     };
 }
 
+// Types marked `input_only` are read by mnemonic but printed `TYPEnnn`, in the type column and
+// wherever rdata names a type (type bitmaps, the type an RRSIG or SIG covers, DSYNC's RRtype).
+// Their mnemonics are newer than the parsers dnsmill's output is meant for: BIND 9.18 reads
+// none of the three ("unknown class/type"), dnspython reads neither CLA nor IPN, so canonical
+// text naming them would not load there. `TYPEnnn` (RFC 3597 5) loads everywhere, and reads
+// back here as the same type.
 record_types! {
     A = 1, "A";
     NS = 2, "NS";
@@ -131,7 +152,7 @@ record_types! {
     LP = 107, "LP";
     EUI48 = 108, "EUI48";
     EUI64 = 109, "EUI64";
-    NXNAME = 128, "NXNAME";
+    NXNAME = 128, "NXNAME", input_only;
     URI = 256, "URI";
     CAA = 257, "CAA";
     AVC = 258, "AVC";
@@ -139,8 +160,8 @@ record_types! {
     AMTRELAY = 260, "AMTRELAY";
     RESINFO = 261, "RESINFO";
     WALLET = 262, "WALLET";
-    CLA = 263, "CLA";
-    IPN = 264, "IPN";
+    CLA = 263, "CLA", input_only;
+    IPN = 264, "IPN", input_only;
     TA = 32768, "TA";
     DLV = 32769, "DLV";
 }
@@ -204,9 +225,7 @@ impl RecordType {
     /// - UINFO, UID, GID and UNSPEC are reserved codes without a specification; BIND knows
     ///   their names and reads their rdata only in generic form;
     /// - CLA and IPN are defined by an Internet-Draft whose text form BIND, Knot and dnspython
-    ///   do not read yet;
-    /// - NXNAME (RFC 9824) is a meta type: it is named in NSEC type bitmaps, and records of it
-    ///   carry no data.
+    ///   do not read yet.
     pub fn is_generic_only(self) -> bool {
         matches!(
             self,
@@ -218,14 +237,19 @@ impl RecordType {
                 | RecordType::UNSPEC
                 | RecordType::CLA
                 | RecordType::IPN
-                | RecordType::NXNAME
         )
+    }
+
+    /// Meta types that have a mnemonic: they are named in type bitmaps, but no record has one
+    /// as its own type. NXNAME (RFC 9824) is the only one.
+    pub fn is_meta(self) -> bool {
+        self == RecordType::NXNAME
     }
 }
 
 impl fmt::Display for RecordType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.mnemonic() {
+        match self.printed_mnemonic() {
             Some(text) => f.write_str(text),
             None => write!(f, "TYPE{}", self.0),
         }
@@ -318,7 +342,17 @@ mod tests {
                 Some(RecordType(code)),
                 "{lower}"
             );
-            assert_eq!(RecordType(code).to_string(), text);
+            let printed = RecordType(code).to_string();
+            if matches!(text, "NXNAME" | "CLA" | "IPN") {
+                assert_eq!(printed, format!("TYPE{code}"));
+            } else {
+                assert_eq!(printed, text);
+            }
+            assert_eq!(
+                RecordType::from_text(printed.as_bytes()),
+                Some(RecordType(code)),
+                "{printed}"
+            );
         }
         assert_eq!(RecordType::from_text(b"nsap-ptr"), Some(RecordType::NSAP_PTR));
         assert_eq!(RecordType::from_text(b"NSEC3PARAM"), Some(RecordType::NSEC3PARAM));

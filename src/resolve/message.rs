@@ -1,9 +1,12 @@
 //! DNS messages on the wire: the queries the resolver sends, and the parts of responses it reads.
 //!
 //! Answers are read straight into the record model: names are decompressed and lowercased, and
-//! the names inside rdata (the types RFC 3597 section 4 lets servers compress, plus RRSIG, NSEC,
-//! SVCB and HTTPS) are decompressed too, so [`format_rdata`] gives the same canonical text the
-//! zone parser stores for the same record.
+//! so are the names inside rdata, so [`format_rdata`] gives the same canonical text the zone
+//! parser stores for the same record. Rdata names are decompressed for the types RFC 3597
+//! section 4 tells receivers to: those of RFC 1035, and RP, AFSDB, RT, SIG, PX, NXT, NAPTR and
+//! SRV. KX, DNAME, RRSIG, NSEC, SVCB and HTTPS are decompressed as well: their names must not
+//! be compressed, and reading one that is not is the same either way, so this only helps when
+//! a server compressed one anyway.
 
 use crate::record::name::MAX_NAME_LEN;
 use crate::record::rdata::format_rdata;
@@ -236,7 +239,8 @@ enum Piece {
     CharStrings(usize),
 }
 
-/// The leading pieces of the rdata of types that hold names; the rest is copied as it is.
+/// The leading pieces of the rdata of types whose names are decompressed (see the module
+/// documentation for which); the rest is copied as it is.
 fn layout(rtype: RecordType) -> &'static [Piece] {
     use Piece::*;
     match rtype.0 {
@@ -251,9 +255,10 @@ fn layout(rtype: RecordType) -> &'static [Piece] {
         26 => &[Fixed(2), Name, Name],
         33 => &[Fixed(6), Name],
         35 => &[Fixed(4), CharStrings(3), Name],
-        // RRSIG: the signer's name follows 18 bytes of fixed fields.
-        46 => &[Fixed(18), Name],
-        47 => &[Name],
+        // SIG, RRSIG: the signer's name follows 18 bytes of fixed fields.
+        24 | 46 => &[Fixed(18), Name],
+        // NXT, NSEC: the next name comes first, the type bitmap after it.
+        30 | 47 => &[Name],
         // SVCB, HTTPS
         64 | 65 => &[Fixed(2), Name],
         _ => &[],
@@ -360,6 +365,48 @@ mod tests {
                 3600,
                 "10 mail.example.com.".to_string()
             )]
+        );
+    }
+
+    /// The canonical text of each answer in `message`.
+    fn answer_texts(message: &[u8]) -> Vec<String> {
+        let mut texts = Vec::new();
+        Response::parse(message)
+            .unwrap()
+            .for_each_answer(|_, rtype, class, _, rdata| {
+                let mut text = String::new();
+                canonical_rdata(rtype, class, rdata, &mut text)?;
+                texts.push(text);
+                Ok(())
+            })
+            .unwrap();
+        texts
+    }
+
+    #[test]
+    fn names_in_sig_and_nxt_rdata_are_decompressed() {
+        let mut query = Vec::new();
+        encode_query(7, &wire("www.example.com."), RecordType::NXT, 1232, &mut query);
+        // Pointers to "example.com." inside the question (offset 16), as RFC 2535 allowed.
+        let signer = [0xc0, 16];
+        let sig = [
+            &[0, 30, 8, 3][..],
+            &3600u32.to_be_bytes(),
+            &1_704_067_200u32.to_be_bytes(),
+            &1_701_388_800u32.to_be_bytes(),
+            &[0x30, 0x39],
+            &signer,
+            &[3, 1, 0, 1],
+        ]
+        .concat();
+        let nxt = [&[4][..], b"NEXT", &[0xc0, 16], &[0x40, 0x01, 0x00, 0x82]].concat();
+        let message = response(&query, 0, &[(&[0xc0, 12], 24, &sig), (&[0xc0, 12], 30, &nxt)]);
+        assert_eq!(
+            answer_texts(&message),
+            [
+                "NXT 8 3 3600 20240101000000 20231201000000 12345 example.com. AwEAAQ==",
+                "next.example.com. A MX SIG NXT",
+            ]
         );
     }
 
