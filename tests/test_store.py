@@ -109,12 +109,16 @@ def test_cli_loads_a_zone_and_reports(store: str, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "dnsmill"]
     init = subprocess.run([*command, "db", "init", store], capture_output=True, text=True, check=True)
     assert "applied migrations [1]" in init.stdout
-    for _ in range(2):
+    records = len(dnsmill.parse_zone(path))
+    for report in (
+        f"{records} added, 0 refreshed, 0 unchanged",
+        f"0 added, 0 refreshed, {records} unchanged",
+    ):
         loaded = subprocess.run(
             [*command, "zone", "load", str(path), "--db", store], capture_output=True, text=True
         )
         assert loaded.returncode == 0, loaded.stderr
-        assert "rows written" in loaded.stdout
+        assert f"{records} rows in 1 batches: {report}" in loaded.stdout
     stats = subprocess.run(
         [*command, "db", "stats", store, "--json"], capture_output=True, text=True, check=True
     )
