@@ -308,3 +308,22 @@ def test_a_line_that_is_not_utf8_is_rejected_with_its_number_and_the_rest_is_add
     assert [(line, reason) for line, _text, reason in result["rejected"]] == [
         (2, "not UTF-8 text (save the file as UTF-8)")
     ]
+
+
+def test_a_domain_queued_longer_than_requeue_after_is_due_again(store: str) -> None:
+    """Its message was lost (a broker lost it, or it was dead-lettered): the publisher takes it
+    up again once `requeue_after` has passed, and not before."""
+    with dnsmill.Domains(store) as domains:
+        domains.add([f"lost{n}.example" for n in range(5)])
+        page = domains.due_page(batch_size=5, requeue_after=0.5)
+        assert page.domains == 5 and domains.mark_queued(page) == 5
+        assert domains.count_due(requeue_after=0.5) == 0
+        assert domains.count_due() == 0  # without requeue_after a queued domain waits
+        time.sleep(0.7)
+        assert domains.count_due(requeue_after=0.5) == 5
+        again = domains.due_page(batch_size=5, requeue_after=0.5)
+        assert again.domains == 5 and domains.mark_queued(again) == 5
+        assert domains.count_due(requeue_after=0.5) == 0  # queued afresh
+        with pytest.raises(ValueError, match="requeue_after must be a number of seconds, more than 0"):
+            domains.count_due(requeue_after=0)
+    assert admin(store, "SELECT COUNT(*) FROM domains WHERE queued_at IS NOT NULL") == "5"

@@ -21,7 +21,7 @@ def total(stats: dict[str, dict[str, int]]) -> int:
 
 
 def test_schema_is_created_once(store: str) -> None:
-    assert dnsmill.init_db(store) == [1]
+    assert dnsmill.init_db(store) == [1, 2]
     assert dnsmill.init_db(store) == []
     assert dnsmill.db_stats(store) == {"records_by_type": {}, "domains_by_status": {}, "dead_letters": {}}
 
@@ -108,7 +108,7 @@ def test_cli_loads_a_zone_and_reports(store: str, tmp_path: Path) -> None:
     path.write_text(realistic_zone(500))
     command = [sys.executable, "-m", "dnsmill"]
     init = subprocess.run([*command, "db", "init", store], capture_output=True, text=True, check=True)
-    assert "applied migrations [1]" in init.stdout
+    assert "applied migrations [1, 2]" in init.stdout
     records = len(dnsmill.parse_zone(path))
     for report in (
         f"{records} added, 0 refreshed, 0 unchanged",
@@ -332,3 +332,19 @@ def test_a_fresh_table_loads_without_the_writers_connections_tripping_over_each_
         writer.write(zone)
     assert writer.stats["added"] == len(zone)
     assert writer.stats["retried"] == 0, writer.stats
+
+
+def test_a_store_of_schema_1_is_brought_up_to_date_keeping_its_queued_domains(store: str) -> None:
+    """Schema 2 adds domains.queued_at; domains queued before it count from the migration."""
+    from stores import admin
+
+    dnsmill.init_db(store)
+    admin(store, "ALTER TABLE domains DROP COLUMN queued_at")
+    admin(store, "DELETE FROM dnsmill_schema WHERE version = 2")
+    admin(store, "INSERT INTO domains (name, status) VALUES ('old.example.', 'queued')")
+    assert dnsmill.init_db(store) == [2]
+    assert (
+        admin(store, "SELECT COUNT(*) FROM domains WHERE status = 'queued' AND queued_at IS NOT NULL") == "1"
+    )
+    with dnsmill.Domains(store) as domains:
+        assert domains.count_due(requeue_after=3600) == 0

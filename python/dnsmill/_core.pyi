@@ -293,9 +293,17 @@ class Domains:
     def __new__(cls, url: str = "sqlite://dnsmill.db") -> Domains: ...
     def add(self, names: os.PathLike[str] | Iterable[str]) -> dict[str, Any]: ...
     def due(
-        self, after: int = 0, limit: int = 1000, *, max_age: float = 86400.0, max_attempts: int = 3
+        self,
+        after: int = 0,
+        limit: int = 1000,
+        *,
+        max_age: float = 86400.0,
+        max_attempts: int = 3,
+        requeue_after: float | None = None,
     ) -> list[tuple[int, str]]: ...
-    def count_due(self, *, max_age: float = 86400.0, max_attempts: int = 3) -> int: ...
+    def count_due(
+        self, *, max_age: float = 86400.0, max_attempts: int = 3, requeue_after: float | None = None
+    ) -> int: ...
     def due_page(
         self,
         after: int = 0,
@@ -304,9 +312,15 @@ class Domains:
         batch_size: int = 2000,
         max_age: float = 86400.0,
         max_attempts: int = 3,
+        requeue_after: float | None = None,
     ) -> DuePage: ...
     def mark_queued(
-        self, domains: DuePage | Sequence[int], *, max_age: float = 86400.0, max_attempts: int = 3
+        self,
+        domains: DuePage | Sequence[int],
+        *,
+        max_age: float = 86400.0,
+        max_attempts: int = 3,
+        requeue_after: float | None = None,
     ) -> int: ...
     def reset_queued(self) -> int: ...
     def close(self) -> None: ...

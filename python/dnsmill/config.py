@@ -184,6 +184,9 @@ class PublishSettings(Section):
     max_age: Duration = timedelta(days=1)
     #: A domain that failed this many times is no longer published.
     max_attempts: int = Field(3, ge=1)
+    #: A domain queued longer ago than this is published again: its message was lost (a broker
+    #: lost it, or it was dead-lettered). Longer than a full queue takes to drain (None: never).
+    requeue_after: Duration | None = timedelta(hours=6)
 
 
 class WorkSettings(Section):

@@ -36,6 +36,9 @@ pub struct DuePolicy {
     pub max_age: Duration,
     /// Failed fewer times in a row than this: due again.
     pub max_attempts: u32,
+    /// Queued longer ago than this: its message is taken for lost, and it is due again
+    /// (None: a queued domain waits for its worker however long).
+    pub requeue_after: Option<Duration>,
 }
 
 /// A value bound to a statement.
@@ -178,21 +181,28 @@ pub async fn add(db: &mut Db, names: &[String]) -> Result<u64, StoreError> {
     db.run_in_transaction(statements).await
 }
 
-/// The condition a due domain meets; binds the cutoff and the attempt limit, in that order.
+/// The condition a due domain meets; binds the age cutoff, the attempt limit and the requeue
+/// cutoff, in that order.
 fn due_condition(dialect: Dialect) -> String {
     let cutoff = time_placeholder(dialect);
     format!(
         "(status = 'new' \
           OR (status IN ('resolved', 'nxdomain') AND last_resolved_at < {cutoff}) \
-          OR (status = 'failed' AND attempts < ?))"
+          OR (status = 'failed' AND attempts < ?) \
+          OR (status = 'queued' AND queued_at < {cutoff}))"
     )
 }
 
 fn due_params(dialect: Dialect, policy: DuePolicy) -> Vec<Param> {
     let now = Timestamp::now();
+    // Without a requeue cutoff, one no row can be older than: the SQL stays the same.
+    let requeue_cutoff = policy
+        .requeue_after
+        .map_or(Timestamp::EPOCH, |after| now.minus(after));
     vec![
         Param::Text(time_text(dialect, now.minus(policy.max_age))),
         Param::Int(i64::from(policy.max_attempts)),
+        Param::Text(time_text(dialect, requeue_cutoff)),
     ]
 }
 
@@ -242,10 +252,12 @@ pub async fn mark_queued(db: &mut Db, ids: &[i64], policy: DuePolicy) -> Result<
         // Only domains still due: one a worker resolved since the page was read (its message
         // was taken at once) keeps the outcome it has.
         let sql = format!(
-            "UPDATE domains SET status = 'queued' WHERE id IN ({placeholders}) AND {}",
+            "UPDATE domains SET status = 'queued', queued_at = {} WHERE id IN ({placeholders}) AND {}",
+            time_placeholder(dialect),
             due_condition(dialect)
         );
-        let mut params: Vec<Param> = chunk.iter().map(|id| Param::Int(*id)).collect();
+        let mut params = vec![Param::Text(time_text(dialect, Timestamp::now()))];
+        params.extend(chunk.iter().map(|id| Param::Int(*id)));
         params.extend(due_params(dialect, policy));
         (sql, params)
     });

@@ -273,10 +273,13 @@ impl PyDomains {
     }
 }
 
-fn due_policy(max_age: f64, max_attempts: i64) -> PyResult<domains::DuePolicy> {
+fn due_policy(max_age: f64, max_attempts: i64, requeue_after: Option<f64>) -> PyResult<domains::DuePolicy> {
     Ok(domains::DuePolicy {
         max_age: arguments::seconds("max_age", max_age, true)?,
         max_attempts: arguments::whole("max_attempts", max_attempts, 1, None)?,
+        requeue_after: requeue_after
+            .map(|seconds| arguments::seconds("requeue_after", seconds, false))
+            .transpose()?,
     })
 }
 
@@ -374,7 +377,7 @@ impl PyDomains {
 
     /// Up to `limit` due domains with ids above `after`, as (id, name), in id order: pass
     /// the last id back as `after` for the next page.
-    #[pyo3(signature = (after=0, limit=1000, *, max_age=86400.0, max_attempts=3))]
+    #[pyo3(signature = (after=0, limit=1000, *, max_age=86400.0, max_attempts=3, requeue_after=None))]
     fn due(
         &self,
         py: Python<'_>,
@@ -382,18 +385,25 @@ impl PyDomains {
         limit: i64,
         max_age: f64,
         max_attempts: i64,
+        requeue_after: Option<f64>,
     ) -> PyResult<Vec<(i64, String)>> {
         let limit: u32 = arguments::whole("limit", limit, 1, Some(i64::from(u32::MAX)))?;
-        let policy = due_policy(max_age, max_attempts)?;
+        let policy = due_policy(max_age, max_attempts, requeue_after)?;
         self.with_db(py, move |db| {
             Box::pin(async move { domains::due(db, after, limit, policy).await })
         })
     }
 
     /// How many domains are due.
-    #[pyo3(signature = (*, max_age=86400.0, max_attempts=3))]
-    fn count_due(&self, py: Python<'_>, max_age: f64, max_attempts: i64) -> PyResult<u64> {
-        let policy = due_policy(max_age, max_attempts)?;
+    #[pyo3(signature = (*, max_age=86400.0, max_attempts=3, requeue_after=None))]
+    fn count_due(
+        &self,
+        py: Python<'_>,
+        max_age: f64,
+        max_attempts: i64,
+        requeue_after: Option<f64>,
+    ) -> PyResult<u64> {
+        let policy = due_policy(max_age, max_attempts, requeue_after)?;
         self.with_db(py, move |db| {
             Box::pin(async move { domains::count_due(db, policy).await })
         })
@@ -402,7 +412,8 @@ impl PyDomains {
     /// Up to `limit` due domains with ids above `after`, made into queue message bodies of
     /// at most `batch_size` domains each (no Python object per domain). Put the bodies on the
     /// queue, then `mark_queued(page)`; the next page starts after `page.last_id`.
-    #[pyo3(signature = (after=0, limit=20_000, *, batch_size=2000, max_age=86400.0, max_attempts=3))]
+    #[pyo3(signature = (after=0, limit=20_000, *, batch_size=2000, max_age=86400.0, max_attempts=3, requeue_after=None))]
+    #[allow(clippy::too_many_arguments)] // the Python signature's keywords
     fn due_page(
         &self,
         py: Python<'_>,
@@ -411,10 +422,11 @@ impl PyDomains {
         batch_size: i64,
         max_age: f64,
         max_attempts: i64,
+        requeue_after: Option<f64>,
     ) -> PyResult<PyDuePage> {
         let limit: u32 = arguments::whole("limit", limit, 1, Some(i64::from(u32::MAX)))?;
         let batch_size: usize = arguments::whole("batch_size", batch_size, 1, None)?;
-        let policy = due_policy(max_age, max_attempts)?;
+        let policy = due_policy(max_age, max_attempts, requeue_after)?;
         let page = self.with_db(py, move |db| {
             Box::pin(async move { domains::due_page(db, after, limit, batch_size, policy).await })
         })?;
@@ -424,17 +436,21 @@ impl PyDomains {
     /// Marks domains `queued`: a `DuePage` (under the policy it was read with), or a list of
     /// ids. Only domains still due are marked: one resolved in the meantime keeps its
     /// outcome. Returns how many were marked.
-    #[pyo3(signature = (domains, *, max_age=86400.0, max_attempts=3))]
+    #[pyo3(signature = (domains, *, max_age=86400.0, max_attempts=3, requeue_after=None))]
     fn mark_queued(
         &self,
         py: Python<'_>,
         domains: &Bound<'_, PyAny>,
         max_age: f64,
         max_attempts: i64,
+        requeue_after: Option<f64>,
     ) -> PyResult<u64> {
         let (ids, policy): (Vec<i64>, _) = match domains.cast::<PyDuePage>() {
             Ok(page) => (page.get().page.ids.clone(), page.get().policy),
-            Err(_) => (domains.extract()?, due_policy(max_age, max_attempts)?),
+            Err(_) => (
+                domains.extract()?,
+                due_policy(max_age, max_attempts, requeue_after)?,
+            ),
         };
         self.with_db(py, move |db| {
             Box::pin(async move { domains::mark_queued(db, &ids, policy).await })

@@ -268,11 +268,34 @@ struct Migration {
     statements: fn(Dialect) -> Result<Vec<String>, StoreError>,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "records, domains and dead letters",
-    statements: first_schema,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "records, domains and dead letters",
+        statements: first_schema,
+    },
+    Migration {
+        version: 2,
+        description: "when each domain was queued",
+        statements: queued_at,
+    },
+];
+
+/// `domains.queued_at`: a domain queued longer ago than the publisher's `requeue_after` lost
+/// its message (a broker lost it, or it was dead-lettered) and is published again. Domains
+/// queued before the column existed count from now.
+fn queued_at(dialect: Dialect) -> Result<Vec<String>, StoreError> {
+    let time = match dialect {
+        Dialect::Sqlite => "TEXT",
+        Dialect::Postgres => "TIMESTAMPTZ",
+        Dialect::MySql => "DATETIME(6)",
+    };
+    let now = super::time::Timestamp::now().literal(dialect);
+    Ok(vec![
+        format!("ALTER TABLE domains ADD COLUMN queued_at {time} NULL"),
+        format!("UPDATE domains SET queued_at = {now} WHERE status = 'queued'"),
+    ])
+}
 
 fn first_schema(dialect: Dialect) -> Result<Vec<String>, StoreError> {
     let (serial, text, time, key) = match dialect {

@@ -11,6 +11,11 @@ pub(super) struct Timestamp {
 }
 
 impl Timestamp {
+    /// 1970-01-01 00:00:00 UTC: earlier than any moment a store holds.
+    pub(super) const EPOCH: Timestamp = Timestamp {
+        micros_since_epoch: 0,
+    };
+
     /// Now.
     pub(super) fn now() -> Timestamp {
         let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();

@@ -72,6 +72,14 @@ def publish(
         ),
     ] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Failures in a row before giving up.")] = None,
+    requeue_after: Annotated[
+        timedelta | None,
+        typer.Option(
+            parser=duration,
+            metavar="DURATION",
+            help="Publish a domain again once it has been queued this long: its message was lost (6h).",
+        ),
+    ] = None,
     purge: Annotated[
         bool, typer.Option("--purge", help="First empty the queue and make its domains due again.")
     ] = False,
@@ -85,7 +93,12 @@ def publish(
         config,
         db=db,
         queue=queue,
-        publish={"batch_size": batch_size, "max_age": max_age, "max_attempts": max_attempts},
+        publish={
+            "batch_size": batch_size,
+            "max_age": max_age,
+            "max_attempts": max_attempts,
+            "requeue_after": positive(requeue_after, "--requeue-after"),
+        },
     )
 
     async def publish_due(settings: Settings) -> dict[str, Any]:

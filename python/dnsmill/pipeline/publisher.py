@@ -1,7 +1,8 @@
 """The publisher: puts the domains that are due on the work queue, a batch per message.
 
 A domain is due when it was never resolved, when its last resolution is older than
-``max_age``, or when it failed fewer than ``max_attempts`` times in a row. Domains are read in
+``max_age``, when it failed fewer than ``max_attempts`` times in a row, or when it was queued
+longer ago than ``requeue_after`` (its message was lost with a broker, or dead-lettered). Domains are read in
 pages by id (keyset pagination, never OFFSET), and Rust turns each page into ready message
 bodies (no Python object per domain). A page's messages are put in one durable step, and only
 then are its domains marked ``queued``: a crash in between publishes them again next time,
@@ -17,6 +18,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import dnsmill
 from dnsmill import events, metrics
@@ -57,12 +59,19 @@ class Publisher:
         self.bus = bus or events.bus
         self.domains = dnsmill.Domains(db)
 
+    def _due_policy(self) -> dict[str, Any]:
+        requeue_after = self.settings.requeue_after
+        return {
+            "max_age": self.settings.max_age.total_seconds(),
+            "max_attempts": self.settings.max_attempts,
+            "requeue_after": requeue_after.total_seconds() if requeue_after else None,
+        }
+
     async def count_due(self) -> int:
         """How many domains are due now."""
         return await asyncio.to_thread(
             self.domains.count_due,
-            max_age=self.settings.max_age.total_seconds(),
-            max_attempts=self.settings.max_attempts,
+            **self._due_policy(),
         )
 
     async def purge(self) -> tuple[int, int]:
@@ -93,8 +102,7 @@ class Publisher:
                 after,
                 want,
                 batch_size=batch,
-                max_age=self.settings.max_age.total_seconds(),
-                max_attempts=self.settings.max_attempts,
+                **self._due_policy(),
             )
             if not page:
                 break
