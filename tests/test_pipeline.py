@@ -19,7 +19,7 @@ import pytest
 from conftest import require_tool
 from dnsmill.config import SeedSettings, Settings, load_settings
 from dnsmill.events import EventBus
-from dnsmill.pipeline import Publisher, Worker, run_pipeline
+from dnsmill.pipeline import Publisher, Worker, WorkReport, run_pipeline
 from dnsmill.queues import Depth, open_queue
 from dnsmill.seeder import Seeder
 from dnsservers import UdpServer, nsd
@@ -370,3 +370,33 @@ def test_a_worker_dead_letters_rejected_batches_and_stops_on_a_broken_schema(
 SQL_SCRIPT = (
     "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.argv[2])\nc.commit()\n"
 )
+
+
+def test_bare_domain_messages_are_gathered_into_batches_and_the_bare_stop_stops_a_worker(
+    seeded: tuple[Path, str, list[str]],
+) -> None:
+    """Messages as the publishers users run today send them: one domain per message as UTF-8
+    text, and `__STOP__`. A worker gathers them into batches, acks them after the commit, and
+    adds a domain the table did not hold with its outcome."""
+    workdir, server, domains = seeded
+    settings = job_settings(workdir, work={"ns": [server], "types": ["A"], "gather": 15})
+    unknown = "not-in-the-table.example."
+
+    async def scenario() -> WorkReport:
+        async with open_queue(settings.queue, "dns_records") as queue:
+            await queue.put_many(
+                [name.rstrip(".").encode() for name in domains] + [unknown.encode(), b"__STOP__"]
+            )
+            worker = Worker(settings.db, queue, settings.work)
+            try:
+                report = await worker.run(idle_exit=30)
+            finally:
+                worker.close()
+            assert (await queue.depth()).pending == 0
+            return report
+
+    report = asyncio.run(scenario())
+    assert report.stopped_by == "stop message"
+    assert report.domains == 41 and report.batches == 3  # 15 + 15 + 11
+    statuses = dnsmill.db_stats(settings.db)["domains_by_status"]
+    assert statuses == {"resolved": 40, "failed": 1} or statuses == {"resolved": 40, "nxdomain": 1}, statuses

@@ -341,7 +341,8 @@ class DuePage:
 
 @final
 class Batch:
-    """A work-queue message, read in Rust: a batch of domains, or a stop request."""
+    """A work-queue message, read in Rust: a batch of domains, one bare domain, or a stop
+    request."""
 
     @staticmethod
     def decode(body: bytes) -> Batch: ...
@@ -349,6 +350,10 @@ class Batch:
     def encode(names: Sequence[str]) -> bytes: ...
     @staticmethod
     def encode_stop() -> bytes: ...
+    @staticmethod
+    def join(batches: Sequence[Batch]) -> Batch: ...
+    @property
+    def bare(self) -> bool: ...
     @property
     def stop(self) -> bool: ...
     @property

@@ -201,6 +201,9 @@ class WorkSettings(Section):
     #: Batches a worker holds at once: some resolve while others are stored (those waiting for
     #: the store together share a commit).
     prefetch: int = Field(4, ge=1)
+    #: Domains per batch made of bare-domain messages (one domain per message, as the
+    #: publishers users run today send them): gathered until this many, or for GATHER_SECONDS.
+    gather: int = Field(1000, ge=1, le=16_000)
     worker_id: str | None = None
 
 

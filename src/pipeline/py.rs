@@ -14,7 +14,7 @@ use crate::resolve::py::PyResolver;
 use crate::store::domains::{decode_batch, encode_batch, encode_stop, BatchMessage};
 use crate::zone::py::parse_type_list;
 
-/// A work-queue message, read in Rust: a batch of domains, or a stop request.
+/// A work-queue message, read in Rust: a batch of domains, one bare domain, or a stop request.
 #[pyclass(module = "dnsmill._core", name = "Batch", frozen)]
 pub struct PyBatch {
     message: BatchMessage,
@@ -28,6 +28,21 @@ impl PyBatch {
     fn decode(body: &[u8]) -> PyResult<PyBatch> {
         let message = decode_batch(body).map_err(|reason| Error::Message(format!("message {reason}")))?;
         Ok(PyBatch { message })
+    }
+
+    /// One batch of the names of `batches` (bare domains gathered, say), in order.
+    #[staticmethod]
+    fn join(batches: Vec<PyRef<'_, PyBatch>>) -> PyBatch {
+        let names = batches.iter().flat_map(|batch| batch.names_owned()).collect();
+        PyBatch {
+            message: BatchMessage::Domains(names),
+        }
+    }
+
+    /// True for a bare domain: a message whose whole body is one domain name.
+    #[getter]
+    fn bare(&self) -> bool {
+        matches!(self.message, BatchMessage::Bare(_))
     }
 
     /// The body of a batch message for `names`.
@@ -57,6 +72,7 @@ impl PyBatch {
     fn __len__(&self) -> usize {
         match &self.message {
             BatchMessage::Domains(names) => names.len(),
+            BatchMessage::Bare(_) => 1,
             BatchMessage::Stop => 0,
         }
     }
@@ -64,6 +80,7 @@ impl PyBatch {
     fn __repr__(&self) -> String {
         match &self.message {
             BatchMessage::Domains(names) => format!("Batch({} domains)", names.len()),
+            BatchMessage::Bare(name) => format!("Batch(bare {name:?})"),
             BatchMessage::Stop => "Batch(stop)".into(),
         }
     }
@@ -73,6 +90,7 @@ impl PyBatch {
     fn names_owned(&self) -> Vec<String> {
         match &self.message {
             BatchMessage::Domains(names) => names.clone(),
+            BatchMessage::Bare(name) => vec![name.clone()],
             BatchMessage::Stop => Vec::new(),
         }
     }

@@ -368,16 +368,22 @@ pub async fn due_page(
     Ok(page)
 }
 
-/// A work-queue message: a batch of domains to resolve, or the request that the worker which
-/// takes it stops. On the wire, JSON: `{"kind": "domains", "domains": [...]}` or
-/// `{"kind": "stop"}`, so other producers and consumers can speak it too.
+/// A work-queue message: a batch of domains to resolve, one bare domain, or the request that
+/// the worker which takes it stops. On the wire, JSON: `{"kind": "domains", "domains":
+/// [...]}` or `{"kind": "stop"}`, so other producers and consumers can speak it too; and, as
+/// the publishers users run today send them, a bare domain as UTF-8 text, or `__STOP__`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchMessage {
     /// Names to resolve (as given; the worker checks each).
     Domains(Vec<String>),
+    /// One domain, the whole body of its message: workers gather these into batches.
+    Bare(String),
     /// The worker that takes this finishes.
     Stop,
 }
+
+/// The stop message of the publishers users run today.
+const BARE_STOP: &[u8] = b"__STOP__";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -408,6 +414,22 @@ pub fn encode_stop() -> Vec<u8> {
 
 /// Reads a message body; the error says what is wrong with it.
 pub fn decode_batch(body: &[u8]) -> Result<BatchMessage, String> {
+    let text = body.trim_ascii();
+    if text == BARE_STOP {
+        return Ok(BatchMessage::Stop);
+    }
+    if !text.starts_with(b"{") {
+        // Not JSON: a bare domain, the whole body. One that is not a domain name is a message
+        // no worker can ever handle, so it is refused here, to be dead-lettered.
+        let name = std::str::from_utf8(text).map_err(|_| "not JSON, nor UTF-8 text".to_string())?;
+        crate::record::name::domain_name(name).map_err(|reason| {
+            format!(
+                "not JSON, nor one domain name ({reason}): {:?}",
+                name.chars().take(80).collect::<String>()
+            )
+        })?;
+        return Ok(BatchMessage::Bare(name.to_string()));
+    }
     match serde_json::from_slice::<WireMessage>(body) {
         Ok(WireMessage::Domains { domains }) => Ok(BatchMessage::Domains(domains)),
         Ok(WireMessage::Stop) => Ok(BatchMessage::Stop),
@@ -437,6 +459,28 @@ mod tests {
             ]))
         );
         assert_eq!(decode_batch(&encode_stop()), Ok(BatchMessage::Stop));
+    }
+
+    #[test]
+    fn bare_domains_and_the_bare_stop_are_read_as_todays_publishers_send_them() {
+        assert_eq!(
+            decode_batch(b"example.com"),
+            Ok(BatchMessage::Bare("example.com".into()))
+        );
+        assert_eq!(
+            decode_batch(b"  b\xc3\xbccher.example\n"),
+            Ok(BatchMessage::Bare("bücher.example".into()))
+        );
+        assert_eq!(decode_batch(b"__STOP__"), Ok(BatchMessage::Stop));
+        for (body, reason) in [
+            (&b"two words"[..], "not JSON, nor one domain name"),
+            (b"", "not JSON, nor one domain name"),
+            (b"\x00garbage", "control character"),
+            (b"\xff\xfe", "not JSON, nor UTF-8"),
+        ] {
+            let error = decode_batch(body).unwrap_err();
+            assert!(error.contains(reason), "{body:?}: {error}");
+        }
     }
 
     #[test]

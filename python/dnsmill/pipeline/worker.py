@@ -46,6 +46,8 @@ POLL_SECONDS = 0.25
 DRAIN_POLL_SECONDS = 0.1
 #: How long a batch that failed for a passing reason waits before it is offered again.
 RETRY_DELAY = 5.0
+#: How long a worker gathers bare-domain messages into one batch before it resolves what it has.
+GATHER_SECONDS = 0.2
 #: After a stop, how long batches in hand may take to finish before those still resolving are
 #: stopped (a silent nameserver would otherwise hold a worker for its timeout times its tries).
 STOP_GRACE_SECONDS = 0.5
@@ -105,15 +107,34 @@ class Worker:
 
         The worker holds up to ``prefetch`` batches (4 by default) and processes them side by
         side: one resolves while another is being stored, so a worker takes about as long per
-        batch as the slower of the two. Each is acked after its own commit."""
+        batch as the slower of the two. Each is acked after its own commit.
+
+        Bare-domain messages (one domain per message) are gathered into batches of up to
+        ``gather`` domains, or for ``GATHER_SECONDS``, and their messages acked together after
+        the batch's commit."""
         stop = stop or asyncio.Event()
         report = self.report
         idle_since = time.monotonic()
         taken = 0
         in_hand: set[asyncio.Task[None]] = set()
+        gathered: list[tuple[Delivery, dnsmill.Batch]] = []
+        gathering_since = 0.0
+
+        def resolve_gathered() -> None:
+            nonlocal taken
+            deliveries = [delivery for delivery, _ in gathered]
+            batch = dnsmill.Batch.join([batch for _, batch in gathered])
+            gathered.clear()
+            taken += 1
+            task = asyncio.create_task(self._process(deliveries, batch))
+            in_hand.add(task)
+            task.add_done_callback(in_hand.discard)
+
         async with self.queue.consume(prefetch=self.settings.prefetch) as consumer:
             try:
                 while True:
+                    if gathered and time.monotonic() - gathering_since >= GATHER_SECONDS:
+                        resolve_gathered()
                     if self._fatal is not None:
                         report.stopped_by = "error"
                         break
@@ -123,8 +144,13 @@ class Worker:
                     if max_batches is not None and taken >= max_batches:
                         report.stopped_by = "max_batches"
                         break
-                    delivery = await consumer.get(timeout=DRAIN_POLL_SECONDS if until_empty else POLL_SECONDS)
+                    wait = DRAIN_POLL_SECONDS if until_empty else POLL_SECONDS
+                    if gathered:
+                        wait = min(wait, max(0.0, gathering_since + GATHER_SECONDS - time.monotonic()))
+                    delivery = await consumer.get(timeout=wait)
                     if delivery is None:
+                        if gathered:
+                            resolve_gathered()
                         if in_hand:
                             continue
                         if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
@@ -143,12 +169,25 @@ class Worker:
                         log.warning("dead-lettered message %s: %s", delivery.message_id, error)
                         continue
                     if batch.stop:
+                        if gathered:
+                            resolve_gathered()
                         await asyncio.gather(*in_hand)
                         await delivery.ack()
                         report.stopped_by = "stop message"
                         break
+                    if batch.bare:
+                        if not gathered:
+                            gathering_since = time.monotonic()
+                            # Room for the domains of `prefetch` batches, not `prefetch` domains.
+                            wanted = self.settings.prefetch * self.settings.gather
+                            if consumer.prefetch < wanted:
+                                await consumer.set_prefetch(wanted)
+                        gathered.append((delivery, batch))
+                        if len(gathered) >= self.settings.gather:
+                            resolve_gathered()
+                        continue
                     taken += 1
-                    task = asyncio.create_task(self._process(delivery, batch))
+                    task = asyncio.create_task(self._process([delivery], batch))
                     in_hand.add(task)
                     task.add_done_callback(in_hand.discard)
             finally:
@@ -170,36 +209,41 @@ class Worker:
             return False  # cannot tell: only idle_exit ends the run
         return (await self.queue.depth()).pending == 0
 
-    async def _process(self, delivery: Delivery, batch: dnsmill.Batch) -> None:
+    async def _process(self, deliveries: list[Delivery], batch: dnsmill.Batch) -> None:
+        """Resolves and stores ``batch``, then settles ``deliveries``: its message, or the
+        bare-domain messages it was gathered from, all alike."""
         started = time.perf_counter()
+        message_id = deliveries[0].message_id if len(deliveries) == 1 else f"of {len(deliveries)} messages"
         try:
             done = await self.job.process_async(batch)
         except dnsmill.StoreConnectionError as error:
-            await self._failed(delivery, error, delay=RETRY_DELAY)
+            await self._failed(deliveries, message_id, error, delay=RETRY_DELAY)
             return
         except dnsmill.StoreRejectedError as error:
             # The store refuses the batch's outcomes themselves (rejected records alone go to
             # the store's dead_letters and the batch commits): retrying can only fail again.
-            try:
-                await delivery.dead_letter(f"the store rejected the batch: {error}")
-            except dnsmill.QueueError as queue_error:
-                log.warning("batch %s could not be dead-lettered: %s", delivery.message_id, queue_error)
-            self.report.dead_lettered += 1
-            log.warning("dead-lettered batch %s: %s", delivery.message_id, error)
+            for delivery in deliveries:
+                try:
+                    await delivery.dead_letter(f"the store rejected the batch: {error}")
+                except dnsmill.QueueError as queue_error:
+                    log.warning("batch %s could not be dead-lettered: %s", delivery.message_id, queue_error)
+            self.report.dead_lettered += len(deliveries)
+            log.warning("dead-lettered batch %s: %s", message_id, error)
             return
         except Exception as error:
             # The store is down after its retries, its schema or configuration is wrong, the
             # resolver cannot run, or something unforeseen: the batch goes back at once for
             # other workers, and this worker stops with the error.
             self._fatal = error  # first: a cancel during the nack still stops the worker
-            await self._failed(delivery, error, delay=0.0)
+            await self._failed(deliveries, message_id, error, delay=0.0)
             return
-        try:
-            await delivery.ack()
-        except dnsmill.QueueError as error:
-            # The batch is committed; the queue will offer it again and the idempotent writes
-            # make that harmless, but the lease was too short for the batch.
-            log.warning("batch %s was committed but could not be acked: %s", delivery.message_id, error)
+        for delivery in deliveries:
+            try:
+                await delivery.ack()
+            except dnsmill.QueueError as error:
+                # The batch is committed; the queue will offer it again and the idempotent
+                # writes make that harmless, but the lease was too short for the batch.
+                log.warning("batch %s was committed but could not be acked: %s", delivery.message_id, error)
         seconds = time.perf_counter() - started
         report = self.report
         report.batches += 1
@@ -209,7 +253,7 @@ class Worker:
             report.outcomes[outcome] = report.outcomes.get(outcome, 0) + count
             metrics.WORKER_DOMAINS.labels(outcome=outcome).inc(count)
         for name, reason in done["invalid"]:
-            log.warning("batch %s: %r is not a domain name: %s", delivery.message_id, name, reason)
+            log.warning("batch %s: %r is not a domain name: %s", message_id, name, reason)
         metrics.WORKER_BATCHES.labels(outcome="ok").inc()
         metrics.WORKER_RECORDS.inc(done["records"])
         metrics.WORKER_BATCH_SECONDS.observe(seconds)
@@ -226,19 +270,22 @@ class Worker:
             },
         )
 
-    async def _failed(self, delivery: Delivery, error: Exception, *, delay: float) -> None:
+    async def _failed(
+        self, deliveries: list[Delivery], message_id: str, error: Exception, *, delay: float
+    ) -> None:
         self.report.failed_batches += 1
         metrics.WORKER_BATCHES.labels(outcome="failed").inc()
         log.warning(
             "batch %s failed (%s: %s); it will be offered again",
-            delivery.message_id,
+            message_id,
             getattr(error, "kind", "error"),
             error,
         )
-        try:
-            await delivery.nack(delay=delay, reason=f"{type(error).__name__}: {error}")
-        except dnsmill.QueueError as nack_error:
-            log.warning("batch %s could not be returned: %s", delivery.message_id, nack_error)
+        for delivery in deliveries:
+            try:
+                await delivery.nack(delay=delay, reason=f"{type(error).__name__}: {error}")
+            except dnsmill.QueueError as nack_error:
+                log.warning("batch %s could not be returned: %s", delivery.message_id, nack_error)
 
     def close(self) -> None:
         """Closes the store connection, unless the job is shared."""

@@ -191,6 +191,11 @@ class Consumer(ABC):
     #: The most unsettled deliveries this consumer holds at a time.
     prefetch: int
 
+    async def set_prefetch(self, prefetch: int) -> None:
+        """Holds at most ``prefetch`` unsettled deliveries from now on (a worker gathering
+        one-domain messages into batches needs many more than it needs batches)."""
+        self.prefetch = prefetch
+
     @abstractmethod
     async def get(self, timeout: float | None = None) -> Delivery | None:
         """The next delivery, waiting up to ``timeout`` seconds for one (None: as long as it takes).
