@@ -400,3 +400,41 @@ def test_bare_domain_messages_are_gathered_into_batches_and_the_bare_stop_stops_
     assert report.domains == 41 and report.batches == 3  # 15 + 15 + 11
     statuses = dnsmill.db_stats(settings.db)["domains_by_status"]
     assert statuses == {"resolved": 40, "failed": 1} or statuses == {"resolved": 40, "nxdomain": 1}, statuses
+
+
+def test_the_publisher_speaks_bare_domains_to_the_workers_of_other_tools(
+    seeded: tuple[Path, str, list[str]],
+) -> None:
+    """`message_format: bare`: one domain per message, the whole body, without the final dot,
+    and `__STOP__` for a stop, as today's workers read them; dnsmill's workers read them too."""
+    workdir, server, domains = seeded
+    settings = job_settings(
+        workdir, publish={"message_format": "bare"}, work={"ns": [server], "types": ["A"], "gather": 100}
+    )
+
+    async def scenario() -> tuple[list[bytes], WorkReport]:
+        async with open_queue(settings.queue, "dns_records") as queue:
+            publisher = Publisher(settings.db, queue, settings.publish)
+            try:
+                published = await publisher.publish(stop_workers=1)
+            finally:
+                publisher.close()
+            assert (published.published, published.messages) == (40, 40)
+            async with queue.consume(prefetch=100) as consumer:
+                bodies = []
+                for _ in range(41):
+                    delivery = await consumer.get(timeout=5)
+                    assert delivery is not None
+                    bodies.append(delivery.body)
+                    await delivery.nack()  # back for the worker, in the same order
+            worker = Worker(settings.db, queue, settings.work)
+            try:
+                return bodies, await worker.run(idle_exit=30)
+            finally:
+                worker.close()
+
+    bodies, report = asyncio.run(scenario())
+    assert sorted(bodies[:40]) == sorted(name.rstrip(".").encode() for name in domains)
+    assert bodies[40] == b"__STOP__"
+    assert report.stopped_by == "stop message" and report.domains == 40
+    assert dnsmill.db_stats(settings.db)["domains_by_status"] == {"resolved": 40}

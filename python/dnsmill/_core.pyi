@@ -310,6 +310,7 @@ class Domains:
         limit: int = 20000,
         *,
         batch_size: int = 2000,
+        bare: bool = False,
         max_age: float = 86400.0,
         max_attempts: int = 3,
         requeue_after: float | None = None,

@@ -23,7 +23,7 @@ import re
 import socket
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -180,6 +180,9 @@ class PublishSettings(Section):
 
     #: Domains per message.
     batch_size: int = Field(100, ge=1)
+    #: "batch": dnsmill's batch messages; "bare": one domain per message, the whole body, for
+    #: the workers users run today (stop messages are then ``__STOP__``).
+    message_format: Literal["batch", "bare"] = "batch"
     #: Resolve a domain again once its last resolution is older than this.
     max_age: Duration = timedelta(days=1)
     #: A domain that failed this many times is no longer published.

@@ -346,13 +346,21 @@ pub struct DuePage {
     pub last_id: i64,
 }
 
-/// Up to `limit` due domains with ids above `after`, as message bodies of at most
-/// `batch_size` domains each.
+/// How the domains of a page are made into message bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// dnsmill's batch messages of at most this many domains each.
+    Batches(usize),
+    /// One domain per message, the whole body, for the workers users run today.
+    Bare,
+}
+
+/// Up to `limit` due domains with ids above `after`, as message bodies in `format`.
 pub async fn due_page(
     db: &mut Db,
     after: i64,
     limit: u32,
-    batch_size: usize,
+    format: MessageFormat,
     policy: DuePolicy,
 ) -> Result<DuePage, StoreError> {
     let rows = due(db, after, limit, policy).await?;
@@ -361,10 +369,17 @@ pub async fn due_page(
         ..DuePage::default()
     };
     page.ids = rows.iter().map(|(id, _)| *id).collect();
-    page.bodies = rows
-        .chunks(batch_size.max(1))
-        .map(|chunk| encode_batch(chunk.iter().map(|(_, name)| name.as_str())))
-        .collect();
+    page.bodies = match format {
+        MessageFormat::Batches(size) => rows
+            .chunks(size.max(1))
+            .map(|chunk| encode_batch(chunk.iter().map(|(_, name)| name.as_str())))
+            .collect(),
+        // Stored names are absolute; today's tools send them without the final dot.
+        MessageFormat::Bare => rows
+            .iter()
+            .map(|(_, name)| name.strip_suffix('.').unwrap_or(name).as_bytes().to_vec())
+            .collect(),
+    };
     Ok(page)
 }
 

@@ -410,9 +410,10 @@ impl PyDomains {
     }
 
     /// Up to `limit` due domains with ids above `after`, made into queue message bodies of
-    /// at most `batch_size` domains each (no Python object per domain). Put the bodies on the
+    /// at most `batch_size` domains each (no Python object per domain), or with `bare` one
+    /// domain per body, as the workers users run today take them. Put the bodies on the
     /// queue, then `mark_queued(page)`; the next page starts after `page.last_id`.
-    #[pyo3(signature = (after=0, limit=20_000, *, batch_size=2000, max_age=86400.0, max_attempts=3, requeue_after=None))]
+    #[pyo3(signature = (after=0, limit=20_000, *, batch_size=2000, bare=false, max_age=86400.0, max_attempts=3, requeue_after=None))]
     #[allow(clippy::too_many_arguments)] // the Python signature's keywords
     fn due_page(
         &self,
@@ -420,15 +421,21 @@ impl PyDomains {
         after: i64,
         limit: i64,
         batch_size: i64,
+        bare: bool,
         max_age: f64,
         max_attempts: i64,
         requeue_after: Option<f64>,
     ) -> PyResult<PyDuePage> {
         let limit: u32 = arguments::whole("limit", limit, 1, Some(i64::from(u32::MAX)))?;
         let batch_size: usize = arguments::whole("batch_size", batch_size, 1, None)?;
+        let format = if bare {
+            domains::MessageFormat::Bare
+        } else {
+            domains::MessageFormat::Batches(batch_size)
+        };
         let policy = due_policy(max_age, max_attempts, requeue_after)?;
         let page = self.with_db(py, move |db| {
-            Box::pin(async move { domains::due_page(db, after, limit, batch_size, policy).await })
+            Box::pin(async move { domains::due_page(db, after, limit, format, policy).await })
         })?;
         Ok(PyDuePage { page, policy })
     }

@@ -84,6 +84,13 @@ def publish(
         bool, typer.Option("--purge", help="First empty the queue and make its domains due again.")
     ] = False,
     count_only: Annotated[bool, typer.Option("--count-only", help="Only report how many are due.")] = False,
+    message_format: Annotated[
+        str | None,
+        typer.Option(
+            "--message-format",
+            help="batch (dnsmill's) or bare (one domain per message, for the workers of other tools).",
+        ),
+    ] = None,
     stop_workers: Annotated[int, typer.Option(help="Then tell this many workers to finish.", min=0)] = 0,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
@@ -98,6 +105,7 @@ def publish(
             "max_age": max_age,
             "max_attempts": max_attempts,
             "requeue_after": positive(requeue_after, "--requeue-after"),
+            "message_format": message_format,
         },
     )
 

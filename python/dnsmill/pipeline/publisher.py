@@ -102,6 +102,7 @@ class Publisher:
                 after,
                 want,
                 batch_size=batch,
+                bare=self.settings.message_format == "bare",
                 **self._due_policy(),
             )
             if not page:
@@ -114,7 +115,8 @@ class Publisher:
             messages += len(bodies)
             metrics.PUBLISHER_DOMAINS.inc(page.domains)
         if stop_workers:
-            await self.queue.put_many([dnsmill.Batch.encode_stop()] * stop_workers)
+            stop_body = b"__STOP__" if self.settings.message_format == "bare" else dnsmill.Batch.encode_stop()
+            await self.queue.put_many([stop_body] * stop_workers)
         report = PublishReport(published, messages, stop_workers, time.perf_counter() - started)
         self.bus.publish(
             "publisher",
