@@ -152,3 +152,15 @@ def test_flags_mean_one_thing_and_help_shows_no_placeholder_for_them() -> None:
     for command in ([], ["resolve"], ["zone", "check"], ["publish"], ["work"]):
         result = run(*command, "--help")
         assert result.returncode == 0 and "<bool>" not in result.stdout, result.stdout
+
+
+def test_queue_stats_shows_the_depth_as_json(tmp_path: Path) -> None:
+    queue = f"sqlite://{tmp_path / 'queue.db'}"
+    names = tmp_path / "names.txt"
+    names.write_text("a.example\nb.example\nc.example\n")
+    store = f"sqlite://{tmp_path / 'store.db'}"
+    assert run("domains", "add", str(names), "--db", store).returncode == 0
+    assert run("publish", "--db", store, "--queue", queue, "--batch-size", "2").returncode == 0
+    stats = run("queue", "stats", "--queue", queue)
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["depth"] == {"ready": 2, "held": 0, "delayed": 0, "dead": 0, "pending": 2}

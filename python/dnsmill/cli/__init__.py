@@ -23,7 +23,7 @@ USAGE_ERRORS = (
 )
 
 #: Command groups: their commands are named with two words.
-GROUPS = frozenset({"config", "db", "domains", "zone"})
+GROUPS = frozenset({"config", "db", "domains", "queue", "zone"})
 
 __all__ = ["app", "config", "db", "main", "pipeline", "resolve", "seed", "serve", "zone"]
 

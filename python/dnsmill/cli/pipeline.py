@@ -28,11 +28,38 @@ from dnsmill.cli.app import (
 )
 from dnsmill.config import Settings
 from dnsmill.pipeline import Publisher, PublishReport, Worker, WorkReport, run_pipeline_async
-from dnsmill.queues import open_queue
+from dnsmill.queues import Queue, open_queue
+from dnsmill.queues.base import redact_url
 from dnsmill.service import run_service
 
 domains_app = typer.Typer(help="The domains to resolve.", no_args_is_help=True)
 app.add_typer(domains_app, name="domains")
+queue_app = typer.Typer(help="The work queue between publisher and workers.", no_args_is_help=True)
+app.add_typer(queue_app, name="queue")
+
+
+async def queue_depth(work_queue: Queue) -> dict[str, int] | None:
+    """The queue's depth as JSON-ready numbers, or None when the queue cannot tell."""
+    if "depth" not in work_queue.capabilities:
+        return None
+    counted = await work_queue.depth()
+    return {**asdict(counted), "pending": counted.pending}
+
+
+@queue_app.command("stats")
+def queue_stats(
+    queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
+    name: Annotated[str, typer.Option(help="Queue name.")] = "domains",
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+) -> None:
+    """Messages ready, held by workers, delayed for a retry and dead-lettered, as JSON."""
+    settings = settings_or_exit("queue stats", config, queue=queue)
+
+    async def look() -> dict[str, Any]:
+        async with open_queue(settings.queue, name) as work_queue:
+            return {"queue": redact_url(settings.queue), "name": name, "depth": await queue_depth(work_queue)}
+
+    print(json.dumps(asyncio.run(look())))
 
 
 @domains_app.command("add")
@@ -115,11 +142,7 @@ def publish(
             try:
                 if count_only:
                     due = await publisher.count_due()
-                    depth = None
-                    if "depth" in work_queue.capabilities:
-                        counted = await work_queue.depth()
-                        depth = {**asdict(counted), "pending": counted.pending}
-                    return {"due": due, "queue": depth}
+                    return {"due": due, "queue": await queue_depth(work_queue)}
                 purged = reset = 0
                 if purge:
                     purged, reset = await publisher.purge()
