@@ -102,3 +102,17 @@ def test_what_config_show_prints_loads_back(tmp_path: Path) -> None:
     config = tmp_path / "shown.yaml"
     config.write_text(json.dumps(data))  # JSON is YAML
     assert load_settings(config).model_dump() == settings.model_dump()
+
+
+def test_lists_come_from_variables_comma_separated_or_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a service manager or a compose file sets them: DNSMILL_WORK__NS=192.0.2.53,..."""
+    monkeypatch.setenv("DNSMILL_WORK__NS", "192.0.2.53, 127.0.0.1:5353")
+    monkeypatch.setenv("DNSMILL_WORK__TYPES", '["A", "MX"]')
+    monkeypatch.setenv("DNSMILL_SEED__TLDS", "com,net")
+    settings = load_settings()
+    assert settings.work.ns == ["192.0.2.53", "127.0.0.1:5353"]
+    assert settings.work.types == ["A", "MX"]
+    assert settings.seed.tlds == ["com", "net"]
+    monkeypatch.setenv("DNSMILL_WORK__TYPES", '["A", ')
+    with pytest.raises(ConfigError, match="work.types: .*not a JSON list"):
+        load_settings()

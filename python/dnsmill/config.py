@@ -18,6 +18,7 @@ password in a URL; ``dnsmill config show`` prints the settings that way.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import socket
@@ -30,6 +31,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -62,13 +64,20 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 def _names(value: object) -> object:
-    """A comma-separated string (from a flag or a variable) as a list."""
+    """A comma-separated string (from a flag or a variable) as a list; a JSON list too."""
     if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError as error:
+                raise ValueError(f"not a JSON list: {error}") from None
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
 
-Names = Annotated[list[str], BeforeValidator(_names)]
+# NoDecode: a variable such as DNSMILL_WORK__TYPES=A,AAAA reaches the validator as written,
+# not as JSON it is not.
+Names = Annotated[list[str], BeforeValidator(_names), NoDecode]
 
 
 def nameservers(value: object) -> list[str]:
@@ -196,7 +205,7 @@ class WorkSettings(Section):
     """``dnsmill work``: how batches are resolved."""
 
     #: Nameservers to ask (IP, IP:PORT, host names or files of them); empty means /etc/resolv.conf.
-    ns: Annotated[list[str], BeforeValidator(nameservers)] = Field(default_factory=list)
+    ns: Annotated[list[str], BeforeValidator(nameservers), NoDecode] = Field(default_factory=list)
     types: Names = Field(default_factory=lambda: list(RESOLVE_TYPES))
     concurrency: int = Field(1000, ge=1)
     timeout: Duration = timedelta(seconds=2)
