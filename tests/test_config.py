@@ -114,5 +114,5 @@ def test_lists_come_from_variables_comma_separated_or_as_json(monkeypatch: pytes
     assert settings.work.types == ["A", "MX"]
     assert settings.seed.tlds == ["com", "net"]
     monkeypatch.setenv("DNSMILL_WORK__TYPES", '["A", ')
-    with pytest.raises(ConfigError, match="work.types: .*not a JSON list"):
+    with pytest.raises(ConfigError, match=r"work.types: .*not a JSON list"):
         load_settings()

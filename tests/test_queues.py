@@ -324,6 +324,27 @@ def test_a_consumer_holds_at_most_prefetch_deliveries(queue_url: str, name: str)
     asyncio.run(main())
 
 
+def test_raising_the_prefetch_lets_a_consumer_hold_more_at_once(queue_url: str, name: str) -> None:
+    """A worker gathering one-domain messages raises its prefetch while it holds deliveries."""
+
+    async def main() -> None:
+        async with open_queue(queue_url, name) as queue, queue.consume(prefetch=2) as consumer:
+            await queue.put_many([str(n).encode() for n in range(6)])
+            held = [await take(consumer), await take(consumer)]
+            assert await consumer.get(timeout=0.3) is None
+            await consumer.set_prefetch(5)
+            held += [await take(consumer) for _ in range(3)]
+            assert await consumer.get(timeout=0.3) is None
+            assert sorted(delivery.body for delivery in held) == [b"0", b"1", b"2", b"3", b"4"]
+            for delivery in held:
+                await delivery.ack()
+            last = await take(consumer)
+            assert last.body == b"5"
+            await last.ack()
+
+    asyncio.run(main())
+
+
 def test_closing_a_consumer_returns_what_it_holds_at_once(queue_url: str, name: str) -> None:
     async def main() -> None:
         async with open_queue(queue_url, name) as queue:

@@ -145,6 +145,67 @@ async def _to_completion(work: Coroutine[Any, Any, _T], tasks: set[asyncio.Task[
     return await asyncio.shield(task)
 
 
+class _ChannelWork:
+    """The operations under way on one channel, ended when it closes.
+
+    aiormq 7 fails an operation on a channel that has closed. aiormq 6 (the last for CPython
+    3.10) does not always: a ``basic_publish`` that was waiting for the channel's lock when the
+    connection was lost goes on once it has the lock, and ``basic_ack`` does not look at the
+    channel at all. Their frames go to the write queue of the connection that is gone, never to
+    be sent, and they wait for the send forever (the publisher's confirm window with them, and
+    every publish queued behind them on the lock). So every operation started here is cancelled
+    when the channel closes, and reported as lost with the channel's close reason: one code path
+    for both versions.
+    """
+
+    def __init__(self, channel: aiormq.abc.AbstractChannel) -> None:
+        self.channel = channel
+        #: Why the channel closed, once it has.
+        self.lost: str | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        channel.closing.add_done_callback(self._closed)
+
+    def _closed(self, closing: asyncio.Future[Any]) -> None:
+        error = None if closing.cancelled() else closing.exception()
+        why = "closed" if error is None else (str(error) or type(error).__name__)
+        self.lost = f"the channel closed ({why})"
+        for task in list(self._tasks):
+            task.cancel()
+        # aiormq 6 rejects the confirmations of publishes that failed first on the drain of their
+        # frames, and no one reads them: read them here, or asyncio logs each one as never
+        # retrieved. (aiormq 7 reads them itself.)
+        for confirmation in list(getattr(self.channel, "confirmations", {}).values()):
+            if confirmation.done() and not confirmation.cancelled():
+                confirmation.exception()
+
+    def start(self, work: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        """``work`` as a task, cancelled when the channel closes (at once if it has)."""
+        task = asyncio.ensure_future(work)
+        if self.lost is not None:
+            task.cancel()
+        else:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return task
+
+    def error(self, error: BaseException) -> BaseException:
+        """The error of a task from :meth:`start`, a cancellation by the close as the close."""
+        if isinstance(error, asyncio.CancelledError) and self.lost is not None:
+            return ChannelInvalidStateError(self.lost)
+        return error
+
+    async def run(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """Awaits ``work``; raises :class:`ChannelInvalidStateError` if the channel closes first."""
+        task = self.start(work)
+        try:
+            await asyncio.wait((task,))
+        finally:
+            task.cancel()  # when the caller is cancelled; nothing once it is done
+        if task.cancelled() and self.lost is not None:
+            raise ChannelInvalidStateError(self.lost)
+        return task.result()
+
+
 def _count(value: object) -> int:
     """A count from a header (0 when absent or not a whole number)."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
@@ -218,6 +279,10 @@ class AmqpConsumer(Consumer):
         self.queue = queue
         self.prefetch = prefetch
         self._channel: aiormq.abc.AbstractChannel | None = None
+        # The tag the broker gave this consumer on the channel.
+        self._consumer_tag: str | None = None
+        # The settles under way on the channel.
+        self._work: _ChannelWork | None = None
         self._starting: asyncio.Task[None] | None = None
         # Every unsettled delivery on the current channel, by delivery tag.
         self._held: dict[int, AmqpDelivery] = {}
@@ -235,6 +300,29 @@ class AmqpConsumer(Consumer):
     def _handed_out(self) -> int:
         """Unsettled deliveries handed out by :meth:`get`, or being settled by dnsmill itself."""
         return len(self._held) - len(self._ready)
+
+    async def set_prefetch(self, prefetch: int) -> None:
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or not 1 <= prefetch <= 65535:
+            raise QueueError(
+                f"{self.queue.url}: prefetch must be a whole number from 1 to 65535, not {prefetch!r}"
+            )
+        self.prefetch = prefetch
+        channel, tag = self._channel, self._consumer_tag
+        if channel is None or channel.is_closed or tag is None:
+            return  # the next channel starts with it
+        # RabbitMQ applies a consumer's prefetch when it starts consuming (quorum queues have
+        # no channel-wide one): consume again under the new limit, less what this consumer
+        # holds already, so it never holds more than `prefetch`. The deliveries it holds stay
+        # valid on the channel.
+        try:
+            await channel.basic_cancel(tag)
+            await channel.basic_qos(prefetch_count=max(1, prefetch - len(self._held)))
+            consuming = await channel.basic_consume(
+                self.queue.name, functools.partial(self._on_message, channel), no_ack=False
+            )
+            self._consumer_tag = consuming.consumer_tag
+        except _LOST as error:
+            raise self.queue._failure(error, "change the prefetch") from error
 
     async def get(self, timeout: float | None = None) -> AmqpDelivery | None:
         loop = asyncio.get_running_loop()
@@ -280,11 +368,17 @@ class AmqpConsumer(Consumer):
                 await channel.close()
                 return
             self._channel = channel
+            self._work = _ChannelWork(channel)
             channel.closing.add_done_callback(functools.partial(self._channel_closed, channel))
-            channel.on_consumer_cancel_callbacks.add(functools.partial(self._cancelled, channel))
-            await channel.basic_consume(
+            # aiormq 7 reports the broker cancelling a consumer (its queue deleted); aiormq 6,
+            # the last for CPython 3.10, does not, and the channel's closing is then the sign.
+            cancel_callbacks = getattr(channel, "on_consumer_cancel_callbacks", None)
+            if cancel_callbacks is not None:
+                cancel_callbacks.add(functools.partial(self._cancelled, channel))
+            consuming = await channel.basic_consume(
                 queue.name, functools.partial(self._on_message, channel), no_ack=False
             )
+            self._consumer_tag = consuming.consumer_tag
         except BaseException as error:
             await self._abandon(channel, f"could not start consuming: {error!r}")
             if isinstance(error, _LOST):
@@ -446,19 +540,22 @@ class AmqpConsumer(Consumer):
         """
         channel = delivery.channel
 
+        async def settle() -> None:
+            if copy is not None:
+                await channel.basic_publish(delivery.body, routing_key=copy.queue, properties=copy.properties)
+            await channel.basic_ack(delivery.tag)
+            await channel.tx_commit()
+
         async def commit() -> None:
             async with self._transaction:
-                if channel is not self._channel or channel.is_closed:
+                work = self._work
+                if channel is not self._channel or channel.is_closed or work is None:
                     gone = self._gone(delivery, "the channel it came on has closed")
                     delivery._mark_gone(gone)
                     raise QueueError(gone)
                 try:
-                    if copy is not None:
-                        await channel.basic_publish(
-                            delivery.body, routing_key=copy.queue, properties=copy.properties
-                        )
-                    await channel.basic_ack(delivery.tag)
-                    await channel.tx_commit()
+                    # Ended if the channel closes: it could otherwise wait for it forever.
+                    await work.run(settle())
                 except BaseException as error:
                     # A lost channel (aiormq cancels what waits on one that closes), or anything
                     # else: whether the commit went through or not, the channel is done with.
@@ -593,6 +690,8 @@ class AmqpQueue(Queue):
         # put_many, one for declares and counts.
         self._publisher: aiormq.abc.AbstractChannel | None = None
         self._control: aiormq.abc.AbstractChannel | None = None
+        # The publishes under way on the publisher channel.
+        self._publishing: _ChannelWork | None = None
         self._consumers: set[AmqpConsumer] = set()
         self._closed = False
 
@@ -702,6 +801,7 @@ class AmqpQueue(Queue):
             raise self._failure(error, "open a channel") from error
         if role == "publisher":
             self._publisher = channel
+            self._publishing = _ChannelWork(channel)
         else:
             self._control = channel
         return channel
@@ -818,37 +918,43 @@ class AmqpQueue(Queue):
             return 0
         await self._ensure_declared()
         channel = await self._channel("publisher")
+        publishing_on = self._publishing
+        assert publishing_on is not None and publishing_on.channel is channel
         window = asyncio.Semaphore(CONFIRM_WINDOW)
-        failures: list[BaseException] = []
+        failed = False
 
         async def publish(body: bytes) -> None:
-            try:
-                await channel.basic_publish(
-                    body,
-                    routing_key=self.name,
-                    properties=Basic.Properties(delivery_mode=2, message_id=uuid.uuid4().hex),
-                    mandatory=True,
-                )
-            except BaseException as error:
-                failures.append(error)
-                raise
-            finally:
-                window.release()
+            await channel.basic_publish(
+                body,
+                routing_key=self.name,
+                properties=Basic.Properties(delivery_mode=2, message_id=uuid.uuid4().hex),
+                mandatory=True,
+            )
+
+        def published(task: asyncio.Task[None]) -> None:
+            # A callback, not a finally: a task cancelled before it started runs no finally.
+            nonlocal failed
+            window.release()
+            if task.cancelled() or task.exception() is not None:
+                failed = True
 
         publishing: list[asyncio.Task[None]] = []
         try:
             for body in messages:
                 await window.acquire()
-                if failures:
+                if failed:
                     window.release()
                     break
-                publishing.append(asyncio.ensure_future(publish(body)))
+                # Cancelled if the channel closes: a publish could otherwise wait for it forever.
+                task = publishing_on.start(publish(body))
+                task.add_done_callback(published)
+                publishing.append(task)
             results = await asyncio.gather(*publishing, return_exceptions=True)
         except BaseException:
             for task in publishing:
                 task.cancel()
             raise
-        errors = [r for r in results if isinstance(r, BaseException)]
+        errors = [publishing_on.error(r) for r in results if isinstance(r, BaseException)]
         confirmed = len(results) - len(errors)
         metrics.QUEUE_PUT.labels(queue=self.name).inc(confirmed)
         if errors:
@@ -912,6 +1018,7 @@ class AmqpQueue(Queue):
         """The oldest ``limit`` dead letters, read from ``<name>.dead`` and left there."""
         await self._ensure_declared()
         letters: list[DeadLetter] = []
+        held_before = 0
         try:
             # Read without acks; closing the channel returns every one to the queue.
             async with self._throwaway() as channel:
@@ -919,6 +1026,8 @@ class AmqpQueue(Queue):
                     message = await channel.basic_get(self.dead_queue, no_ack=False)
                     if not isinstance(message.delivery, Basic.GetOk):
                         break
+                    if not letters:
+                        held_before = (message.delivery.message_count or 0) + 1
                     properties = message.header.properties
                     headers = properties.headers or {}
                     failed_at_ms = _count(headers.get(FAILED_AT_HEADER))
@@ -931,6 +1040,16 @@ class AmqpQueue(Queue):
                             failed_at=failed_at_ms / 1000,
                         )
                     )
+            # The broker confirms the channel's close before a quorum queue has taken the
+            # letters back: until it has, they are missing from its count. Wait for them (a
+            # second at most), so that what comes next (a depth, another read) sees them.
+            deadline = time.monotonic() + 1.0
+            while letters and time.monotonic() < deadline:
+                async with self._throwaway() as channel:
+                    counted = (await channel.queue_declare(self.dead_queue, passive=True)).message_count or 0
+                if counted >= held_before:
+                    break
+                await asyncio.sleep(0.02)
         except (*_LOST, ChannelNotFoundEntity) as error:
             raise self._failure(error, "read the dead letters") from error
         return letters
