@@ -81,6 +81,7 @@ from dnsmill.queues.base import (
     Depth,
     Queue,
     redact_url,
+    to_completion,
 )
 
 log = logging.getLogger("dnsmill.queues")
@@ -128,21 +129,6 @@ _MAX_NAME = 255
 _LOST = (AMQPConnectionError, ChannelClosed, ChannelInvalidStateError, ConnectionError, OSError)
 
 _T = TypeVar("_T")
-
-
-async def _to_completion(work: Coroutine[Any, Any, _T], tasks: set[asyncio.Task[Any]]) -> _T:
-    """Awaits ``work`` as a task that finishes even if the caller is cancelled: a settle cut
-    off between its frames would leave half a transaction on the channel."""
-    task = asyncio.ensure_future(work)
-    tasks.add(task)
-
-    def finished(task: asyncio.Task[Any]) -> None:
-        tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # a caller cancelled meanwhile has no use for it
-
-    task.add_done_callback(finished)
-    return await asyncio.shield(task)
 
 
 class _ChannelWork:
@@ -571,14 +557,14 @@ class AmqpConsumer(Consumer):
             if self._held.pop(delivery.tag, None) is not None:
                 self._wakeup.set()
 
-        await _to_completion(commit(), self._in_flight)
+        await to_completion(commit(), self._in_flight)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._wakeup.set()
-        await _to_completion(self._shut(), self._closing)
+        await to_completion(self._shut(), self._closing)
 
     async def _shut(self) -> None:
         if self._starting is not None and not self._starting.done():

@@ -18,10 +18,11 @@ the methods of the others raise :class:`~dnsmill.QueueUnsupportedError`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ DEFAULT_DELIVERY_LIMIT = 5
 #: The optional capabilities an implementation may list in :attr:`Queue.capabilities`.
 CAPABILITIES = frozenset({"depth", "extend", "dead_letters", "delay"})
 
+_T = TypeVar("_T")
 _Queue = TypeVar("_Queue", bound="Queue")
 _Consumer = TypeVar("_Consumer", bound="Consumer")
 
@@ -49,6 +51,26 @@ def redact_url(url: str) -> str:
         return url
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+async def to_completion(work: Coroutine[Any, Any, _T], tasks: set[asyncio.Task[Any]]) -> _T:
+    """Awaits ``work`` as a task that finishes even if the caller is cancelled, kept in
+    ``tasks`` meanwhile (so closing can wait for it).
+
+    A settle cut off half-way would leave a consumer's record of what it holds out of step
+    with what the queue did (a SQLite transaction that goes on in its thread, an AMQP
+    transaction with half its frames sent): running it to the end keeps the two together.
+    """
+    task = asyncio.ensure_future(work)
+    tasks.add(task)
+
+    def finished(task: asyncio.Task[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # a caller cancelled meanwhile has no use for it
+
+    task.add_done_callback(finished)
+    return await asyncio.shield(task)
 
 
 @dataclass(frozen=True)

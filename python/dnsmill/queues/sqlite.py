@@ -27,13 +27,21 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from dnsmill import events, metrics
 from dnsmill._core import QueueConnectionError, QueueError
-from dnsmill.queues.base import DEFAULT_DELIVERY_LIMIT, Consumer, DeadLetter, Delivery, Depth, Queue
+from dnsmill.queues.base import (
+    DEFAULT_DELIVERY_LIMIT,
+    Consumer,
+    DeadLetter,
+    Delivery,
+    Depth,
+    Queue,
+    to_completion,
+)
 
 log = logging.getLogger("dnsmill.queues")
 
@@ -78,24 +86,6 @@ CREATE TABLE IF NOT EXISTS queue_dead_letters (
     failed_at REAL NOT NULL
 );
 """
-
-
-async def _to_completion(work: Coroutine[Any, Any, _T], tasks: set[asyncio.Task[Any]]) -> _T:
-    """Awaits ``work`` as a task that finishes even if the caller is cancelled.
-
-    The database work it waits for goes on in its thread regardless; running the rest to the
-    end keeps a consumer's record of what it holds true to what the database did.
-    """
-    task = asyncio.ensure_future(work)
-    tasks.add(task)
-
-    def finished(task: asyncio.Task[Any]) -> None:
-        tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # a caller cancelled meanwhile has no use for it
-
-    task.add_done_callback(finished)
-    return await asyncio.shield(task)
 
 
 class SqliteDelivery(Delivery):
@@ -168,7 +158,7 @@ class SqliteConsumer(Consumer):
             if len(self._held) + self._taking < self.prefetch:
                 # Counted before the first await, so that concurrent gets respect the limit.
                 self._taking += 1
-                if await _to_completion(self._take(), self._in_flight):
+                if await to_completion(self._take(), self._in_flight):
                     continue
                 pause, poll = poll, min(poll * 2, _LAST_POLL)
             if deadline is not None:
@@ -205,7 +195,7 @@ class SqliteConsumer(Consumer):
                 self._lost(delivery, done)
             return held
 
-        if not await _to_completion(settle(), self._in_flight):
+        if not await to_completion(settle(), self._in_flight):
             delivery._check_unsettled()  # raises, saying why
 
     def _forget(self, delivery: SqliteDelivery) -> None:
@@ -243,7 +233,7 @@ class SqliteConsumer(Consumer):
             return
         self._closed = True
         self._wakeup.set()
-        await _to_completion(self._shut(), self._closing)
+        await to_completion(self._shut(), self._closing)
 
     async def _shut(self) -> None:
         if self._renewing is not None:
