@@ -348,3 +348,48 @@ def test_a_store_of_schema_1_is_brought_up_to_date_keeping_its_queued_domains(st
     )
     with dnsmill.Domains(store) as domains:
         assert domains.count_due(requeue_after=3600) == 0
+
+
+def hold_the_records_table(store: str, seconds: float) -> subprocess.Popen[str]:
+    """Another client holding the records table locked against writes for ``seconds``."""
+    if store.startswith("postgresql://"):
+        database = store.rsplit("/", 1)[1]
+        sql = f"BEGIN; LOCK TABLE dns_records IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;"
+        argv = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-c", sql]
+    elif store.startswith("mysql://"):
+        database = store.rsplit("/", 1)[1]
+        sql = f"LOCK TABLES dns_records WRITE; SELECT SLEEP({seconds}); UNLOCK TABLES;"
+        argv = ["mariadb", "-h", "127.0.0.1", "-u", "root", "-D", database, "-e", sql]
+    else:
+        script = (
+            "import sqlite3, sys, time\n"
+            "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "db.execute('BEGIN IMMEDIATE')\n"
+            "time.sleep(float(sys.argv[2]))\n"
+            "db.execute('COMMIT')\n"
+        )
+        argv = [sys.executable, "-c", script, store.removeprefix("sqlite://"), str(seconds)]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_statement_over_the_urls_statement_timeout_is_retried(store: str) -> None:
+    """``?statement_timeout=`` bounds every statement (on SQLite, the wait for the write lock):
+    a write stuck behind a lock fails in time and is tried again, and nothing is lost."""
+    dnsmill.init_db(store)
+    dnsmill.Writer(store).close()  # the records table
+    separator = "&" if "?" in store else "?"
+    writer = dnsmill.Writer(f"{store}{separator}statement_timeout=0.3", batch_size=500)
+    locker = hold_the_records_table(store, seconds=2.5)
+    try:
+        time.sleep(0.8)  # the lock is taken
+        zone = dnsmill.parse_zone(realistic_zone(200))
+        started = time.monotonic()
+        writer.write(zone)
+        writer.close()
+        waited = time.monotonic() - started
+    finally:
+        _out, err = locker.communicate(timeout=30)
+    assert locker.returncode == 0, err
+    assert writer.stats["retried"] >= 1, writer.stats
+    assert waited > 1.0, waited  # it waited for the lock, through retries
+    assert total(dnsmill.db_stats(store)) == len(zone)

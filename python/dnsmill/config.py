@@ -242,6 +242,9 @@ class Settings(BaseSettings):
     #: The queue between publisher and workers: sqlite://relative.db, sqlite:///abs/path.db, or
     #: RabbitMQ at amqp://user:pass@host:5672/vhost (amqps:// for TLS).
     queue: str = "sqlite://dnsmill-queue.db"
+    #: The queue's name at that URL (on RabbitMQ, the queue the publishers and workers of
+    #: other tools use is dns_records too).
+    queue_name: str = Field("dns_records", min_length=1, max_length=200)
     #: Serve Prometheus metrics on this port (None: not at all).
     metrics_port: int | None = Field(None, ge=1, le=65535)
     seed: SeedSettings = Field(default_factory=SeedSettings)

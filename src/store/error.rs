@@ -100,8 +100,9 @@ pub(super) fn classify(error: &sqlx::Error) -> StoreErrorKind {
     if let Some(mysql) = database.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         return match mysql.number() {
             // Deadlock, lock wait timeout, connection killed, shutdown, gone away, lost,
-            // too many connections, query interrupted.
-            1205 | 1213 | 1927 | 1053 | 2006 | 2013 | 1040 | 1317 => StoreErrorKind::Transient,
+            // too many connections, query interrupted, statement over its time limit
+            // (MariaDB's max_statement_time, MySQL's max_execution_time).
+            1205 | 1213 | 1927 | 1053 | 2006 | 2013 | 1040 | 1317 | 1969 | 3024 => StoreErrorKind::Transient,
             // Too long, bad string, out of range, null, bad date, check constraints.
             1406 | 1366 | 1264 | 1048 | 1292 | 3819 | 4025 | 1265 => StoreErrorKind::Rejected,
             // Access denied, unknown database, no such table or column.

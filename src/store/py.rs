@@ -163,6 +163,7 @@ impl PyWriter {
         let flush_interval = arguments::seconds("flush_interval", flush_interval, false)?;
         let parsed = store_url(url)?;
         let redacted = parsed.redacted();
+        let connections = parsed.connections;
         let config = WriterConfig {
             url: parsed,
             table: table.to_string(),
@@ -170,7 +171,7 @@ impl PyWriter {
             flush_interval,
             source,
             channel_capacity: 4,
-            connections: 2,
+            connections,
         };
         let writer = run_on_store(py, Writer::open(config))?;
         Ok(PyWriter {

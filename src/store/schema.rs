@@ -55,7 +55,7 @@ impl Db {
                     .create_if_missing(create)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(30))
+                    .busy_timeout(url.statement_timeout.unwrap_or(Duration::from_secs(30)))
                     // Batches touch index pages all over the file: keep them in memory (the
                     // default cache of 2 MB rereads them from the OS for every row).
                     .pragma("cache_size", "-262144")
@@ -80,16 +80,25 @@ impl Db {
                 Ok(Db::Sqlite(connection, write_gate(options.get_filename())))
             }
             Dialect::Postgres => {
-                let options = PgConnectOptions::from_str(&url.url)
+                let mut options = PgConnectOptions::from_str(&url.url)
                     .map_err(|e| failed(&context(), e))?
                     .disable_statement_logging();
+                if let Some(timeout) = url.statement_timeout {
+                    options = options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))]);
+                }
                 Ok(Db::Postgres(within(url, options.connect()).await?))
             }
             Dialect::MySql => {
                 let options = MySqlConnectOptions::from_str(&url.url)
                     .map_err(|e| failed(&context(), e))?
                     .disable_statement_logging();
-                Ok(Db::MySql(within(url, options.connect()).await?))
+                let mut connection = within(url, options.connect()).await?;
+                if let Some(timeout) = url.statement_timeout {
+                    limit_statement_time(&mut connection, timeout)
+                        .await
+                        .map_err(|e| failed(&context(), e))?;
+                }
+                Ok(Db::MySql(connection))
             }
         }
     }
@@ -185,6 +194,30 @@ impl Db {
         };
         rows.map_err(|e| failed("reading counts", e))
     }
+}
+
+/// Sets the longest a statement may run on a MySQL-protocol connection: MariaDB's
+/// `max_statement_time` (seconds, every statement), else MySQL's `max_execution_time`
+/// (milliseconds; MySQL applies it to SELECTs only).
+async fn limit_statement_time(
+    connection: &mut MySqlConnection,
+    timeout: Duration,
+) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    // Numbers only: the text is made here, from a parsed duration.
+    let mariadb = format!("SET SESSION max_statement_time = {}", timeout.as_secs_f64());
+    if connection
+        .execute(sqlx::raw_sql(AssertSqlSafe(mariadb)))
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let mysql = format!("SET SESSION max_execution_time = {}", timeout.as_millis());
+    connection
+        .execute(sqlx::raw_sql(AssertSqlSafe(mysql)))
+        .await
+        .map(drop)
 }
 
 /// `connecting`, given at most the URL's connect timeout: a server that accepts and never

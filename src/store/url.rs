@@ -5,6 +5,8 @@ use std::time::Duration;
 
 /// How long connecting may take unless the URL says (`?connect_timeout=SECONDS`).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections a [`crate::store::Writer`] writes on unless the URL says (`?connections=N`).
+pub const DEFAULT_WRITER_CONNECTIONS: usize = 2;
 
 /// The SQL dialects dnsmill writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,12 @@ pub struct StoreUrl {
     pub url: String,
     /// How long connecting may take before it fails like a refused connection.
     pub connect_timeout: Duration,
+    /// The longest one statement may run (`?statement_timeout=SECONDS`; None: the server's
+    /// setting). On SQLite, the longest wait for another connection's write lock (30 s).
+    pub statement_timeout: Option<Duration>,
+    /// Connections a writer writes batches on side by side (`?connections=N`, PostgreSQL and
+    /// MySQL; SQLite has one writer at a time).
+    pub connections: usize,
 }
 
 impl FromStr for StoreUrl {
@@ -54,11 +62,13 @@ impl FromStr for StoreUrl {
             Dialect::MySql => format!("mysql:{rest}"),
             _ => text.to_string(),
         };
-        let (url, connect_timeout) = take_connect_timeout(&url)?;
+        let (url, options) = take_options(&url)?;
         let parsed = StoreUrl {
             dialect,
             url,
-            connect_timeout,
+            connect_timeout: options.connect_timeout,
+            statement_timeout: options.statement_timeout,
+            connections: options.connections,
         };
         if parsed.sqlite_path().is_some_and(str::is_empty) {
             // SQLite would quietly open a temporary database and lose everything written.
@@ -87,23 +97,38 @@ impl StoreUrl {
     }
 }
 
-/// `url` without its `connect_timeout` option, and that option's value (seconds).
-fn take_connect_timeout(url: &str) -> Result<(String, Duration), String> {
-    let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), DEFAULT_CONNECT_TIMEOUT));
+/// dnsmill's own options of a store URL, which the drivers do not see.
+struct UrlOptions {
+    connect_timeout: Duration,
+    statement_timeout: Option<Duration>,
+    connections: usize,
+}
+
+/// `url` without dnsmill's own options (`connect_timeout`, `statement_timeout`,
+/// `connections`), and their values.
+fn take_options(url: &str) -> Result<(String, UrlOptions), String> {
+    let mut options = UrlOptions {
+        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        statement_timeout: None,
+        connections: DEFAULT_WRITER_CONNECTIONS,
     };
-    let mut timeout = DEFAULT_CONNECT_TIMEOUT;
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), options));
+    };
     let mut kept = Vec::new();
     for pair in query.split('&') {
         match pair.split_once('=') {
-            Some(("connect_timeout", value)) => {
-                timeout = value
-                    .parse::<f64>()
+            Some(("connect_timeout", value)) => options.connect_timeout = seconds("connect_timeout", value)?,
+            Some(("statement_timeout", value)) => {
+                options.statement_timeout = Some(seconds("statement_timeout", value)?);
+            }
+            Some(("connections", value)) => {
+                options.connections = value
+                    .parse::<usize>()
                     .ok()
-                    .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 3600.0)
-                    .map(Duration::from_secs_f64)
+                    .filter(|n| (1..=64).contains(n))
                     .ok_or_else(|| {
-                        format!("connect_timeout must be a number of seconds from 0 to 3600, not '{value}'")
+                        format!("connections must be a whole number from 1 to 64, not '{value}'")
                     })?;
             }
             _ => kept.push(pair),
@@ -114,7 +139,17 @@ fn take_connect_timeout(url: &str) -> Result<(String, Duration), String> {
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    Ok((url, timeout))
+    Ok((url, options))
+}
+
+/// A URL option in seconds: above 0, at most an hour.
+fn seconds(option: &str, value: &str) -> Result<Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{option} must be a number of seconds from 0 to 3600, not '{value}'"))
 }
 
 /// `scheme://user:secret@host` becomes `scheme://user:***@host`.
@@ -530,6 +565,33 @@ mod tests {
             .parse::<StoreUrl>()
             .unwrap_err()
             .contains("names no file"));
+    }
+
+    #[test]
+    fn statement_timeout_and_connections_are_dnsmills_own_options() {
+        let url: StoreUrl = "postgresql://u@h/db?statement_timeout=30&sslmode=require&connections=4"
+            .parse()
+            .unwrap();
+        assert_eq!(url.url, "postgresql://u@h/db?sslmode=require");
+        assert_eq!(url.statement_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(url.connections, 4);
+        let plain: StoreUrl = "mysql://h/db".parse().unwrap();
+        assert_eq!(
+            (plain.statement_timeout, plain.connections),
+            (None, DEFAULT_WRITER_CONNECTIONS)
+        );
+        for (bad, option) in [
+            ("statement_timeout=0", "statement_timeout"),
+            ("statement_timeout=-1", "statement_timeout"),
+            ("connections=0", "connections"),
+            ("connections=65", "connections"),
+            ("connections=two", "connections"),
+        ] {
+            let error = format!("postgresql://h/db?{bad}")
+                .parse::<StoreUrl>()
+                .unwrap_err();
+            assert!(error.starts_with(option), "{bad}: {error}");
+        }
     }
 
     #[test]

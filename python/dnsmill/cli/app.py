@@ -36,6 +36,9 @@ QUEUE_HELP = (
     "Work queue URL: sqlite:///abs/path.db or sqlite://relative.db, or RabbitMQ: "
     "amqp://user:pass@host:port/vhost (amqps:// for TLS), options in the query (?queue_type=classic)."
 )
+QueueName = Annotated[
+    str | None, typer.Option("--queue-name", help="The queue's name at that URL (dns_records).")
+]
 NS_HELP = (
     "Nameservers, comma-separated: IP, IP:PORT, [IPv6]:PORT, HOST[:PORT], or a file of them one "
     "per line (resolv.conf 'nameserver' lines too). Default: /etc/resolv.conf."

@@ -19,6 +19,7 @@ from dnsmill.cli.app import (
     NS_HELP,
     QUEUE_HELP,
     Options,
+    QueueName,
     Quiet,
     app,
     duration,
@@ -49,15 +50,19 @@ async def queue_depth(work_queue: Queue) -> dict[str, int] | None:
 @queue_app.command("stats")
 def queue_stats(
     queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
-    name: Annotated[str, typer.Option(help="Queue name.")] = "domains",
+    queue_name: QueueName = None,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
     """Messages ready, held by workers, delayed for a retry and dead-lettered, as JSON."""
-    settings = settings_or_exit("queue stats", config, queue=queue)
+    settings = settings_or_exit("queue stats", config, queue=queue, queue_name=queue_name)
 
     async def look() -> dict[str, Any]:
-        async with open_queue(settings.queue, name) as work_queue:
-            return {"queue": redact_url(settings.queue), "name": name, "depth": await queue_depth(work_queue)}
+        async with open_queue(settings.queue, settings.queue_name) as work_queue:
+            return {
+                "queue": redact_url(settings.queue),
+                "name": settings.queue_name,
+                "depth": await queue_depth(work_queue),
+            }
 
     print(json.dumps(asyncio.run(look())))
 
@@ -89,6 +94,7 @@ def domains_add(
 def publish(
     db: Annotated[str | None, typer.Option("--db", help=DB_URL_HELP)] = None,
     queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
+    queue_name: QueueName = None,
     batch_size: Annotated[int | None, typer.Option(help="Domains per message.")] = None,
     max_age: Annotated[
         timedelta | None,
@@ -127,6 +133,7 @@ def publish(
         config,
         db=db,
         queue=queue,
+        queue_name=queue_name,
         publish={
             "batch_size": batch_size,
             "max_age": max_age,
@@ -137,7 +144,7 @@ def publish(
     )
 
     async def publish_due(settings: Settings) -> dict[str, Any]:
-        async with open_queue(settings.queue) as work_queue:
+        async with open_queue(settings.queue, settings.queue_name) as work_queue:
             publisher = await asyncio.to_thread(Publisher, settings.db, work_queue, settings.publish)
             try:
                 if count_only:
@@ -183,6 +190,7 @@ PREFETCH_HELP = "Batches a worker holds at once: some resolve while others are s
 def work(
     db: Annotated[str | None, typer.Option("--db", help=DB_URL_HELP)] = None,
     queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
+    queue_name: QueueName = None,
     ns: Annotated[str | None, typer.Option("--ns", help=NS_HELP)] = None,
     types: Annotated[str | None, typer.Option("--types", "-t", help=TYPES_HELP)] = None,
     concurrency: Annotated[int | None, typer.Option(help="Most queries in flight.")] = None,
@@ -210,12 +218,13 @@ def work(
         config,
         db=db,
         queue=queue,
+        queue_name=queue_name,
         metrics_port=metrics_port,
         work=resolver_overrides(ns, types, concurrency, timeout, retries, prefetch, worker_id),
     )
 
     async def work_off(stop: asyncio.Event) -> tuple[str, WorkReport]:
-        async with open_queue(settings.queue) as work_queue:
+        async with open_queue(settings.queue, settings.queue_name) as work_queue:
             worker = await asyncio.to_thread(Worker, settings.db, work_queue, settings.work, table=table)
             try:
                 idle_seconds = idle_exit.total_seconds() if idle_exit is not None else None
@@ -231,6 +240,7 @@ def work(
 def run(
     db: Annotated[str | None, typer.Option("--db", help=DB_URL_HELP)] = None,
     queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
+    queue_name: QueueName = None,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Workers in this process.", min=1)] = 2,
     ns: Annotated[str | None, typer.Option("--ns", help=NS_HELP)] = None,
     types: Annotated[str | None, typer.Option("--types", "-t", help=TYPES_HELP)] = None,
@@ -253,6 +263,7 @@ def run(
         config,
         db=db,
         queue=queue,
+        queue_name=queue_name,
         metrics_port=metrics_port,
         publish={"batch_size": batch_size},
         work=resolver_overrides(ns, types, concurrency, timeout, retries),

@@ -38,7 +38,7 @@ async def run_pipeline_async(
     bus = bus or events.bus
     stop = stop or asyncio.Event()
     started = time.perf_counter()
-    async with open_queue(settings.queue) as queue:
+    async with open_queue(settings.queue, settings.queue_name) as queue:
         publisher = await asyncio.to_thread(Publisher, settings.db, queue, settings.publish, bus=bus)
         try:
             report = await publisher.publish(stop=stop)

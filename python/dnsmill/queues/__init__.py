@@ -5,7 +5,7 @@ is the embedded default, a durable queue in one SQLite file that the processes o
 share; ``amqp://user:pass@host:port/vhost`` (``amqps://`` for TLS) is a RabbitMQ queue (see
 :mod:`dnsmill.queues.amqp`). Options go in the URL's query or as keyword arguments::
 
-    queue = open_queue("sqlite:///var/lib/dnsmill/queue.db?delivery_limit=3", "domains")
+    queue = open_queue("sqlite:///var/lib/dnsmill/queue.db?delivery_limit=3", "dns_records")
     async with queue:
         await queue.put_many([b"one", b"two"])
         async with queue.consume(prefetch=2) as consumer:
@@ -30,6 +30,7 @@ from dnsmill.queues.amqp import AmqpQueue
 from dnsmill.queues.base import (
     CAPABILITIES,
     DEFAULT_DELIVERY_LIMIT,
+    DEFAULT_QUEUE_NAME,
     Consumer,
     DeadLetter,
     Delivery,
@@ -42,6 +43,7 @@ from dnsmill.queues.sqlite import SqliteQueue
 __all__ = [
     "CAPABILITIES",
     "DEFAULT_DELIVERY_LIMIT",
+    "DEFAULT_QUEUE_NAME",
     "AmqpQueue",
     "Consumer",
     "DeadLetter",
@@ -75,8 +77,8 @@ def register(scheme: str, opener: Opener) -> None:
     _openers[scheme.lower()] = opener
 
 
-def open_queue(url: str, name: str = "domains", **options: Any) -> Queue:
-    """The queue ``name`` at ``url``, not connected yet (it connects on first use, or at
+def open_queue(url: str, name: str = DEFAULT_QUEUE_NAME, **options: Any) -> Queue:
+    """The queue ``name`` (``dns_records`` unless given) at ``url``, not connected yet (it connects on first use, or at
     ``await queue.open()``).
 
     ``sqlite:///abs/path.db`` or ``sqlite://relative.db``, ``amqp://user:pass@host:port/vhost``

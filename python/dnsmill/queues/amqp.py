@@ -75,6 +75,7 @@ from dnsmill import events, metrics
 from dnsmill._core import QueueConnectionError, QueueError
 from dnsmill.queues.base import (
     DEFAULT_DELIVERY_LIMIT,
+    DEFAULT_QUEUE_NAME,
     Consumer,
     DeadLetter,
     Delivery,
@@ -607,7 +608,7 @@ class AmqpQueue(Queue):
     def __init__(
         self,
         url: str,
-        name: str = "domains",
+        name: str = DEFAULT_QUEUE_NAME,
         *,
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         queue_type: str = DEFAULT_QUEUE_TYPE,
@@ -685,7 +686,7 @@ class AmqpQueue(Queue):
     def from_url(
         cls,
         url: str,
-        name: str = "domains",
+        name: str = DEFAULT_QUEUE_NAME,
         *,
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         queue_type: str = DEFAULT_QUEUE_TYPE,

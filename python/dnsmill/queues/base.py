@@ -31,6 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 from dnsmill._core import QueueError, QueueUnsupportedError
 
 DEFAULT_DELIVERY_LIMIT = 5
+#: The queue's name unless one is given: the name the publishers and workers users run today use.
+DEFAULT_QUEUE_NAME = "dns_records"
 
 #: The optional capabilities an implementation may list in :attr:`Queue.capabilities`.
 CAPABILITIES = frozenset({"depth", "extend", "dead_letters", "delay"})

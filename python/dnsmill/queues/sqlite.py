@@ -35,6 +35,7 @@ from dnsmill import events, metrics
 from dnsmill._core import QueueConnectionError, QueueError
 from dnsmill.queues.base import (
     DEFAULT_DELIVERY_LIMIT,
+    DEFAULT_QUEUE_NAME,
     Consumer,
     DeadLetter,
     Delivery,
@@ -271,7 +272,7 @@ class SqliteQueue(Queue):
     def __init__(
         self,
         path: str | Path,
-        name: str = "domains",
+        name: str = DEFAULT_QUEUE_NAME,
         *,
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         lease: float = DEFAULT_LEASE,
@@ -304,7 +305,7 @@ class SqliteQueue(Queue):
     def from_url(
         cls,
         url: str,
-        name: str = "domains",
+        name: str = DEFAULT_QUEUE_NAME,
         *,
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         lease: float = DEFAULT_LEASE,
