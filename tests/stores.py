@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,33 @@ def admin(url: str, sql: str) -> str:
     return result.stdout.strip()
 
 
+@contextmanager
+def postgresql_database() -> Iterator[str]:
+    """The URL of a new, empty database on the PostgreSQL at 127.0.0.1:5432, dropped afterwards
+    (with any connections still open to it)."""
+    name = f"dnsmill_test_{uuid.uuid4().hex[:12]}"
+    psql = shutil.which("psql")
+    argv = [
+        psql or "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+    ]
+    if psql is None or run_client(argv, "SELECT 1").returncode != 0:
+        unreachable("PostgreSQL is not reachable at 127.0.0.1:5432")
+    assert run_client(argv, f"CREATE DATABASE {name}").returncode == 0
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        run_client(argv, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty store of each kind."""
@@ -74,26 +102,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite://{tmp_path / 'test.db'}"
         return
     if request.param == "postgresql":
-        psql = shutil.which("psql")
-        argv = [
-            psql or "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-        ]
-        if psql is None or run_client(argv, "SELECT 1").returncode != 0:
-            unreachable("PostgreSQL is not reachable at 127.0.0.1:5432")
-        assert run_client(argv, f"CREATE DATABASE {name}").returncode == 0
-        try:
-            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        finally:
-            run_client(argv, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        with postgresql_database() as url:
+            yield url
         return
     mariadb = shutil.which("mariadb") or shutil.which("mysql")
     argv = [mariadb or "mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root", "-e"]

@@ -891,7 +891,10 @@ def test_an_existing_classic_queue_is_used_as_it_is(rabbitmq: str, name: str) ->
 def test_the_broker_closing_connections_loses_nothing_and_doubles_nothing(rabbitmq: str, name: str) -> None:
     """The broker closes every connection while a consumer holds deliveries and a publisher is
     in the middle of a put_many: the consumer reconnects and carries on, what it held comes
-    back redelivered, and every put_many either completes or raises. Counted end to end."""
+    back redelivered, and every put_many completes (publishing again what was not confirmed
+    once the connection is back) or raises. Counted end to end: a message is delivered twice
+    only when it was in doubt (published, its confirm lost with the connection), and then
+    both copies carry its message id."""
     url = with_options(rabbitmq, reconnect_interval=0.2)
 
     async def main() -> None:
@@ -934,22 +937,31 @@ def test_the_broker_closing_connections_loses_nothing_and_doubles_nothing(rabbit
                 assert delivery.settled
 
             seen: Counter[str] = Counter()
+            ids: dict[str, set[str]] = {}
             redelivered = {}
             while (delivery := await consumer.get(timeout=2)) is not None:
                 body = delivery.body.decode()
                 seen[body] += 1
+                ids.setdefault(body, set()).add(delivery.message_id)
                 if body.startswith("held-"):
                     redelivered[body] = delivery.redeliveries
                 await delivery.ack()
             await consumer.close()
 
-            assert max(seen.values()) == 1, "a message was delivered twice"
+            doubled = {body for body, count in seen.items() if count > 1}
+            # In doubt: the pages being put when the connections closed (one or two, if a
+            # put_many had begun its next round).
+            in_doubt = {body.rsplit("-", 1)[0] for body in doubled}
+            assert len(in_doubt) <= 2 and all(page.startswith("page-") for page in in_doubt), doubled
+            assert max(seen.values()) <= 2, "a message was delivered three times"
+            assert all(len(ids[body]) == 1 for body in doubled), "copies of one message, one id"
             assert redelivered.keys() == {f"held-{n}" for n in range(5)}
             assert all(redeliveries >= 1 for redeliveries in redelivered.values())
             for page, outcome in pages.items():
                 arrived = sum(seen[f"page-{page}-{n}"] for n in range(100))
                 if outcome == "put":
-                    assert arrived == 100, f"page {page} was put, but {arrived} of its messages arrived"
+                    wanted = range(100, 201) if f"page-{page}" in in_doubt else range(100, 101)
+                    assert arrived in wanted, f"page {page} was put, but {arrived} of its messages arrived"
             assert set(seen) <= {f"held-{n}" for n in range(5)} | {
                 f"page-{page}-{n}" for page in pages for n in range(100)
             }

@@ -96,6 +96,9 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_HEARTBEAT = 60
 #: Publishes of one ``put_many`` awaiting their confirms at a time.
 CONFIRM_WINDOW = 256
+#: Rounds of publishing in a row that may lose their connection before any confirm arrives,
+#: before ``put_many`` gives up (each first waits up to ``timeout`` for the connection).
+PUBLISH_ROUNDS = 3
 #: The delay queues' waits, in seconds: a delay goes to the first at least as long.
 DELAY_LEVELS = tuple(2**power for power in range(16))
 
@@ -900,21 +903,53 @@ class AmqpQueue(Queue):
         await self._ensure_declared()
 
     async def put_many(self, bodies: Iterable[bytes | str]) -> int:
+        """Publishes ``bodies`` and returns once the broker confirmed every one. Messages whose
+        confirm a lost connection took with it are published again (with the same message id)
+        once aio-pika has reconnected: the broker may then hold two copies of one, never none.
+        Gives up when a reconnection takes longer than ``timeout``, or after
+        ``PUBLISH_ROUNDS`` rounds in a row that lost their connection before any confirm."""
         messages = [b.encode() if isinstance(b, str) else bytes(b) for b in bodies]
-        if not messages:
-            return 0
-        await self._ensure_declared()
+        pending = [(uuid.uuid4().hex, body) for body in messages]
+        confirmed, fruitless = 0, 0
+        while pending:
+            await self._ensure_declared()
+            put, unconfirmed, lost = await self._publish_round(pending, confirmed, len(messages))
+            confirmed += put
+            metrics.QUEUE_PUT.labels(queue=self.name).inc(put)
+            if lost is None:
+                break
+            fruitless = 0 if put else fruitless + 1
+            if fruitless >= PUBLISH_ROUNDS:
+                failure = self._failure(lost, f"put {len(messages)} messages ({confirmed} were put)")
+                raise failure from lost
+            log.warning(
+                "%s: queue %r: the connection was lost with %d messages unconfirmed; publishing them "
+                "again once it is back",
+                self.url,
+                self.name,
+                len(unconfirmed),
+            )
+            pending = unconfirmed
+        return confirmed
+
+    async def _publish_round(
+        self, pending: list[tuple[str, bytes]], confirmed: int, total: int
+    ) -> tuple[int, list[tuple[str, bytes]], BaseException | None]:
+        """Publishes ``pending`` on the publisher channel, up to ``CONFIRM_WINDOW`` awaiting
+        their confirms at a time. Returns how many were confirmed, the ones that were not, and
+        the error that lost the channel (None when every one was confirmed). An unroutable or
+        refused message raises :class:`~dnsmill.QueueError`."""
         channel = await self._channel("publisher")
         publishing_on = self._publishing
         assert publishing_on is not None and publishing_on.channel is channel
         window = asyncio.Semaphore(CONFIRM_WINDOW)
         failed = False
 
-        async def publish(body: bytes) -> None:
+        async def publish(message_id: str, body: bytes) -> None:
             await channel.basic_publish(
                 body,
                 routing_key=self.name,
-                properties=Basic.Properties(delivery_mode=2, message_id=uuid.uuid4().hex),
+                properties=Basic.Properties(delivery_mode=2, message_id=message_id),
                 mandatory=True,
             )
 
@@ -927,13 +962,13 @@ class AmqpQueue(Queue):
 
         publishing: list[asyncio.Task[None]] = []
         try:
-            for body in messages:
+            for message_id, body in pending:
                 await window.acquire()
                 if failed:
                     window.release()
                     break
                 # Cancelled if the channel closes: a publish could otherwise wait for it forever.
-                task = publishing_on.start(publish(body))
+                task = publishing_on.start(publish(message_id, body))
                 task.add_done_callback(published)
                 publishing.append(task)
             results = await asyncio.gather(*publishing, return_exceptions=True)
@@ -942,23 +977,26 @@ class AmqpQueue(Queue):
                 task.cancel()
             raise
         errors = [publishing_on.error(r) for r in results if isinstance(r, BaseException)]
-        confirmed = len(results) - len(errors)
-        metrics.QUEUE_PUT.labels(queue=self.name).inc(confirmed)
-        if errors:
-            error = errors[0]
+        put = len(results) - len(errors)
+        for error in errors:
+            done = confirmed + put
             if isinstance(error, PublishError):
                 reason = f"a message was returned as unroutable ({error}): does the queue still exist?"
                 raise QueueError(
-                    f"{self.url}: queue {self.name!r}: {confirmed} of {len(messages)} messages put, then {reason}"
+                    f"{self.url}: queue {self.name!r}: {done} of {total} messages put, then {reason}"
                 )
             if isinstance(error, DeliveryError):
                 raise QueueError(
-                    f"{self.url}: queue {self.name!r}: {confirmed} of {len(messages)} messages put, then the "
+                    f"{self.url}: queue {self.name!r}: {done} of {total} messages put, then the "
                     f"broker refused one ({error})"
                 )
-            failure = self._failure(error, f"put {len(messages)} messages ({confirmed} were put)")
-            raise failure from error
-        return confirmed
+            if not isinstance(error, _LOST):
+                raise self._failure(error, f"put {total} messages ({done} were put)") from error
+        # Fewer results than messages when a failure stopped the round: the rest never started.
+        started = zip(pending, results, strict=False)
+        unconfirmed = [message for message, result in started if isinstance(result, BaseException)]
+        unconfirmed += pending[len(results) :]
+        return put, unconfirmed, (errors[0] if errors else None)
 
     def consume(self, prefetch: int = 1) -> AmqpConsumer:
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or not 1 <= prefetch <= 65535:
