@@ -154,7 +154,7 @@ def postgres(zone: dnsmill.Zone, rows: list[Row], workdir: Path) -> dict[str, fl
         connection = await asyncpg.connect(user="postgres", host="127.0.0.1", database=database)
         placeholders = ", ".join(f"${i}" for i in range(1, 10))
         await connection.executemany(
-            f"INSERT INTO dns_records ({COLUMNS}) VALUES ({placeholders}) ON CONFLICT (record_key) DO NOTHING",
+            f"INSERT INTO dns_records ({COLUMNS}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
             rows,
         )
         await connection.close()

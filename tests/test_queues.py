@@ -33,7 +33,7 @@ import pytest
 from dnsmill import QueueError
 from dnsmill._core import QueueConnectionError, QueueUnsupportedError
 from dnsmill.events import EventBus
-from dnsmill.queues import Consumer, Delivery, open_queue
+from dnsmill.queues import Consumer, Delivery, ack_all, open_queue
 
 T = TypeVar("T")
 
@@ -465,6 +465,39 @@ def test_settling_twice_raises(queue_url: str, name: str) -> None:
             assert again.body == b"b"
             await again.ack()
             assert await consumer.get(timeout=0.2) is None
+
+    asyncio.run(main())
+
+
+def test_ack_all_acks_many_at_once_and_returns_those_it_could_not(queue_url: str, name: str) -> None:
+    async def main() -> None:
+        async with open_queue(queue_url, name) as queue:
+            await queue.put_many([f"m{n}".encode() for n in range(300)])
+            async with queue.consume(prefetch=300) as consumer:
+                held = [await take(consumer) for _ in range(300)]
+                await held[7].nack()
+                failed = await ack_all(held)
+                assert [(delivery.body, "already nacked" in str(error)) for delivery, error in failed] == [
+                    (b"m7", True)
+                ]
+                assert all(delivery.settled for delivery in held)
+                with pytest.raises(QueueError, match="already acked"):
+                    await held[0].ack()
+                again = await take(consumer)
+                assert again.body == b"m7"
+                assert await ack_all([again, again]) and again.settled  # the second is already acked
+                assert await consumer.get(timeout=0.2) is None
+            # Held by a consumer that closed: none can be acked, and all come back.
+            consumer = queue.consume(prefetch=10)
+            await queue.put_many([b"x", b"y"])
+            held = [await take(consumer), await take(consumer)]
+            await consumer.close()
+            assert [delivery.body for delivery, _ in await ack_all(held)] == [b"x", b"y"]
+            async with queue.consume(prefetch=10) as consumer:
+                back = [await take(consumer), await take(consumer)]
+                assert sorted(delivery.body for delivery in back) == [b"x", b"y"]
+                assert await ack_all(back) == []
+            assert (await queue.depth()).pending == 0
 
     asyncio.run(main())
 

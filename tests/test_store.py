@@ -393,3 +393,34 @@ def test_a_statement_over_the_urls_statement_timeout_is_retried(store: str) -> N
     assert writer.stats["retried"] >= 1, writer.stats
     assert waited > 1.0, waited  # it waited for the lock, through retries
     assert total(dnsmill.db_stats(store)) == len(zone)
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_a_records_table_of_the_earlier_shape_is_written_as_before(store: str) -> None:
+    """PostgreSQL records tables used to carry an id, a unique record_key and an index on
+    (name, type); tables made now are keyed on (name, type, record_key) alone. A table of the
+    earlier shape is used as it is: added, refreshed and unchanged rows as on the new one."""
+    dnsmill.init_db(store)
+    admin(
+        store,
+        "CREATE TABLE earlier (id BIGSERIAL PRIMARY KEY, record_key BYTEA NOT NULL UNIQUE, "
+        "name TEXT NOT NULL, type TEXT NOT NULL, ttl BIGINT NOT NULL, rdata TEXT NOT NULL, "
+        "preference INTEGER, source TEXT, first_seen TIMESTAMPTZ NOT NULL, last_seen TIMESTAMPTZ NOT NULL); "
+        "CREATE INDEX earlier_name ON earlier (name, type)",
+    )
+    zone = dnsmill.parse_zone(realistic_zone(2000))
+    with dnsmill.Writer(store, table="earlier", batch_size=500) as writer:
+        writer.write(zone)
+    assert writer.stats["added"] == len(zone), writer.stats
+    refreshed = [dnsmill.Record(r.name, r.type, r.ttl + 1, r.rdata) for r in list(zone)[:10]]
+    with dnsmill.Writer(store, table="earlier", batch_size=500) as writer:
+        writer.write(zone)
+        writer.write(refreshed)
+    assert (writer.stats["unchanged"], writer.stats["refreshed"]) == (len(zone), 10), writer.stats
+    assert admin(store, "SELECT count(*), max(id) FROM earlier") == f"{len(zone)}|{len(zone)}"
+    assert total(dnsmill.db_stats(store, table="earlier")) == len(zone)
+    assert admin(store, "SELECT count(*) FROM pg_indexes WHERE tablename = 'earlier'") == "3"
+    # A table made now has the one key, and no id.
+    assert admin(store, "SELECT indexdef FROM pg_indexes WHERE tablename = 'dns_records'").endswith(
+        "USING btree (name, type, record_key)"
+    )

@@ -260,20 +260,22 @@ pub fn records_table(dialect: Dialect, table: &str) -> Result<String, StoreError
             );
             CREATE INDEX IF NOT EXISTS {table}_name ON {table} (name, type);"
         ),
+        // One index does both jobs: the key (unique, as record_key is the hash of name, type
+        // and rdata) led by (name, type), which serves lookups by name. No id column: a
+        // sequence, a second and a third index cost every row of a load.
         Dialect::Postgres => format!(
             "CREATE TABLE IF NOT EXISTS {table} (
-                id BIGSERIAL PRIMARY KEY,
-                record_key BYTEA NOT NULL UNIQUE,
                 name TEXT NOT NULL,
                 type TEXT NOT NULL,
+                record_key BYTEA NOT NULL,
                 ttl BIGINT NOT NULL,
                 rdata TEXT NOT NULL,
                 preference INTEGER,
                 source TEXT,
                 first_seen TIMESTAMPTZ NOT NULL,
-                last_seen TIMESTAMPTZ NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS {table}_name ON {table} (name, type);"
+                last_seen TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (name, type, record_key)
+            )"
         ),
         Dialect::MySql => format!(
             "CREATE TABLE IF NOT EXISTS {table} (

@@ -1031,10 +1031,17 @@ async fn upsert_postgres(
         unreachable!("only PostgreSQL batches come here")
     };
     let table = &config.table;
-    let keys: Vec<&[u8]> = rows.iter().map(|row| &row.key[..]).collect();
+    // Looked up by the whole key, (name, type, record_key): the primary key of tables made by
+    // this version, and indexed in those made before (unique record_key, an index on name).
+    let (names, types, keys) = key_columns(rows.iter());
     let stored: HashMap<Vec<u8>, i64> = sqlx::query_as::<_, (Vec<u8>, i64)>(AssertSqlSafe(format!(
-        "SELECT record_key, ttl FROM {table} WHERE record_key = ANY($1)"
+        "SELECT stored.record_key, stored.ttl FROM {table} AS stored \
+         JOIN unnest($1::text[], $2::text[], $3::bytea[]) AS incoming(name, type, record_key) \
+         ON stored.name = incoming.name AND stored.type = incoming.type \
+         AND stored.record_key = incoming.record_key"
     )))
+    .bind(&names)
+    .bind(&types)
     .bind(&keys)
     .fetch_all(&mut *connection)
     .await
@@ -1048,14 +1055,18 @@ async fn upsert_postgres(
     let known: Vec<&Row<'_>> =
         in_key_order(&[sorted.refreshed.as_slice(), sorted.unchanged.as_slice()].concat());
     if !known.is_empty() {
-        let keys: Vec<&[u8]> = known.iter().map(|row| &row.key[..]).collect();
+        let (names, types, keys) = key_columns(known.iter().copied());
         let ttls: Vec<i64> = known.iter().map(|row| i64::from(row.record.ttl)).collect();
         let refresh = format!(
-            "UPDATE {table} AS stored SET ttl = incoming.ttl, last_seen = CAST($3 AS TIMESTAMPTZ) \
-             FROM unnest($1::bytea[], $2::bigint[]) AS incoming(record_key, ttl) \
-             WHERE stored.record_key = incoming.record_key"
+            "UPDATE {table} AS stored SET ttl = incoming.ttl, last_seen = CAST($5 AS TIMESTAMPTZ) \
+             FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[]) \
+             AS incoming(name, type, record_key, ttl) \
+             WHERE stored.name = incoming.name AND stored.type = incoming.type \
+             AND stored.record_key = incoming.record_key"
         );
         sqlx::query(AssertSqlSafe(refresh))
+            .bind(&names)
+            .bind(&types)
             .bind(&keys)
             .bind(&ttls)
             .bind(format!("{}+00", now.text()))
@@ -1064,6 +1075,21 @@ async fn upsert_postgres(
             .map_err(|e| classify(&format!("refreshing {table}"), e))?;
     }
     Ok(sorted.counts())
+}
+
+/// The key columns of `rows` as arrays to bind: names, types (as stored) and record keys.
+fn key_columns<'r, 'a: 'r>(
+    rows: impl Iterator<Item = &'r Row<'a>>,
+) -> (Vec<&'a str>, Vec<String>, Vec<&'r [u8]>) {
+    let mut names = Vec::new();
+    let mut types = Vec::new();
+    let mut keys = Vec::new();
+    for row in rows {
+        names.push(row.record.name);
+        types.push(row.record.rtype.to_string());
+        keys.push(&row.key[..]);
+    }
+    (names, types, keys)
 }
 
 /// Binary COPY of `rows` into the table. A key already stored is [`Failure::Duplicate`]: in a

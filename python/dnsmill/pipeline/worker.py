@@ -35,7 +35,7 @@ import dnsmill
 from dnsmill import events, metrics
 from dnsmill.config import WorkSettings
 from dnsmill.pipeline.stores import ensure_apart
-from dnsmill.queues import Delivery, Queue
+from dnsmill.queues import Delivery, Queue, ack_all
 
 log = logging.getLogger("dnsmill.worker")
 
@@ -237,13 +237,10 @@ class Worker:
             self._fatal = error  # first: a cancel during the nack still stops the worker
             await self._failed(deliveries, message_id, error, delay=0.0)
             return
-        for delivery in deliveries:
-            try:
-                await delivery.ack()
-            except dnsmill.QueueError as error:
-                # The batch is committed; the queue will offer it again and the idempotent
-                # writes make that harmless, but the lease was too short for the batch.
-                log.warning("batch %s was committed but could not be acked: %s", delivery.message_id, error)
+        for delivery, not_acked in await ack_all(deliveries):
+            # The batch is committed; the queue will offer the message again and the idempotent
+            # writes make that harmless (a lease too short for the batch, a lost connection).
+            log.warning("batch %s was committed but could not be acked: %s", delivery.message_id, not_acked)
         seconds = time.perf_counter() - started
         report = self.report
         report.batches += 1

@@ -36,6 +36,7 @@ from dnsmill.queues.base import (
     Delivery,
     Depth,
     Queue,
+    ack_all,
     redact_url,
 )
 from dnsmill.queues.sqlite import SqliteQueue
@@ -52,6 +53,7 @@ __all__ = [
     "Opener",
     "Queue",
     "SqliteQueue",
+    "ack_all",
     "open_queue",
     "register",
 ]

@@ -51,7 +51,7 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode, urlsplit
@@ -255,6 +255,24 @@ class AmqpDelivery(Delivery):
 
     async def _dead_letter(self, reason: str) -> None:
         await self._consumer._bury(self, reason, self.redeliveries + 1)
+
+    @classmethod
+    async def _ack_together(cls, deliveries: Sequence[Delivery]) -> list[tuple[Delivery, QueueError]]:
+        # One transaction per consumer channel, instead of one per delivery.
+        by_channel: dict[int, list[AmqpDelivery]] = {}
+        for delivery in deliveries:
+            assert isinstance(delivery, AmqpDelivery)
+            by_channel.setdefault(id(delivery.channel), []).append(delivery)
+        failed: list[tuple[Delivery, QueueError]] = []
+        for group in by_channel.values():
+            consumer = group[0]._consumer
+            try:
+                await consumer._commit_all(group)
+            except QueueError as error:  # every one of them marked gone
+                failed += [(delivery, error) for delivery in group]
+            else:
+                metrics.QUEUE_ACKED.labels(queue=consumer.queue.name).inc(len(group))
+        return failed
 
 
 class AmqpConsumer(Consumer):
@@ -528,21 +546,39 @@ class AmqpConsumer(Consumer):
         returns only with confirms): it goes to a queue that dnsmill declared before, or the
         one being consumed.
         """
-        channel = delivery.channel
+        await self._commit_all([delivery], copy)
+
+    async def _commit_all(self, deliveries: list[AmqpDelivery], copy: _Copy | None = None) -> None:
+        """Acks ``deliveries`` (all from one channel), after publishing ``copy`` of the first
+        if given, in one transaction: all of it happens, or none."""
+        channel = deliveries[0].channel
 
         async def settle() -> None:
             if copy is not None:
-                await channel.basic_publish(delivery.body, routing_key=copy.queue, properties=copy.properties)
-            await channel.basic_ack(delivery.tag)
+                await channel.basic_publish(
+                    deliveries[0].body, routing_key=copy.queue, properties=copy.properties
+                )
+            for delivery in deliveries:
+                await channel.basic_ack(delivery.tag)
             await channel.tx_commit()
+
+        def gone(why: str) -> str:
+            for delivery in deliveries:
+                delivery._mark_gone(self._gone(delivery, why))
+            return (
+                self._gone(deliveries[0], why)
+                if len(deliveries) == 1
+                else (
+                    f"{self.queue.url}: {len(deliveries)} messages of queue {self.queue.name!r} cannot be "
+                    f"settled: {why}; RabbitMQ returns them to the queue to be delivered again"
+                )
+            )
 
         async def commit() -> None:
             async with self._transaction:
                 work = self._work
                 if channel is not self._channel or channel.is_closed or work is None:
-                    gone = self._gone(delivery, "the channel it came on has closed")
-                    delivery._mark_gone(gone)
-                    raise QueueError(gone)
+                    raise QueueError(gone("the channel it came on has closed"))
                 try:
                     # Ended if the channel closes: it could otherwise wait for it forever.
                     await work.run(settle())
@@ -552,14 +588,11 @@ class AmqpConsumer(Consumer):
                     # Closing it keeps anything half done from being committed by the next
                     # settle, and returns what it holds to the queue.
                     await self._abandon(channel, f"a transaction failed: {error!r}", in_transaction=True)
-                    gone = self._gone(
-                        delivery,
-                        f"the channel closed during the settle ({error!r}), which may not have gone through",
-                    )
-                    delivery._mark_gone(gone)
-                    raise QueueError(gone) from error
-            if self._held.pop(delivery.tag, None) is not None:
-                self._wakeup.set()
+                    why = f"the channel closed during the settle ({error!r}), which may not have gone through"
+                    raise QueueError(gone(why)) from error
+            for delivery in deliveries:
+                self._held.pop(delivery.tag, None)
+            self._wakeup.set()
 
         await to_completion(commit(), self._in_flight)
 

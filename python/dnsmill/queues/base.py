@@ -22,7 +22,7 @@ import asyncio
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -73,6 +73,32 @@ async def to_completion(work: Coroutine[Any, Any, _T], tasks: set[asyncio.Task[A
 
     task.add_done_callback(finished)
     return await asyncio.shield(task)
+
+
+async def ack_all(deliveries: Sequence[Delivery]) -> list[tuple[Delivery, QueueError]]:
+    """Acks ``deliveries`` together: in one step where the queue can (on RabbitMQ, one
+    transaction per consumer instead of one per message), else one by one. Returns the ones
+    that could not be acked, each with its error (settled already, or gone back to the queue
+    with its channel); the others are acked."""
+    failed: list[tuple[Delivery, QueueError]] = []
+    by_kind: dict[type[Delivery], list[Delivery]] = {}
+    for delivery in deliveries:
+        if delivery._settled_because is not None:
+            failed.append((delivery, QueueError(delivery._settled_because)))
+            continue
+        kind = type(delivery)
+        if getattr(kind._ack_together, "__func__", None) is Delivery._ack_together.__func__:  # type: ignore[attr-defined]
+            try:
+                await delivery.ack()
+            except QueueError as error:
+                failed.append((delivery, error))
+            continue
+        # Claimed before the first await, as a single settle claims its delivery.
+        delivery._settled_because = f"message {delivery.message_id} was already acked"
+        by_kind.setdefault(kind, []).append(delivery)
+    for kind, group in by_kind.items():
+        failed += await kind._ack_together(group)
+    return failed
 
 
 @dataclass(frozen=True)
@@ -172,6 +198,18 @@ class Delivery(ABC):
 
     @abstractmethod
     async def _dead_letter(self, reason: str) -> None: ...
+
+    @classmethod
+    async def _ack_together(cls, deliveries: Sequence[Delivery]) -> list[tuple[Delivery, QueueError]]:
+        """For implementations that can: acks ``deliveries`` (all of this class, claimed by
+        :func:`ack_all`) in as few steps as it can, and returns the ones it could not ack with
+        their errors, each marked gone (:meth:`_mark_gone`) or released for another try
+        (:meth:`_release`). Without it, :func:`ack_all` acks them one by one."""
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """For implementations: a claimed settle did nothing, and may be tried again."""
+        self._settled_because = None
 
     def _check_unsettled(self) -> None:
         """Raises QueueError when the delivery is settled, or can no longer be."""

@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -114,6 +114,18 @@ class SqliteDelivery(Delivery):
 
         await self._consumer._settle(self, "dead-lettered", bury)
 
+    @classmethod
+    async def _ack_together(cls, deliveries: Sequence[Delivery]) -> list[tuple[Delivery, QueueError]]:
+        # One transaction per consumer, instead of one per delivery.
+        by_consumer: dict[int, list[SqliteDelivery]] = {}
+        for delivery in deliveries:
+            assert isinstance(delivery, SqliteDelivery)
+            by_consumer.setdefault(id(delivery._consumer), []).append(delivery)
+        failed: list[tuple[Delivery, QueueError]] = []
+        for group in by_consumer.values():
+            failed += await group[0]._consumer._ack_all(group)
+        return failed
+
     async def extend(self, seconds: float) -> None:
         """Keeps the message from other consumers for at least ``seconds`` more, even if this
         consumer's event loop stops meanwhile (its renewals then stop too)."""
@@ -198,6 +210,34 @@ class SqliteConsumer(Consumer):
 
         if not await to_completion(settle(), self._in_flight):
             delivery._check_unsettled()  # raises, saying why
+
+    async def _ack_all(self, deliveries: list[SqliteDelivery]) -> list[tuple[Delivery, QueueError]]:
+        """Acks ``deliveries`` in one transaction; returns those it could not ack."""
+        queue = self.queue
+
+        def ack_each(db: sqlite3.Connection, after: _AfterCommit, group: list[SqliteDelivery]) -> list[bool]:
+            return [queue._ack_now(db, after, delivery) for delivery in group]
+
+        async def settle() -> list[bool]:
+            held: list[bool] = await queue._run(f"{len(deliveries)} messages", ack_each, deliveries)
+            for delivery, was_held in zip(deliveries, held, strict=True):
+                if was_held:
+                    self._forget(delivery)
+                else:
+                    self._lost(delivery, "acked")
+            return held
+
+        try:
+            held = await to_completion(settle(), self._in_flight)
+        except QueueError as error:  # nothing was committed
+            for delivery in deliveries:
+                delivery._release()
+            return [(delivery, error) for delivery in deliveries]
+        return [
+            (delivery, QueueError(delivery._settled_because or "not acked"))
+            for delivery, was_held in zip(deliveries, held, strict=True)
+            if not was_held
+        ]
 
     def _forget(self, delivery: SqliteDelivery) -> None:
         if self._held.pop(delivery.token, None) is not None:
