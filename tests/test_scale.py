@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
@@ -47,6 +47,8 @@ class Job:
     queue: str
     server: str
     workdir: Path
+    #: Every process started, killed at the end of the test if it is still running.
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def domains(self, count: int) -> list[str]:
         names = [f"d{n}.scale.test" for n in range(count)]
@@ -60,9 +62,11 @@ class Job:
     def command(self, *args: str, log: str) -> subprocess.Popen[str]:
         """``dnsmill ARGS`` in a process of its own, stderr to a log file in the workdir."""
         with open(self.workdir / f"{log}.log", "w") as errors:  # the child keeps its own copy
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "dnsmill", *args], stdout=subprocess.PIPE, stderr=errors, text=True
             )
+        self.processes.append(process)
+        return process
 
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text()
@@ -112,7 +116,14 @@ def job(tmp_path: Path) -> Iterator[Job]:
         nsd(require_tool("nsd"), {"scale.test": WILDCARD_ZONE}) as port,
     ):
         dnsmill.init_db(db)
-        yield Job(db, queue, f"127.0.0.1:{port}", tmp_path)
+        job = Job(db, queue, f"127.0.0.1:{port}", tmp_path)
+        try:
+            yield job
+        finally:
+            for process in job.processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60, poll: float = 0.02) -> None:
@@ -293,3 +304,24 @@ def test_messages_as_the_existing_tools_publish_them_poison_dead_lettered(job: J
     )
     line = next(row for row in listed.stdout.splitlines() if row.split("\t")[0] == "dns_records")
     assert line.split("\t")[1:] == ["classic", "[]"], line
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_worker_whose_virtual_host_is_deleted_waits_without_taking_a_core(job: Job) -> None:
+    """The broker refuses every reconnection (the virtual host is gone): the worker waits for
+    it at next to no CPU, and still stops when idle."""
+    worker = job.work("--idle-exit", "8s", log="worker")
+    time.sleep(3)  # consuming
+    deleted = rabbitmqctl("delete_vhost", vhost_of(job.queue))
+    assert deleted.returncode == 0, deleted.stderr
+    before = cpu_seconds(worker.pid)
+    time.sleep(3)
+    spent = cpu_seconds(worker.pid) - before
+    report = job.finished(worker, "worker", timeout=30)
+    assert spent < 0.6, f"{spent:.2f} s of CPU in 3 s of waiting"
+    assert report["stopped_by"] == "idle"

@@ -94,6 +94,8 @@ DEFAULT_RECONNECT_INTERVAL = 2.0
 #: Seconds to connect, and to wait for a lost connection to come back before an operation fails.
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_HEARTBEAT = 60
+#: Seconds between looks at a lost connection that aio-pika calls ready when it is not.
+RECHECK_SECONDS = 0.1
 #: Publishes of one ``put_many`` awaiting their confirms at a time.
 CONFIRM_WINDOW = 256
 #: Rounds of publishing in a row that may lose their connection before any confirm arrives,
@@ -808,8 +810,15 @@ class AmqpQueue(Queue):
                     f"{self.url}: queue {self.name!r}: the connection to RabbitMQ was lost and did not come "
                     f"back within {patience:g} s (reconnecting every {self.reconnect_interval:g} s)"
                 )
+            waited_from = loop.time()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(robust.ready(), None if remaining is None else min(remaining, 1.0))
+            # aio-pika reports itself ready while its last connection is closed and the broker
+            # refuses new ones (a virtual host deleted, say): look again after a pause, not in
+            # a loop that takes a core.
+            pause = RECHECK_SECONDS - (loop.time() - waited_from)
+            if pause > 0:
+                await asyncio.sleep(pause if remaining is None else min(pause, max(0.0, remaining)))
 
     async def _channel(self, role: str) -> aiormq.abc.AbstractChannel:
         """The long-lived channel for ``role`` (``publisher`` or ``control``), opened again
