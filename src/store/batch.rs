@@ -16,8 +16,8 @@ use super::schema::{migrate, records_table, Db};
 use super::time::Timestamp;
 use super::url::{validate_identifier, StoreUrl};
 use super::writer::{
-    backoff, begin_transaction, commit, rollback, rows_of, upsert_rows, write_recovering, Failure, Row,
-    WriteCounters, WriterConfig, RECONNECT_TRIES,
+    backoff, begin_transaction, commit, insert_new, rollback, rows_of, upsert_rows, write_recovering,
+    Failure, Row, WriteCounters, WriterConfig, RECONNECT_TRIES,
 };
 use crate::record::RecordSet;
 
@@ -44,6 +44,10 @@ pub struct BatchStore {
     /// Set while a transaction is open on `db`: still set at the next call, it means the call
     /// that opened it was dropped half-way, and the connection must not be used again.
     in_transaction: bool,
+    /// The last batch's records were all new: this one's probably are too, and are inserted
+    /// without looking their keys up (a stored key fails the insert, and the batch goes the
+    /// careful way), as the writer does.
+    all_new: bool,
 }
 
 impl BatchStore {
@@ -67,6 +71,7 @@ impl BatchStore {
             config,
             closed: false,
             in_transaction: false,
+            all_new: true,
         })
     }
 
@@ -92,7 +97,8 @@ impl BatchStore {
                 Ok(()) => match self.db.as_mut() {
                     Some(db) => {
                         self.in_transaction = true;
-                        let result = store_once(db, &self.config, &rows, outcomes, now).await;
+                        let result =
+                            store_once(db, &self.config, &rows, outcomes, now, &mut self.all_new).await;
                         self.in_transaction = false;
                         result
                     }
@@ -194,16 +200,41 @@ async fn store_once(
     rows: &[Row<'_>],
     outcomes: &[(String, Outcome)],
     now: Timestamp,
+    all_new: &mut bool,
 ) -> Result<(), Failure> {
+    if *all_new {
+        let _turn = begin_transaction(db).await?;
+        let written = async {
+            insert_new(db, config, rows, now).await?;
+            upsert_outcomes(db, outcomes).await.map_err(Failure::from)?;
+            Ok(())
+        }
+        .await;
+        match written {
+            Ok(()) => return commit(db).await,
+            Err(Failure::Duplicate(_)) => {
+                rollback(db).await;
+                *all_new = false;
+            }
+            Err(failure) => {
+                rollback(db).await;
+                return Err(failure);
+            }
+        }
+    }
     let _turn = begin_transaction(db).await?;
     let written = async {
-        upsert_rows(db, config, rows, now).await?;
+        let upserted = upsert_rows(db, config, rows, now).await?;
         upsert_outcomes(db, outcomes).await.map_err(Failure::from)?;
-        Ok(())
+        Ok(upserted)
     }
     .await;
     match written {
-        Ok(()) => commit(db).await,
+        Ok(upserted) => {
+            commit(db).await?;
+            *all_new = upserted.added == rows.len() as u64;
+            Ok(())
+        }
         Err(failure) => {
             rollback(db).await;
             Err(failure)

@@ -717,12 +717,15 @@ pub(super) async fn upsert_rows(
 
 /// Inserts `rows`, expected to be all new, without looking their keys up: a stored key is
 /// [`Failure::Duplicate`], and the batch then goes the careful way.
-async fn insert_new(
+pub(super) async fn insert_new(
     db: &mut Db,
     config: &WriterConfig,
     rows: &[Row<'_>],
     now: Timestamp,
 ) -> Result<(), Failure> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let all: Vec<&Row<'_>> = rows.iter().collect();
     match db {
         Db::Postgres(connection) => copy_rows(connection, config, &all, now).await,
