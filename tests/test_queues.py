@@ -487,6 +487,17 @@ def test_ack_all_acks_many_at_once_and_returns_those_it_could_not(queue_url: str
                 assert again.body == b"m7"
                 assert await ack_all([again, again]) and again.settled  # the second is already acked
                 assert await consumer.get(timeout=0.2) is None
+            # Acked together while one between them is still held: that one stays held.
+            await queue.put_many([f"g{n}".encode() for n in range(6)])
+            async with queue.consume(prefetch=10) as consumer:
+                held = [await take(consumer) for _ in range(6)]
+                assert await ack_all(held[:2] + held[3:5]) == []
+                assert not held[2].settled and not held[5].settled
+                await held[5].ack()
+                await held[2].ack()
+                assert await consumer.get(timeout=0.2) is None
+            async with queue.consume(prefetch=10) as consumer:
+                assert await consumer.get(timeout=0.5) is None  # nothing came back
             # Held by a consumer that closed: none can be acked, and all come back.
             consumer = queue.consume(prefetch=10)
             await queue.put_many([b"x", b"y"])
