@@ -163,4 +163,11 @@ def test_queue_stats_shows_the_depth_as_json(tmp_path: Path) -> None:
     assert run("publish", "--db", store, "--queue", queue, "--batch-size", "2").returncode == 0
     stats = run("queue", "stats", "--queue", queue)
     assert stats.returncode == 0, stats.stderr
-    assert json.loads(stats.stdout)["depth"] == {"ready": 2, "held": 0, "delayed": 0, "dead": 0, "pending": 2}
+    assert json.loads(stats.stdout)["depth"] == {
+        "ready": 2,
+        "held": 0,
+        "delayed": 0,
+        "dead": 0,
+        "consumers": None,
+        "pending": 2,
+    }

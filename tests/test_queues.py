@@ -527,6 +527,12 @@ def test_depth_counts_messages_by_state(queue_url: str, name: str) -> None:
             depth = await queue.depth()
             assert (depth.ready, depth.held, depth.delayed, depth.dead) == (1, 1, 1, 1)
             assert depth.pending == 3
+            # RabbitMQ counts the consumers of every process; a SQLite queue cannot tell.
+            assert depth.consumers == (None if queue_url.startswith("sqlite") else 1)
+            async with queue.consume(prefetch=1) as second:
+                await second.get(timeout=0.3)  # consuming from now on
+                if not queue_url.startswith("sqlite"):
+                    assert (await queue.depth()).consumers == 2
             await held.ack()
 
     asyncio.run(main())

@@ -32,6 +32,11 @@ QUEUE_DEAD = Counter(
     "dnsmill_queue_messages_dead_lettered_total", "Messages moved to dead letters.", ["queue"]
 )
 QUEUE_DEPTH = Gauge("dnsmill_queue_depth_messages", "Messages on a queue, by state.", ["queue", "state"])
+QUEUE_CONSUMERS = Gauge(
+    "dnsmill_queue_consumers",
+    "Consumers attached to a queue, in every process (where it can tell).",
+    ["queue"],
+)
 
 PUBLISHER_DOMAINS = Counter("dnsmill_publisher_domains_total", "Domains published for resolution.")
 WORKER_BATCHES = Counter("dnsmill_worker_batches_total", "Batches a worker handled, by outcome.", ["outcome"])

@@ -928,13 +928,14 @@ class AmqpQueue(Queue):
         self._delay_queues_declared = True
         return True
 
-    async def _message_counts(self, queues: list[str]) -> list[int]:
-        """The ready messages of each queue (they exist)."""
+    async def _message_counts(self, queues: list[str]) -> list[tuple[int, int]]:
+        """The ready messages and the consumers of each queue (they exist)."""
         channel = await self._channel("control")
         try:
-            return [(await channel.queue_declare(queue, passive=True)).message_count or 0 for queue in queues]
+            declared = [await channel.queue_declare(queue, passive=True) for queue in queues]
         except (*_LOST, ChannelNotFoundEntity) as error:
             raise self._failure(error, "count messages") from error
+        return [(ok.message_count or 0, ok.consumer_count or 0) for ok in declared]
 
     # The protocol.
 
@@ -1069,16 +1070,18 @@ class AmqpQueue(Queue):
         queues = [self.name, self.dead_queue]
         if await self._delay_queues_exist():
             queues += [self._delay_queue_name(level) for level in DELAY_LEVELS]
-        waiting, dead, *delayed = await self._message_counts(queues)
+        (waiting, attached), (dead, _), *delayed = await self._message_counts(queues)
         consumers = list(self._consumers)
         depth = Depth(
             ready=waiting + sum(len(c._ready) for c in consumers),
             held=sum(c._handed_out() for c in consumers),
-            delayed=sum(delayed),
+            delayed=sum(count for count, _ in delayed),
             dead=dead,
+            consumers=attached,
         )
         for state in ("ready", "held", "delayed", "dead"):
             metrics.QUEUE_DEPTH.labels(queue=self.name, state=state).set(getattr(depth, state))
+        metrics.QUEUE_CONSUMERS.labels(queue=self.name).set(attached)
         return depth
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:

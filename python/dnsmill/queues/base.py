@@ -113,6 +113,9 @@ class Depth:
     delayed: int
     #: Moved to the dead letters.
     dead: int
+    #: Consumers attached to the queue, in every process, where the queue can tell (RabbitMQ
+    #: can; a SQLite queue file cannot, and says None).
+    consumers: int | None = None
 
     @property
     def pending(self) -> int:
