@@ -55,15 +55,18 @@ def fresh_store(db: str, workdir: Path, run: str) -> tuple[str, str]:
     """A new, empty store for one run: (its URL, the database to drop afterwards or "")."""
     if db.startswith("sqlite"):
         return f"sqlite://{workdir / f'{run}.db'}", ""
-    base, _, _database = db.rpartition("/")
+    location, _, options = db.partition("?")
+    base = location.rpartition("/")[0]
     database = f"dnsmill_bench_{run}"
     admin_sql(db, f"CREATE DATABASE {database}")
-    return f"{base}/{database}", database
+    return f"{base}/{database}" + (f"?{options}" if options else ""), database
 
 
 def admin_sql(db: str, sql: str) -> None:
-    """Runs ``sql`` on the PostgreSQL server of ``db`` with psql (as its user, on its host)."""
-    subprocess.run(["psql", db, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
+    """Runs ``sql`` on the PostgreSQL server of ``db`` with psql (as its user, on its host;
+    without the URL's options, which may be dnsmill's own)."""
+    server = db.split("?", 1)[0]
+    subprocess.run(["psql", server, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
 
 
 async def delete_queues(url: str, names: list[str]) -> None:

@@ -170,12 +170,12 @@ def test_three_workers_one_killed_mid_batch_resolve_every_domain_exactly_once(jo
     # of 4), some resolving, some perhaps committed and not yet acked.
     wait_for(lambda: job.outcomes() > 0, "a first batch is stored")
     os.kill(workers[0].pid, signal.SIGKILL)
+    assert job.outcomes() < 20_000, "killed in the middle of the run"
     workers[0].wait()
     reports = [job.finished(worker, f"worker{n}") for n, worker in enumerate(workers[1:], start=1)]
     assert all(report["stopped_by"] == "idle" for report in reports), reports
+    # The batches the killed worker held unacked were delivered again and stored, once.
     job.assert_done_exactly_once(domains)
-    # What the survivors resolved covers the batches the killed worker never acked.
-    assert sum(int(report["domains"]) for report in reports) + job.outcomes() >= 20_000
 
 
 def test_the_broker_closing_every_connection_mid_run_loses_and_doubles_nothing(job: Job) -> None:
@@ -264,6 +264,8 @@ def test_sigterm_each_worker_finishes_its_batches_acks_and_exits_0(job: Job) -> 
     job.domains(20_000)
     assert job.finished(job.publish("--batch-size", "100"), "publish")["published"] == 20_000
     workers = [job.work(log=f"worker{n}") for n in range(2)]
+    # Both consuming (their signal handlers are in place once they run), and storing.
+    wait_for(lambda: job.depth().consumers == 2, "both workers consume", poll=0.1)
     wait_for(lambda: job.outcomes() > 0, "the workers are under way")
     for worker in workers:
         worker.send_signal(signal.SIGTERM)
@@ -273,8 +275,11 @@ def test_sigterm_each_worker_finishes_its_batches_acks_and_exits_0(job: Job) -> 
     # Every acked batch has its outcomes; every other one is back on the queue, whole.
     assert job.outcomes() == done
     assert job.sql("SELECT count(*) FROM domains WHERE status = 'queued'") == str(20_000 - done)
-    depth = job.depth()
-    assert depth.ready == (20_000 - done) // 100 and depth.dead == 0, (depth, done)
+    # A quorum queue takes returned messages back a moment after their channel closes.
+    wait_for(
+        lambda: job.depth().ready == (20_000 - done) // 100, "the returned batches are ready", timeout=15
+    )
+    assert job.depth().dead == 0
 
 
 def test_messages_as_the_existing_tools_publish_them_poison_dead_lettered(job: Job) -> None:
@@ -329,7 +334,7 @@ def cpu_seconds(pid: int) -> float:
 def test_a_worker_whose_virtual_host_is_deleted_waits_without_taking_a_core(job: Job) -> None:
     """The broker refuses every reconnection (the virtual host is gone): the worker waits for
     it at next to no CPU, and still stops when idle."""
-    worker = job.work("--idle-exit", "8s", log="worker")
+    worker = job.work("--idle-exit", "15s", log="worker")
     time.sleep(3)  # consuming
     deleted = rabbitmqctl("delete_vhost", vhost_of(job.queue))
     assert deleted.returncode == 0, deleted.stderr

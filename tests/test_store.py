@@ -412,11 +412,13 @@ def test_a_records_table_of_the_earlier_shape_is_written_as_before(store: str) -
     with dnsmill.Writer(store, table="earlier", batch_size=500) as writer:
         writer.write(zone)
     assert writer.stats["added"] == len(zone), writer.stats
-    refreshed = [dnsmill.Record(r.name, r.type, r.ttl + 1, r.rdata) for r in list(zone)[:10]]
     with dnsmill.Writer(store, table="earlier", batch_size=500) as writer:
         writer.write(zone)
+    assert writer.stats["unchanged"] == len(zone), writer.stats
+    refreshed = [dnsmill.Record(r.name, r.type, r.ttl + 1, r.rdata) for r in list(zone)[:10]]
+    with dnsmill.Writer(store, table="earlier") as writer:
         writer.write(refreshed)
-    assert (writer.stats["unchanged"], writer.stats["refreshed"]) == (len(zone), 10), writer.stats
+    assert writer.stats["refreshed"] == 10, writer.stats
     assert admin(store, "SELECT count(*), max(id) FROM earlier") == f"{len(zone)}|{len(zone)}"
     assert total(dnsmill.db_stats(store, table="earlier")) == len(zone)
     assert admin(store, "SELECT count(*) FROM pg_indexes WHERE tablename = 'earlier'") == "3"

@@ -142,14 +142,15 @@ fn take_options(url: &str) -> Result<(String, UrlOptions), String> {
     Ok((url, options))
 }
 
-/// A URL option in seconds: above 0, at most an hour.
+/// A URL option in seconds: from a millisecond (the servers' unit: less would round to 0,
+/// which turns their limits off) to an hour.
 fn seconds(option: &str, value: &str) -> Result<Duration, String> {
     value
         .parse::<f64>()
         .ok()
-        .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 3600.0)
+        .filter(|seconds| seconds.is_finite() && *seconds >= 0.001 && *seconds <= 3600.0)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| format!("{option} must be a number of seconds from 0 to 3600, not '{value}'"))
+        .ok_or_else(|| format!("{option} must be a number of seconds from 0.001 to 3600, not '{value}'"))
 }
 
 /// `scheme://user:secret@host` becomes `scheme://user:***@host`.
@@ -583,6 +584,7 @@ mod tests {
         for (bad, option) in [
             ("statement_timeout=0", "statement_timeout"),
             ("statement_timeout=-1", "statement_timeout"),
+            ("statement_timeout=0.0001", "statement_timeout"),
             ("connections=0", "connections"),
             ("connections=65", "connections"),
             ("connections=two", "connections"),

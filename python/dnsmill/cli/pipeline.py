@@ -50,7 +50,9 @@ async def queue_depth(work_queue: Queue) -> dict[str, int] | None:
 @queue_app.command("stats")
 def queue_stats(
     queue: Annotated[str | None, typer.Option("--queue", help=QUEUE_HELP)] = None,
-    queue_name: QueueName = None,
+    queue_name: Annotated[
+        str | None, typer.Option("--queue-name", "--name", help="The queue's name at that URL (dns_records).")
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
 ) -> None:
     """Messages ready, held by workers, delayed for a retry and dead-lettered, as JSON."""

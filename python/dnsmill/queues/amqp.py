@@ -365,12 +365,20 @@ class AmqpConsumer(Consumer):
         """Opens a transactional channel and starts consuming on it; waits for the connection
         to come back if it is lost."""
         queue = self.queue
-        connection = await queue._connection(patience=None)
-        await queue._ensure_declared()
-        try:
-            channel = await connection.channel(publisher_confirms=False)
-        except _LOST as error:
-            raise queue._failure(error, "open a channel") from error
+        while True:
+            connection = await queue._connection(patience=None)
+            try:
+                await queue._ensure_declared()
+                channel = await connection.channel(publisher_confirms=False)
+                break
+            except (*_LOST, QueueConnectionError) as error:
+                # The connection aio-pika handed over was lost meanwhile: wait for the next
+                # one, as for any lost connection (a first connection that fails has raised
+                # already, in _connection: a wrong URL is not waited for).
+                if self._closed:
+                    raise queue._failure(error, "open a channel") from error
+                log.debug("%s: could not open a consumer's channel (%s); waiting", queue.url, error)
+                await asyncio.sleep(queue.reconnect_interval)
         try:
             await channel.tx_select()
             await channel.basic_qos(prefetch_count=self.prefetch)

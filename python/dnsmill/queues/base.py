@@ -96,8 +96,16 @@ async def ack_all(deliveries: Sequence[Delivery]) -> list[tuple[Delivery, QueueE
         # Claimed before the first await, as a single settle claims its delivery.
         delivery._settled_because = f"message {delivery.message_id} was already acked"
         by_kind.setdefault(kind, []).append(delivery)
-    for kind, group in by_kind.items():
-        failed += await kind._ack_together(group)
+    groups = list(by_kind.items())
+    for done, (kind, group) in enumerate(groups):
+        try:
+            failed += await kind._ack_together(group)
+        except BaseException:
+            # Cancelled (or worse): the groups not started were claimed and never settled.
+            for _, untouched in groups[done + 1 :]:
+                for delivery in untouched:
+                    delivery._release()
+            raise
     return failed
 
 
