@@ -1,0 +1,3 @@
+"""The zone sync service's parts: zone names checked before they touch a path, a config line or
+SQL (:mod:`dnsmill.sync.names`), and the durable, coalescing queue of zone pushes
+(:mod:`dnsmill.sync.pushes`)."""

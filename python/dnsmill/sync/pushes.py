@@ -1,0 +1,304 @@
+"""The sync service's durable queue of zone pushes, one SQLite file.
+
+One row per zone: a push for a zone that already waits replaces it (the newest push wins), so
+a burst of pushes of one zone is applied once. A push whose SOA serial is older than the one
+waiting or the one applied (by RFC 1982 serial arithmetic) changes nothing: pushes that
+arrive out of order never regress a zone. A delete always wins over a save waiting before it.
+
+Every put commits with ``synchronous=FULL`` before it returns, so a push answered ``error=0``
+survives ``kill -9`` and a power cut. Taking a push leases it (``lease`` seconds): a process
+killed while applying it loses it to the next taker when the lease runs out, and the push's
+``version`` makes a late :meth:`PushQueue.done` of a replaced push a no-op, so a newer push
+that came in meanwhile is never lost. A push that keeps failing is retried with backoff and
+after ``max_attempts`` moved to the dead pushes with its last error.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+SAVE, DELETE = "save", "delete"
+Action = Literal["save", "delete"]
+
+#: Seconds a taken push stays hidden from other takers.
+DEFAULT_LEASE = 60.0
+#: Applying a push fails this many times before it is moved to the dead pushes.
+DEFAULT_MAX_ATTEMPTS = 8
+#: Seconds before the first retry, doubling up to MAX_BACKOFF.
+FIRST_BACKOFF = 1.0
+MAX_BACKOFF = 300.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sync_pushes (
+    zone TEXT PRIMARY KEY,
+    action TEXT NOT NULL CHECK (action IN ('save', 'delete')),
+    text TEXT,
+    serial INTEGER,
+    hostname TEXT NOT NULL,
+    username TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    available_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS sync_applied (
+    zone TEXT PRIMARY KEY,
+    serial INTEGER,
+    hostname TEXT NOT NULL,
+    username TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    applied_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_dead (
+    id INTEGER PRIMARY KEY,
+    zone TEXT NOT NULL,
+    action TEXT NOT NULL,
+    text TEXT,
+    serial INTEGER,
+    hostname TEXT NOT NULL,
+    username TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    failed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_version (next INTEGER NOT NULL);
+"""
+
+
+def serial_older(serial: int, than: int) -> bool:
+    """True when SOA serial ``serial`` comes before ``than`` (RFC 1982: 32-bit, wrapping)."""
+    difference = (than - serial) % 2**32
+    return 0 < difference < 2**31
+
+
+@dataclass(frozen=True)
+class Push:
+    """A zone change waiting to be applied to the backends."""
+
+    zone: str
+    action: Action
+    #: The zone's text (for a save).
+    text: str | None
+    serial: int | None
+    #: The DirectAdmin server and user that sent it.
+    hostname: str
+    username: str
+    #: Identifies this push of the zone: a newer push of it has another.
+    version: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The DirectAdmin server and user a zone belongs to (the last applied push's)."""
+
+    hostname: str
+    username: str
+
+
+class PushQueue:
+    """The pushes at ``path``; safe to share between threads, and between processes."""
+
+    def __init__(
+        self, path: str | Path, *, lease: float = DEFAULT_LEASE, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    ) -> None:
+        self.path = Path(path)
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+            if self._db.execute("SELECT COUNT(*) FROM sync_version").fetchone()[0] == 0:
+                self._db.execute("INSERT INTO sync_version VALUES (1)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    def put(
+        self,
+        zone: str,
+        action: Action,
+        *,
+        hostname: str,
+        username: str,
+        text: str | None = None,
+        serial: int | None = None,
+    ) -> bool:
+        """Queues a push of ``zone`` (a name checked by ``zone_name``), replacing the one
+        waiting for it. Returns False, changing nothing, for a save whose serial is older than
+        the one waiting or the one applied. Durable when it returns."""
+        if action not in (SAVE, DELETE):
+            raise ValueError(f"action must be save or delete, not {action!r}")
+        if action == SAVE and text is None:
+            raise ValueError("a save needs the zone's text")
+        now = time.time()
+        with self._transaction() as db:
+            if action == SAVE and serial is not None:
+                for (known,) in db.execute(
+                    "SELECT serial FROM sync_pushes WHERE zone = ? AND action = 'save' AND serial IS NOT NULL "
+                    "UNION ALL SELECT serial FROM sync_applied WHERE zone = ? AND deleted = 0 AND serial IS NOT NULL",
+                    (zone, zone),
+                ):
+                    if serial_older(serial, known):
+                        return False
+            (version,) = db.execute("UPDATE sync_version SET next = next + 1 RETURNING next - 1").fetchone()
+            db.execute(
+                "INSERT INTO sync_pushes (zone, action, text, serial, hostname, username, version, "
+                "received_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (zone) DO UPDATE SET action = excluded.action, text = excluded.text, "
+                "serial = excluded.serial, hostname = excluded.hostname, username = excluded.username, "
+                "version = excluded.version, received_at = excluded.received_at, "
+                # A push being applied keeps its lease: the newer one waits for it to end.
+                "available_at = MAX(sync_pushes.available_at, excluded.available_at), "
+                "attempts = 0, last_error = NULL",
+                (
+                    zone,
+                    action,
+                    text if action == SAVE else None,
+                    serial,
+                    hostname,
+                    username,
+                    version,
+                    now,
+                    now,
+                ),
+            )
+        return True
+
+    def take(self, limit: int = 1) -> list[Push]:
+        """Up to ``limit`` pushes due now, oldest first, each leased for ``lease`` seconds."""
+        now = time.time()
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT zone, action, text, serial, hostname, username, version, attempts FROM sync_pushes "
+                "WHERE available_at <= ? ORDER BY received_at LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE sync_pushes SET available_at = ?, attempts = attempts + 1 WHERE zone = ?",
+                [(now + self.lease, row[0]) for row in rows],
+            )
+        return [
+            Push(
+                zone=zone,
+                action=action,
+                text=text,
+                serial=serial,
+                hostname=hostname,
+                username=username,
+                version=version,
+                attempts=attempts + 1,
+            )
+            for zone, action, text, serial, hostname, username, version, attempts in rows
+        ]
+
+    def done(self, push: Push) -> bool:
+        """``push`` is applied everywhere: it leaves the queue and its zone's serial and owner
+        are remembered. Returns False, changing nothing, when a newer push of the zone came in
+        since it was taken (that one is applied next)."""
+        with self._transaction() as db:
+            deleted = db.execute(
+                "DELETE FROM sync_pushes WHERE zone = ? AND version = ?", (push.zone, push.version)
+            ).rowcount
+            if not deleted:
+                return False
+            db.execute(
+                "INSERT INTO sync_applied (zone, serial, hostname, username, deleted, applied_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (zone) DO UPDATE SET serial = excluded.serial, "
+                "hostname = excluded.hostname, username = excluded.username, deleted = excluded.deleted, "
+                "applied_at = excluded.applied_at",
+                (
+                    push.zone,
+                    push.serial,
+                    push.hostname,
+                    push.username,
+                    int(push.action == DELETE),
+                    time.time(),
+                ),
+            )
+        return True
+
+    def failed(self, push: Push, error: str) -> bool:
+        """Applying ``push`` failed: it is tried again after a backoff, or moved to the dead
+        pushes once it has failed ``max_attempts`` times (returns True then). A push replaced
+        meanwhile is left alone."""
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT attempts FROM sync_pushes WHERE zone = ? AND version = ?", (push.zone, push.version)
+            ).fetchone()
+            if row is None:
+                return False
+            (attempts,) = row
+            if attempts >= self.max_attempts:
+                db.execute(
+                    "INSERT INTO sync_dead (zone, action, text, serial, hostname, username, attempts, error, "
+                    "failed_at) SELECT zone, action, text, serial, hostname, username, attempts, ?, ? "
+                    "FROM sync_pushes WHERE zone = ?",
+                    (error, now, push.zone),
+                )
+                db.execute("DELETE FROM sync_pushes WHERE zone = ?", (push.zone,))
+                return True
+            backoff = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempts - 1))
+            db.execute(
+                "UPDATE sync_pushes SET available_at = ?, last_error = ? WHERE zone = ?",
+                (now + backoff, error, push.zone),
+            )
+        return False
+
+    def owner(self, zone: str) -> Owner | None:
+        """Who the zone belongs to: the sender of the push waiting for it, else of the last
+        one applied (None for a zone never pushed, or deleted)."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT hostname, username FROM sync_pushes WHERE zone = ? AND action = 'save' UNION ALL "
+                "SELECT hostname, username FROM sync_applied WHERE zone = ? AND deleted = 0",
+                (zone, zone),
+            ).fetchone()
+        return None if row is None else Owner(*row)
+
+    def waiting(self) -> int:
+        """Pushes not applied yet (due or leased)."""
+        with self._transaction() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM sync_pushes").fetchone()
+        return int(count)
+
+    def dead(self) -> list[tuple[str, str, str]]:
+        """The dead pushes: (zone, action, last error), oldest first."""
+        with self._transaction() as db:
+            return [tuple(row) for row in db.execute("SELECT zone, action, error FROM sync_dead ORDER BY id")]
+
+
+class _Transaction:
+    """One ``BEGIN IMMEDIATE`` transaction on the queue's connection, committed on success."""
+
+    def __init__(self, queue: PushQueue) -> None:
+        self.queue = queue
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.queue._lock.acquire()
+        try:
+            self.queue._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.queue._lock.release()
+            raise
+        return self.queue._db
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
+        try:
+            self.queue._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self.queue._lock.release()

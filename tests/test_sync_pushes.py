@@ -1,0 +1,168 @@
+"""The sync service's zone names and its durable queue of pushes (a real SQLite file, real
+processes killed with kill -9)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dnsmill.sync.names import BadZoneName, zone_name, zone_path
+from dnsmill.sync.pushes import DELETE, SAVE, Owner, PushQueue, serial_older
+
+ZONE = "$ORIGIN example.com.\n@ 300 SOA ns1 admin {serial} 3600 600 86400 300\n@ 300 NS ns1\nns1 300 A 192.0.2.1\n"
+
+
+def zone_text(serial: int) -> str:
+    return ZONE.format(serial=serial)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("Example.COM.", "example.com"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("a-1.b2.c", "a-1.b2.c"),
+    ],
+)
+def test_zone_names_are_lowercased_without_the_trailing_dot(given: str, expected: str) -> None:
+    assert zone_name(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("../x", "label"),
+        ("/etc/passwd", "label"),
+        ('x" { type master; file "/etc/shadow"; }; #.com', "label"),
+        ("ex ample.com", "label"),
+        ("example.com\x00.evil", "label"),
+        ("example..com", "empty label"),
+        ("com", "two labels"),
+        ("-a.com", "label"),
+        ("a-.com", "label"),
+        ("a_b.com", "label"),
+        ("a\\b.com", "label"),
+        ("bücher.example", "not ASCII"),
+        ("a" * 64 + ".com", "longer than 63"),
+        (".".join(["a" * 60] * 5), "longer than 253"),
+        ("", "empty"),
+    ],
+)
+def test_zone_names_that_could_reach_a_path_or_config_line_are_refused(bad: str, why: str) -> None:
+    with pytest.raises(BadZoneName, match=why):
+        zone_name(bad)
+
+
+def test_allowed_suffixes_and_paths_inside_the_zones_directory(tmp_path: Path) -> None:
+    assert zone_name("shop.example.net", ["example.net."]) == "shop.example.net"
+    assert zone_name("example.net", ["example.net"]) == "example.net"
+    with pytest.raises(BadZoneName, match="allowed suffix"):
+        zone_name("badexample.net", ["example.net"])
+    assert zone_path(tmp_path, "example.com") == tmp_path.resolve() / "example.com.db"
+    with pytest.raises(BadZoneName, match="outside"):
+        zone_path(tmp_path, "../example.com")
+
+
+def test_serials_compare_as_rfc_1982_says() -> None:
+    assert serial_older(1, 2) and not serial_older(2, 1) and not serial_older(5, 5)
+    assert serial_older(2**32 - 10, 5)  # wrapped: 5 comes after 4294967286
+    assert not serial_older(5, 2**32 - 10)
+
+
+def test_pushes_of_one_zone_collapse_to_the_newest_and_older_serials_never_regress(tmp_path: Path) -> None:
+    queue = PushQueue(tmp_path / "pushes.db")
+    owner = {"hostname": "da1.example", "username": "admin"}
+    assert queue.put("example.com", SAVE, text=zone_text(3), serial=3, **owner)
+    assert queue.put("example.com", SAVE, text=zone_text(5), serial=5, **owner)
+    assert not queue.put("example.com", SAVE, text=zone_text(4), serial=4, **owner)  # late, older
+    assert queue.waiting() == 1
+    (push,) = queue.take(10)
+    assert (push.serial, push.text) == (5, zone_text(5))
+    assert queue.done(push)
+    # Applied at 5: an older push changes nothing, a newer one is queued.
+    assert not queue.put("example.com", SAVE, text=zone_text(4), serial=4, **owner)
+    assert queue.waiting() == 0
+    assert queue.put("example.com", SAVE, text=zone_text(6), serial=6, **owner)
+    # A delete wins over the save waiting before it; after it, any serial may come again.
+    assert queue.put("example.com", DELETE, **owner)
+    (push,) = queue.take()
+    assert push.action == DELETE and push.text is None
+    assert queue.done(push)
+    assert queue.owner("example.com") is None
+    assert queue.put("example.com", SAVE, text=zone_text(1), serial=1, **owner)
+    queue.close()
+
+
+def test_a_push_replaced_while_being_applied_is_applied_next_not_lost(tmp_path: Path) -> None:
+    queue = PushQueue(tmp_path / "pushes.db", lease=60)
+    owner = {"hostname": "da1.example", "username": "admin"}
+    queue.put("example.com", SAVE, text=zone_text(1), serial=1, **owner)
+    (first,) = queue.take()
+    queue.put("example.com", SAVE, text=zone_text(2), serial=2, **owner)
+    assert queue.take() == []  # the zone is being applied: the newer push waits for it
+    assert not queue.done(first)  # replaced meanwhile: the newer push stays
+    assert not queue.failed(first, "too late")
+    assert queue.waiting() == 1
+    queue.close()
+
+
+def test_owners_are_remembered_per_zone(tmp_path: Path) -> None:
+    queue = PushQueue(tmp_path / "pushes.db")
+    assert queue.owner("example.com") is None
+    queue.put("example.com", SAVE, text=zone_text(1), serial=1, hostname="da1.example", username="alice")
+    assert queue.owner("example.com") == Owner("da1.example", "alice")
+    (push,) = queue.take()
+    queue.done(push)
+    assert queue.owner("example.com") == Owner("da1.example", "alice")
+    queue.close()
+
+
+def test_failed_pushes_back_off_then_go_to_the_dead_pushes(tmp_path: Path) -> None:
+    queue = PushQueue(tmp_path / "pushes.db", max_attempts=2)
+    queue.put("example.com", SAVE, text=zone_text(1), serial=1, hostname="h", username="u")
+    (push,) = queue.take()
+    assert not queue.failed(push, "named-checkzone refused it")
+    assert queue.take() == []  # backing off
+    time.sleep(1.1)
+    (again,) = queue.take()
+    assert again.attempts == 2
+    assert queue.failed(again, "named-checkzone refused it again")
+    assert queue.waiting() == 0
+    assert queue.dead() == [("example.com", SAVE, "named-checkzone refused it again")]
+    queue.close()
+
+
+PUSH_AND_HOLD = """
+import sys, time
+from dnsmill.sync.pushes import PushQueue, SAVE
+queue = PushQueue(sys.argv[1], lease=1)
+for n in range(200):
+    queue.put(f"z{n}.example", SAVE, text="x", serial=n, hostname="h", username="u")
+print("queued", flush=True)
+(taken,) = queue.take()
+print("taken", taken.zone, flush=True)
+time.sleep(60)
+"""
+
+
+def test_pushes_survive_kill_9_including_the_one_being_applied(tmp_path: Path) -> None:
+    path = tmp_path / "pushes.db"
+    process = subprocess.Popen(
+        [sys.executable, "-c", PUSH_AND_HOLD, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "queued"
+    taken = process.stdout.readline().split()[1]
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    queue = PushQueue(path)
+    assert queue.waiting() == 200
+    time.sleep(1.1)  # the killed process's lease runs out
+    zones = {push.zone for push in queue.take(500)}
+    assert len(zones) == 200 and taken in zones
+    queue.close()
