@@ -1,3 +1,4 @@
 """The zone sync service's parts: zone names checked before they touch a path, a config line or
-SQL (:mod:`dnsmill.sync.names`), and the durable, coalescing queue of zone pushes
+SQL (:mod:`dnsmill.sync.names`), DirectAdmin's requests read into commands and its replies
+(:mod:`dnsmill.sync.protocol`), and the durable, coalescing queue of zone pushes
 (:mod:`dnsmill.sync.pushes`)."""
