@@ -1,4 +1,4 @@
 """The zone sync service's parts: zone names checked before they touch a path, a config line or
 SQL (:mod:`dnsmill.sync.names`), DirectAdmin's requests read into commands and its replies
-(:mod:`dnsmill.sync.protocol`), and the durable, coalescing queue of zone pushes
-(:mod:`dnsmill.sync.pushes`)."""
+(:mod:`dnsmill.sync.protocol`), the durable, coalescing queue of zone pushes
+(:mod:`dnsmill.sync.pushes`), and the HTTP endpoint over them (:mod:`dnsmill.sync.endpoint`)."""

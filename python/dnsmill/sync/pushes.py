@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-SAVE, DELETE = "save", "delete"
 Action = Literal["save", "delete"]
+SAVE: Action = "save"
+DELETE: Action = "delete"
 
 #: Seconds a taken push stays hidden from other takers.
 DEFAULT_LEASE = 60.0
