@@ -1,0 +1,170 @@
+"""BIND as a zone backend: a zone file per zone and one include file of zone statements.
+
+A zone is written to ``<zones_dir>/<zone>.db`` atomically (a temporary file beside it, synced,
+checked with ``named-checkzone``, renamed over the old one, the directory synced), so named
+never reads half a file and a zone it refuses never replaces a good one. The include file is
+made again from the zone files in the directory, one line per zone, written the same way and
+checked with ``named-checkconf`` (the old one is put back if the check fails). A new or deleted
+zone then runs the reconfigure command (``rndc reconfig``), a changed one the reload command
+with the zone's name (``rndc reload <zone>``).
+
+Zone names reach this module checked by :func:`dnsmill.sync.names.zone_name`: they are put
+in file names and in the include file as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dnsmill
+from dnsmill.sync.names import BadZoneName, zone_name, zone_path
+
+EXTENSION = ".db"
+
+
+class BackendError(RuntimeError):
+    """A backend could not apply a zone, and why (its tool's own words)."""
+
+
+@dataclass
+class BindSettings:
+    #: Where the zone files go.
+    zones_dir: Path
+    #: The file of zone statements named.conf includes.
+    include_file: Path
+    #: The configuration named-checkconf checks after the include file changed (its own
+    #: named.conf, which includes the include file; None: the include file alone).
+    named_conf: Path | None = None
+    named_checkzone: str = "named-checkzone"
+    named_checkconf: str = "named-checkconf"
+    #: Run after a zone was added or deleted.
+    reconfig_command: Sequence[str] = ("rndc", "reconfig")
+    #: Run with the zone's name after it changed.
+    reload_command: Sequence[str] = ("rndc", "reload")
+    #: Seconds a command may take.
+    command_timeout: float = 30.0
+
+
+class BindBackend:
+    """Zones as BIND zone files and an include file."""
+
+    name = "bind"
+
+    def __init__(self, settings: BindSettings) -> None:
+        self.settings = settings
+        settings.zones_dir.mkdir(parents=True, exist_ok=True)
+        # One change of the include file at a time.
+        self._include_lock = asyncio.Lock()
+
+    def zones(self) -> list[str]:
+        """The zones whose files are in the directory."""
+        held = []
+        for path in sorted(self.settings.zones_dir.glob(f"*{EXTENSION}")):
+            with contextlib.suppress(BadZoneName):
+                held.append(zone_name(path.name.removesuffix(EXTENSION)))
+        return held
+
+    async def save(self, zone: str, text: str) -> None:
+        path = zone_path(self.settings.zones_dir, zone, EXTENSION)
+        new = not path.exists()
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            await asyncio.to_thread(_write_synced, temporary, text)
+            await self._run(
+                [self.settings.named_checkzone, "-q", zone, str(temporary)], f"named-checkzone {zone}"
+            )
+            await asyncio.to_thread(_replace_synced, temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        if new:
+            await self._rewrite_include()
+            await self._run(list(self.settings.reconfig_command), "reconfigure")
+        else:
+            await self._run([*self.settings.reload_command, zone], f"reload {zone}")
+
+    async def delete(self, zone: str) -> None:
+        path = zone_path(self.settings.zones_dir, zone, EXTENSION)
+        if not path.exists():
+            return
+        hidden = path.with_name(f".{path.name}.deleted")
+        await asyncio.to_thread(_replace_synced, path, hidden)
+        try:
+            await self._rewrite_include()
+        except BaseException:
+            await asyncio.to_thread(_replace_synced, hidden, path)
+            raise
+        await self._run(list(self.settings.reconfig_command), "reconfigure")
+        hidden.unlink(missing_ok=True)
+
+    async def records(self, zone: str) -> set[tuple[str, str, int, str]] | None:
+        """The records the zone's file holds (None: no file)."""
+        path = zone_path(self.settings.zones_dir, zone, EXTENSION)
+        if not path.exists():
+            return None
+        parsed = await asyncio.to_thread(dnsmill.parse_zone, path, f"{zone}.")
+        return {(record.name, record.type, record.ttl, record.rdata) for record in parsed}
+
+    async def _rewrite_include(self) -> None:
+        async with self._include_lock:
+            include = self.settings.include_file
+            lines = [
+                f'zone "{zone}" {{ type master; file "{zone_path(self.settings.zones_dir, zone, EXTENSION)}"; }};\n'
+                for zone in self.zones()
+            ]
+            previous = include.read_text() if include.exists() else None
+            await asyncio.to_thread(_write_then_replace, include, "".join(lines))
+            checked = self.settings.named_conf or include
+            try:
+                await self._run([self.settings.named_checkconf, str(checked)], "named-checkconf")
+            except BackendError:
+                if previous is None:
+                    include.unlink(missing_ok=True)
+                else:
+                    await asyncio.to_thread(_write_then_replace, include, previous)
+                raise
+
+    async def _run(self, argv: list[str], doing: str) -> None:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            )
+        except OSError as error:
+            raise BackendError(f"bind: {doing}: cannot run {argv[0]}: {error}") from None
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), self.settings.command_timeout)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+            raise BackendError(
+                f"bind: {doing}: {argv[0]} took over {self.settings.command_timeout:g} s"
+            ) from None
+        if process.returncode != 0:
+            said = output.decode(errors="replace").strip().replace("\n", "; ")
+            raise BackendError(f"bind: {doing} failed (exit {process.returncode}): {said[:500]}")
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _replace_synced(source: Path, target: Path) -> None:
+    os.replace(source, target)
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _write_then_replace(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _write_synced(temporary, text)
+    _replace_synced(temporary, path)

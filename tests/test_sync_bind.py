@@ -1,0 +1,124 @@
+"""The BIND backend against a real named started on a loopback port: zones written, loaded,
+answered, changed and deleted through rndc, and refused zones never replacing good ones."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dnsmill
+import pytest
+from conftest import require_tool
+from dnsmill.sync.backends.bind import BackendError, BindBackend, BindSettings
+from dnsservers import free_port
+
+KEY = "c3luYy10ZXN0LWtleS1mb3ItZG5zbWlsbC10ZXN0cw=="
+
+ZONE = """$ORIGIN {zone}.
+@ 300 IN SOA ns1.example.net. hostmaster.{zone}. {serial} 3600 600 86400 300
+@ 300 IN NS ns1.example.net.
+@ 300 IN A {address}
+www 300 IN CNAME {zone}.
+"""
+
+
+@dataclass
+class Named:
+    port: int
+    backend: BindBackend
+    workdir: Path
+
+    def ask(self, name: str, qtype: str = "A") -> tuple[str, list[str]]:
+        """The status and the answer rdata named gives for ``name``."""
+        results = dnsmill.Resolver([f"127.0.0.1:{self.port}"], timeout=2, retries=1).resolve([name], qtype)
+        result = results[0]
+        return result.status, sorted(result.values)
+
+
+@pytest.fixture
+def named(tmp_path: Path) -> Iterator[Named]:
+    binary = require_tool("named")
+    require_tool("rndc")
+    port, control = free_port(), free_port()
+    include = tmp_path / "zones.conf"
+    include.write_text("")
+    key = f'key "sync" {{ algorithm hmac-sha256; secret "{KEY}"; }};\n'
+    conf = tmp_path / "named.conf"
+    conf.write_text(
+        key
+        + f'options {{ directory "{tmp_path}"; pid-file "{tmp_path}/named.pid"; listen-on port {port} {{ 127.0.0.1; }};\n'
+        f"  listen-on-v6 {{ none; }}; recursion no; notify no; }};\n"
+        f'controls {{ inet 127.0.0.1 port {control} allow {{ 127.0.0.1; }} keys {{ "sync"; }}; }};\n'
+        f'include "{include}";\n'
+    )
+    rndc_conf = tmp_path / "rndc.conf"
+    rndc_conf.write_text(
+        key + f'options {{ default-key "sync"; default-server 127.0.0.1; default-port {control}; }};\n'
+    )
+    server = subprocess.Popen(
+        [binary, "-g", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    rndc = ["rndc", "-c", str(rndc_conf)]
+    deadline = time.monotonic() + 20
+    while subprocess.run([*rndc, "status"], capture_output=True).returncode != 0:
+        assert server.poll() is None, server.stderr.read() if server.stderr else ""
+        assert time.monotonic() < deadline, "named did not start"
+        time.sleep(0.1)
+    settings = BindSettings(
+        zones_dir=tmp_path / "zones",
+        include_file=include,
+        named_conf=conf,
+        reconfig_command=(*rndc, "reconfig"),
+        reload_command=(*rndc, "reload"),
+    )
+    try:
+        yield Named(port, BindBackend(settings), tmp_path)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def eventually(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_a_zone_is_written_loaded_answered_changed_and_deleted(named: Named) -> None:
+    backend = named.backend
+    asyncio.run(backend.save("example.com", ZONE.format(zone="example.com", serial=1, address="192.0.2.1")))
+    assert eventually(lambda: named.ask("example.com.") == ("NOERROR", ["192.0.2.1"]))
+    assert 'zone "example.com" { type master; file ' in backend.settings.include_file.read_text()
+    asyncio.run(backend.save("example.com", ZONE.format(zone="example.com", serial=2, address="192.0.2.2")))
+    assert eventually(lambda: named.ask("example.com.") == ("NOERROR", ["192.0.2.2"]))
+    stored = asyncio.run(backend.records("example.com"))
+    assert stored is not None and ("example.com.", "A", 300, "192.0.2.2") in stored
+    asyncio.run(backend.delete("example.com"))
+    assert eventually(lambda: named.ask("example.com.")[0] == "REFUSED")
+    assert backend.settings.include_file.read_text() == ""
+    assert asyncio.run(backend.records("example.com")) is None
+    assert backend.zones() == []
+
+
+def test_a_zone_named_refuses_never_replaces_the_good_one(named: Named) -> None:
+    backend = named.backend
+    asyncio.run(backend.save("example.com", ZONE.format(zone="example.com", serial=1, address="192.0.2.1")))
+    broken = "$ORIGIN example.com.\n@ 300 IN SOA ns1.example.net. h.example.com. 2 3600 600 86400 300\n@ 300 IN CNAME other.example.\n@ 300 IN A 192.0.2.9\n"
+    with pytest.raises(BackendError, match="named-checkzone"):
+        asyncio.run(backend.save("example.com", broken))
+    assert eventually(lambda: named.ask("example.com.") == ("NOERROR", ["192.0.2.1"]))
+    assert not [path for path in (named.workdir / "zones").iterdir() if path.name.startswith(".")]
+    checked = subprocess.run(
+        ["named-checkconf", str(backend.settings.named_conf)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
