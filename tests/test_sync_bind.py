@@ -13,7 +13,9 @@ from pathlib import Path
 import dnsmill
 import pytest
 from conftest import require_tool
+from dnsmill.sync.applier import Applied, Applier
 from dnsmill.sync.backends.bind import BackendError, BindBackend, BindSettings
+from dnsmill.sync.pushes import DELETE, SAVE, PushQueue
 from dnsservers import free_port
 
 KEY = "c3luYy10ZXN0LWtleS1mb3ItZG5zbWlsbC10ZXN0cw=="
@@ -122,3 +124,41 @@ def test_a_zone_named_refuses_never_replaces_the_good_one(named: Named) -> None:
         ["named-checkconf", str(backend.settings.named_conf)], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_queued_pushes_are_applied_to_every_backend_and_a_failing_one_holds_none_up(
+    named: Named, tmp_path: Path
+) -> None:
+    pushes = PushQueue(tmp_path / "pushes.db")
+    broken = BindBackend(
+        BindSettings(
+            zones_dir=tmp_path / "elsewhere",
+            include_file=tmp_path / "elsewhere.conf",
+            named_checkzone="/nonexistent/named-checkzone",
+        )
+    )
+    for n in range(3):
+        zone = f"zone{n}.example"
+        pushes.put(
+            zone,
+            SAVE,
+            text=ZONE.format(zone=zone, serial=1, address=f"192.0.2.{n + 1}"),
+            serial=1,
+            hostname="h",
+            username="u",
+        )
+    applied = asyncio.run(Applier(pushes, [named.backend]).apply_once())
+    assert applied == Applied(applied=3)
+    assert eventually(lambda: named.ask("zone2.example.") == ("NOERROR", ["192.0.2.3"]))
+    assert pushes.waiting() == 0
+    # A backend that fails: the others still get the push, which stays queued for a retry.
+    changed = ZONE.format(zone="zone0.example", serial=2, address="192.0.2.99")
+    pushes.put("zone0.example", SAVE, text=changed, serial=2, hostname="h", username="u")
+    applied = asyncio.run(Applier(pushes, [broken, named.backend]).apply_once())
+    assert applied == Applied(failed=1)
+    assert eventually(lambda: named.ask("zone0.example.") == ("NOERROR", ["192.0.2.99"]))
+    assert pushes.waiting() == 1
+    pushes.put("zone1.example", DELETE, hostname="h", username="u")
+    assert asyncio.run(Applier(pushes, [named.backend]).apply_once()) == Applied(applied=1)  # zone0 backs off
+    assert eventually(lambda: named.ask("zone1.example.")[0] == "REFUSED")
+    pushes.close()
