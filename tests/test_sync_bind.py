@@ -4,14 +4,19 @@ answered, changed and deleted through rndc, and refused zones never replacing go
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import directadmin
 import dnsmill
 import pytest
+import yaml
 from conftest import require_tool
 from dnsmill.sync.applier import Applied, Applier
 from dnsmill.sync.backends.bind import BackendError, BindBackend, BindSettings
@@ -162,3 +167,79 @@ def test_queued_pushes_are_applied_to_every_backend_and_a_failing_one_holds_none
     assert asyncio.run(Applier(pushes, [named.backend]).apply_once()) == Applied(applied=1)  # zone0 backs off
     assert eventually(lambda: named.ask("zone1.example.")[0] == "REFUSED")
     pushes.close()
+
+
+def start_sync(config: Path, log: Path) -> tuple[subprocess.Popen[str], int]:
+    """``dnsmill sync`` in a process of its own; returns it and the port it listens on."""
+    with open(log, "w") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dnsmill", "sync", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            text=True,
+        )
+    deadline = time.monotonic() + 30
+    while "listening on" not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    address = log.read_text().rsplit("listening on ", 1)[1].split()[0]
+    return process, int(address.rsplit(":", 1)[1])
+
+
+def test_the_sync_service_applies_every_push_through_kill_9_and_stops_on_sigterm(
+    named: Named, tmp_path: Path
+) -> None:
+    bind = named.backend.settings
+    config = tmp_path / "dnsmill.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "sync": {
+                    "listen": "127.0.0.1:0",
+                    "user": "admin",
+                    "password": "s3cret",
+                    "hostname": "dns1.example.net",
+                    "pushes": str(tmp_path / "pushes.db"),
+                    "bind": {
+                        "zones_dir": str(bind.zones_dir),
+                        "include_file": str(bind.include_file),
+                        "named_conf": str(bind.named_conf),
+                        "reconfig_command": list(bind.reconfig_command),
+                        "reload_command": list(bind.reload_command),
+                    },
+                }
+            }
+        )
+    )
+    log = tmp_path / "sync.log"
+    service, port = start_sync(config, log)
+    zones = [f"site{n}.example" for n in range(60)]
+    for n, zone in enumerate(zones):
+        assert (
+            directadmin.send(port, "GET", f"/CMD_API_DNS_ADMIN?action=exists&domain={zone}")[2]["exists"]
+            == "0"
+        )
+        target = f"/CMD_API_DNS_ADMIN?action=rawsave&domain={zone}&hostname=da1.example.net&username=admin"
+        body = ZONE.format(zone=zone, serial=1, address=f"192.0.2.{n + 1}").encode()
+        assert directadmin.send(port, "POST", target, body)[2] == {"error": "0"}
+    # Killed with pushes queued and one being applied: every push was answered error=0, so
+    # every one must be applied once the service is back.
+    os.kill(service.pid, signal.SIGKILL)
+    service.wait()
+    log = tmp_path / "sync-again.log"
+    service, port = start_sync(config, log)
+    started = time.monotonic()
+    for n, zone in enumerate(zones):
+        assert eventually(
+            lambda zone=zone, n=n: named.ask(f"{zone}.") == ("NOERROR", [f"192.0.2.{n + 1}"]), 60
+        )
+    assert time.monotonic() - started < 30, "applied promptly after the restart"
+    assert directadmin.send(port, "GET", "/healthz", credentials=("", ""))[0] == 200
+    body = b"action=delete&cluster=yes&hostname=da1.example.net&select0=site0.example&select1=site1.example"
+    assert directadmin.send(port, "POST", "/CMD_API_DNS_ADMIN", body)[2] == {"error": "0"}
+    assert eventually(lambda: named.ask("site1.example.")[0] == "REFUSED")
+    service.send_signal(signal.SIGTERM)
+    assert service.wait(30) == 0, log.read_text()
+    assert 'zone "site0.example"' not in bind.include_file.read_text()
+    assert 'zone "site59.example"' in bind.include_file.read_text()

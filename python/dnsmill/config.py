@@ -227,6 +227,48 @@ class ServeSettings(Section):
     poll: Duration | None = timedelta(seconds=10)
 
 
+class BindBackendSettings(Section):
+    """The BIND backend of ``dnsmill sync``: zone files and the include file named.conf reads."""
+
+    zones_dir: Path
+    include_file: Path
+    #: The named.conf checked with named-checkconf after the include file changed (None: the
+    #: include file alone).
+    named_conf: Path | None = None
+    reconfig_command: list[str] = Field(default_factory=lambda: ["rndc", "reconfig"])
+    reload_command: list[str] = Field(default_factory=lambda: ["rndc", "reload"])
+
+
+class SyncSettings(Section):
+    """``dnsmill sync``: the endpoint DirectAdmin pushes zones to, and where they go."""
+
+    listen: str = "127.0.0.1:2222"
+    #: The credentials DirectAdmin is configured with; there are none by default, and the
+    #: service does not start without them.
+    user: str = ""
+    password: str = ""
+    #: This server's name, in replies to DirectAdmin's `exists`.
+    hostname: str = "dnsmill"
+    #: Networks DirectAdmin may connect from (empty: any).
+    allowed_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trust_proxy: bool = False
+    max_body: int = Field(4 * 1024 * 1024, ge=1024)
+    allowed_suffixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Let another DirectAdmin server or user push or delete a zone (for migrations).
+    takeover: bool = False
+    legacy_parent_reply: bool = False
+    #: The durable queue of pushes.
+    pushes: Path = Path("dnsmill-sync.db")
+    bind: BindBackendSettings | None = None
+
+    @field_validator("allowed_sources", "allowed_suffixes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return (
+            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        )
+
+
 class Settings(BaseSettings):
     """All of dnsmill's settings."""
 
@@ -251,6 +293,7 @@ class Settings(BaseSettings):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     work: WorkSettings = Field(default_factory=WorkSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
@@ -358,4 +401,6 @@ def shown(settings: Settings) -> dict[str, Any]:
     shown_data: dict[str, Any] = plain(data)
     for key in ("db", "queue"):
         shown_data[key] = redacted(shown_data[key])
+    if shown_data["sync"]["password"]:
+        shown_data["sync"]["password"] = "***"
     return shown_data

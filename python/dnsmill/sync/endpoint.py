@@ -75,8 +75,21 @@ class Endpoint:
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=self.settings.max_body)
+        # Health, without credentials and without a word about any zone.
+        app.router.add_get("/healthz", self.health)
+        app.router.add_get("/readyz", self.ready)
         app.router.add_route("*", "/{path:.*}", self.handle)
         return app
+
+    async def health(self, request: web.Request) -> web.Response:
+        return answer(200, b"ok")
+
+    async def ready(self, request: web.Request) -> web.Response:
+        try:
+            waiting = await asyncio.to_thread(self.pushes.waiting)
+        except Exception as error:  # the queue file is unreadable: not ready
+            return answer(503, f"the push queue cannot be read: {error}".encode())
+        return answer(200, f"ready; {waiting} pushes waiting".encode())
 
     def _source(self, request: web.Request) -> str:
         if self.settings.trust_proxy:

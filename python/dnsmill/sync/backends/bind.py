@@ -58,8 +58,14 @@ class BindBackend:
     def __init__(self, settings: BindSettings) -> None:
         self.settings = settings
         settings.zones_dir.mkdir(parents=True, exist_ok=True)
-        # One change of the include file at a time.
-        self._include_lock = asyncio.Lock()
+        # One rndc command at a time: named's control channel resets connections when many
+        # arrive at once.
+        self._control = asyncio.Lock()
+        # Reconfigurations asked for, and the last one a completed run covered: the include
+        # file is made from the directory when a run starts, so one run answers every request
+        # made before it, and a burst of new zones costs one or two reconfigurations.
+        self._reconfigs_asked = 0
+        self._reconfigs_covered = 0
 
     def zones(self) -> list[str]:
         """The zones whose files are in the directory."""
@@ -82,10 +88,10 @@ class BindBackend:
         finally:
             temporary.unlink(missing_ok=True)
         if new:
-            await self._rewrite_include()
-            await self._run(list(self.settings.reconfig_command), "reconfigure")
+            await self._reconfigure()
         else:
-            await self._run([*self.settings.reload_command, zone], f"reload {zone}")
+            async with self._control:
+                await self._run([*self.settings.reload_command, zone], f"reload {zone}")
 
     async def delete(self, zone: str) -> None:
         path = zone_path(self.settings.zones_dir, zone, EXTENSION)
@@ -94,11 +100,10 @@ class BindBackend:
         hidden = path.with_name(f".{path.name}.deleted")
         await asyncio.to_thread(_replace_synced, path, hidden)
         try:
-            await self._rewrite_include()
+            await self._reconfigure()
         except BaseException:
             await asyncio.to_thread(_replace_synced, hidden, path)
             raise
-        await self._run(list(self.settings.reconfig_command), "reconfigure")
         hidden.unlink(missing_ok=True)
 
     async def records(self, zone: str) -> set[tuple[str, str, int, str]] | None:
@@ -109,24 +114,37 @@ class BindBackend:
         parsed = await asyncio.to_thread(dnsmill.parse_zone, path, f"{zone}.")
         return {(record.name, record.type, record.ttl, record.rdata) for record in parsed}
 
+    async def _reconfigure(self) -> None:
+        """The include file made again from the zone files, checked, and named told."""
+        self._reconfigs_asked += 1
+        mine = self._reconfigs_asked
+        async with self._control:
+            if self._reconfigs_covered >= mine:
+                return  # a run that started after this request has done it
+            covers = self._reconfigs_asked
+            await self._rewrite_include()
+            await self._run(list(self.settings.reconfig_command), "reconfigure")
+            self._reconfigs_covered = covers
+
     async def _rewrite_include(self) -> None:
-        async with self._include_lock:
-            include = self.settings.include_file
-            lines = [
-                f'zone "{zone}" {{ type master; file "{zone_path(self.settings.zones_dir, zone, EXTENSION)}"; }};\n'
-                for zone in self.zones()
-            ]
-            previous = include.read_text() if include.exists() else None
-            await asyncio.to_thread(_write_then_replace, include, "".join(lines))
-            checked = self.settings.named_conf or include
-            try:
-                await self._run([self.settings.named_checkconf, str(checked)], "named-checkconf")
-            except BackendError:
-                if previous is None:
-                    include.unlink(missing_ok=True)
-                else:
-                    await asyncio.to_thread(_write_then_replace, include, previous)
-                raise
+        """Makes the include file again from the zone files; puts the old one back when
+        named-checkconf refuses the new one. Called holding the control lock."""
+        include = self.settings.include_file
+        lines = [
+            f'zone "{zone}" {{ type master; file "{zone_path(self.settings.zones_dir, zone, EXTENSION)}"; }};\n'
+            for zone in self.zones()
+        ]
+        previous = include.read_text() if include.exists() else None
+        await asyncio.to_thread(_write_then_replace, include, "".join(lines))
+        checked = self.settings.named_conf or include
+        try:
+            await self._run([self.settings.named_checkconf, str(checked)], "named-checkconf")
+        except BackendError:
+            if previous is None:
+                include.unlink(missing_ok=True)
+            else:
+                await asyncio.to_thread(_write_then_replace, include, previous)
+            raise
 
     async def _run(self, argv: list[str], doing: str) -> None:
         try:
@@ -134,7 +152,7 @@ class BindBackend:
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
             )
         except OSError as error:
-            raise BackendError(f"bind: {doing}: cannot run {argv[0]}: {error}") from None
+            raise BackendError(f"{doing}: cannot run {argv[0]}: {error}") from None
         try:
             output, _ = await asyncio.wait_for(process.communicate(), self.settings.command_timeout)
         except asyncio.TimeoutError:
@@ -145,7 +163,7 @@ class BindBackend:
             ) from None
         if process.returncode != 0:
             said = output.decode(errors="replace").strip().replace("\n", "; ")
-            raise BackendError(f"bind: {doing} failed (exit {process.returncode}): {said[:500]}")
+            raise BackendError(f"{doing} failed (exit {process.returncode}): {said[:500]}")
 
 
 def _write_synced(path: Path, text: str) -> None:

@@ -1,0 +1,37 @@
+"""``dnsmill sync``: the zone sync service DirectAdmin pushes zones to."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dnsmill.cli.app import CONFIG_HELP, METRICS_HELP, app, settings_or_exit
+from dnsmill.service import run_service
+from dnsmill.sync.service import serve_sync
+
+
+@app.command("sync")
+def sync(
+    listen: Annotated[str | None, typer.Option(help="HOST:PORT to listen on (127.0.0.1:2222).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    metrics_port: Annotated[int | None, typer.Option(help=METRICS_HELP)] = None,
+) -> None:
+    """Take DirectAdmin's zone pushes and write them to the configured DNS backends.
+
+    Needs sync.user and sync.password (no defaults) and a backend (sync.bind) in the settings.
+    Stops on SIGTERM or Ctrl-C once the pushes in hand are applied."""
+    settings = settings_or_exit("sync", config, metrics_port=metrics_port, sync={"listen": listen})
+
+    def listening(address: str) -> None:
+        print(f"listening on {address}", file=sys.stderr, flush=True)
+
+    asyncio.run(
+        run_service(
+            lambda stop: serve_sync(settings.sync, stop, listening=listening),
+            metrics_port=settings.metrics_port,
+        )
+    )
