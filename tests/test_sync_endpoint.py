@@ -4,6 +4,8 @@ DirectAdmin sends them: HTTP/1.0, Basic auth, no User-Agent, no Content-Type."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -172,3 +174,19 @@ def test_credentials_size_and_throttling(served: Served) -> None:
         served.send("GET", "/CMD_API_LOGIN_TEST", credentials=("admin", "guess"))
     # Too many failures from this address: refused before the credentials are looked at.
     assert served.send("GET", "/CMD_API_LOGIN_TEST")[0] == 429
+
+
+def test_the_service_will_not_start_without_credentials_or_a_backend(tmp_path: Path) -> None:
+    bare = subprocess.run(
+        [sys.executable, "-m", "dnsmill", "sync"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert bare.returncode == 2 and "sync.user and sync.password" in bare.stderr, bare.stderr
+    config = tmp_path / "dnsmill.yaml"
+    config.write_text("sync: {user: admin, password: s3cret}\n")
+    no_backend = subprocess.run(
+        [sys.executable, "-m", "dnsmill", "sync", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert no_backend.returncode == 2 and "no backend" in no_backend.stderr, no_backend.stderr
