@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import directadmin
 import pytest
@@ -35,15 +36,10 @@ class Served:
     pushes: PushQueue
 
     def send(
-        self,
-        method: str,
-        target: str,
-        body: bytes = b"",
-        *,
-        credentials: tuple[str, str] = ("admin", "s3cret"),
-        headers: tuple[str, ...] = (),
+        self, method: str, target: str, body: bytes = b"", **options: Any
     ) -> tuple[int, dict[str, str], dict[str, str]]:
-        return directadmin.send(self.port, method, target, body, credentials=credentials, headers=headers)
+        """A request as DirectAdmin writes it (see :func:`directadmin.send`)."""
+        return directadmin.send(self.port, method, target, body, **options)
 
 
 @pytest.fixture
