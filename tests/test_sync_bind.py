@@ -19,7 +19,8 @@ import pytest
 import yaml
 from conftest import require_tool
 from dnsmill.sync.applier import Applied, Applier
-from dnsmill.sync.backends.bind import BackendError, BindBackend, BindSettings
+from dnsmill.sync.backends import BackendError, ZoneContent
+from dnsmill.sync.backends.bind import BindBackend, BindSettings
 from dnsmill.sync.pushes import DELETE, SAVE, PushQueue
 from dnsservers import free_port
 
@@ -103,10 +104,18 @@ def eventually(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
 
 def test_a_zone_is_written_loaded_answered_changed_and_deleted(named: Named) -> None:
     backend = named.backend
-    asyncio.run(backend.save("example.com", ZONE.format(zone="example.com", serial=1, address="192.0.2.1")))
+    asyncio.run(
+        backend.save(
+            ZoneContent("example.com", ZONE.format(zone="example.com", serial=1, address="192.0.2.1"))
+        )
+    )
     assert eventually(lambda: named.ask("example.com.") == ("NOERROR", ["192.0.2.1"]))
     assert 'zone "example.com" { type master; file ' in backend.settings.include_file.read_text()
-    asyncio.run(backend.save("example.com", ZONE.format(zone="example.com", serial=2, address="192.0.2.2")))
+    asyncio.run(
+        backend.save(
+            ZoneContent("example.com", ZONE.format(zone="example.com", serial=2, address="192.0.2.2"))
+        )
+    )
     assert eventually(lambda: named.ask("example.com.") == ("NOERROR", ["192.0.2.2"]))
     stored = asyncio.run(backend.records("example.com"))
     assert stored is not None and ("example.com.", "A", 300, "192.0.2.2") in stored
@@ -114,15 +123,19 @@ def test_a_zone_is_written_loaded_answered_changed_and_deleted(named: Named) -> 
     assert eventually(lambda: named.ask("example.com.")[0] == "REFUSED")
     assert backend.settings.include_file.read_text() == ""
     assert asyncio.run(backend.records("example.com")) is None
-    assert backend.zones() == []
+    assert asyncio.run(backend.zones()) == []
 
 
 def test_a_zone_named_refuses_never_replaces_the_good_one(named: Named) -> None:
     backend = named.backend
-    asyncio.run(backend.save("example.com", ZONE.format(zone="example.com", serial=1, address="192.0.2.1")))
+    asyncio.run(
+        backend.save(
+            ZoneContent("example.com", ZONE.format(zone="example.com", serial=1, address="192.0.2.1"))
+        )
+    )
     broken = "$ORIGIN example.com.\n@ 300 IN SOA ns1.example.net. h.example.com. 2 3600 600 86400 300\n@ 300 IN CNAME other.example.\n@ 300 IN A 192.0.2.9\n"
     with pytest.raises(BackendError, match="named-checkzone"):
-        asyncio.run(backend.save("example.com", broken))
+        asyncio.run(backend.save(ZoneContent("example.com", broken)))
     assert eventually(lambda: named.ask("example.com.") == ("NOERROR", ["192.0.2.1"]))
     assert not [path for path in (named.workdir / "zones").iterdir() if path.name.startswith(".")]
     checked = subprocess.run(
@@ -140,7 +153,8 @@ def test_queued_pushes_are_applied_to_every_backend_and_a_failing_one_holds_none
             zones_dir=tmp_path / "elsewhere",
             include_file=tmp_path / "elsewhere.conf",
             named_checkzone="/nonexistent/named-checkzone",
-        )
+        ),
+        name="broken-bind",
     )
     for n in range(3):
         zone = f"zone{n}.example"

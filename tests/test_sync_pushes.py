@@ -166,3 +166,57 @@ def test_pushes_survive_kill_9_including_the_one_being_applied(tmp_path: Path) -
     zones = {push.zone for push in queue.take(500)}
     assert len(zones) == 200 and taken in zones
     queue.close()
+
+
+def test_a_push_replaced_while_being_applied_is_due_as_soon_as_that_apply_ends(tmp_path: Path) -> None:
+    pushes = PushQueue(tmp_path / "pushes.db", lease=60)
+    pushes.put("example.com", SAVE, text=zone_text(1), serial=1, hostname="h", username="u")
+    (first,) = pushes.take()
+    pushes.put("example.com", SAVE, text=zone_text(2), serial=2, hostname="h", username="u")
+    assert pushes.take() == []  # the newer one waits while the older is being applied...
+    assert not pushes.done(first)
+    (second,) = pushes.take()  # ...and not for the rest of the lease once it is done
+    assert second.serial == 2
+    pushes.put("example.com", SAVE, text=zone_text(3), serial=3, hostname="h", username="u")
+    assert not pushes.failed(second, "backend down")
+    (third,) = pushes.take()
+    assert third.serial == 3
+    pushes.close()
+
+
+def test_a_restarted_service_releases_the_leases_of_the_process_it_replaces(tmp_path: Path) -> None:
+    pushes = PushQueue(tmp_path / "pushes.db", lease=60)
+    for n in range(3):
+        pushes.put(f"zone{n}.example", SAVE, text=zone_text(1), serial=1, hostname="h", username="u")
+    assert len(pushes.take(2)) == 2
+    pushes.close()
+    again = PushQueue(tmp_path / "pushes.db", lease=60)
+    assert [push.zone for push in again.take(3)] == ["zone2.example"]
+    assert again.release_leases() == 3
+    assert sorted(push.zone for push in again.take(3)) == ["zone0.example", "zone1.example", "zone2.example"]
+    again.close()
+
+
+def test_the_backends_that_have_a_push_are_remembered_until_a_newer_push_comes(tmp_path: Path) -> None:
+    pushes = PushQueue(tmp_path / "pushes.db", lease=0)
+    pushes.put("example.com", SAVE, text=zone_text(1), serial=1, hostname="h", username="u")
+    (push,) = pushes.take()
+    assert push.backends_done == frozenset()
+    pushes.progress(push, frozenset({"bind"}))
+    pushes.failed(push, "powerdns: down")
+    assert pushes.release_leases() == 0  # backing off is not a lease
+    time.sleep(1.1)  # the first backoff
+    (again,) = pushes.take()
+    assert again.backends_done == {"bind"} and again.version == push.version
+    pushes.put("example.com", SAVE, text=zone_text(2), serial=2, hostname="h", username="u")
+    (newer,) = pushes.take()
+    assert newer.backends_done == frozenset()
+    assert pushes.applied() == []
+    assert pushes.done(newer)
+    assert pushes.applied() == [("example.com", zone_text(2))]
+    pushes.put("example.com", DELETE, hostname="h", username="u")
+    assert pushes.applied() == []  # a push waits: the applier has the zone
+    (delete,) = pushes.take()
+    assert pushes.done(delete)
+    assert pushes.applied() == [("example.com", None)]
+    pushes.close()

@@ -239,6 +239,31 @@ class BindBackendSettings(Section):
     reload_command: list[str] = Field(default_factory=lambda: ["rndc", "reload"])
 
 
+class CoreDnsMysqlBackendSettings(Section):
+    """The CoreDNS-MySQL backend of ``dnsmill sync``: the tables a CoreDNS MySQL plugin reads."""
+
+    #: mysql://user:password@host:3306/database
+    url: str
+    #: extend: the mysql_extend plugin's zones and records tables; cloud66: cloud66's
+    #: coredns_records table.
+    layout: Literal["extend", "cloud66"] = "extend"
+    #: The tables' names, where the plugin is configured with others (extend: zones and
+    #: records; cloud66: coredns_records).
+    zones_table: str = "zones"
+    records_table: str | None = None
+    connections: int = Field(4, ge=1, le=64)
+
+
+class PowerDnsBackendSettings(Section):
+    """The PowerDNS backend of ``dnsmill sync``: the generic SQL schema (gmysql, gpgsql)."""
+
+    #: mysql://... or postgresql://...
+    url: str
+    #: domains.type of a zone it creates: NATIVE, MASTER or PRIMARY.
+    domain_type: Literal["NATIVE", "MASTER", "PRIMARY"] = "NATIVE"
+    connections: int = Field(4, ge=1, le=64)
+
+
 class SyncSettings(Section):
     """``dnsmill sync``: the endpoint DirectAdmin pushes zones to, and where they go."""
 
@@ -260,6 +285,14 @@ class SyncSettings(Section):
     #: The durable queue of pushes.
     pushes: Path = Path("dnsmill-sync.db")
     bind: BindBackendSettings | None = None
+    coredns_mysql: CoreDnsMysqlBackendSettings | None = None
+    powerdns: PowerDnsBackendSettings | None = None
+    #: How often every backend is compared with every zone and repaired (None: never).
+    reconcile_every: Duration | None = timedelta(hours=1)
+    #: Report drift and change nothing.
+    reconcile_dry_run: bool = False
+    #: Rows and zones one reconcile run may remove; past it, it reports and leaves them.
+    reconcile_max_deletions: int = Field(1000, ge=0)
 
     @field_validator("allowed_sources", "allowed_suffixes", mode="before")
     @classmethod
@@ -403,4 +436,7 @@ def shown(settings: Settings) -> dict[str, Any]:
         shown_data[key] = redacted(shown_data[key])
     if shown_data["sync"]["password"]:
         shown_data["sync"]["password"] = "***"
+    for backend in ("coredns_mysql", "powerdns"):
+        if shown_data["sync"][backend] is not None:
+            shown_data["sync"][backend]["url"] = redacted(shown_data["sync"][backend]["url"])
     return shown_data

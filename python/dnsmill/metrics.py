@@ -51,6 +51,44 @@ WORKER_BATCH_SECONDS = Histogram(
 )
 
 
+SYNC_PUSHES = Counter(
+    "dnsmill_sync_pushes_total",
+    "Zone pushes the sync endpoint answered, by action and outcome (queued, stale, refused).",
+    ["action", "outcome"],
+)
+SYNC_ZONES = Counter(
+    "dnsmill_sync_zones_total", "Queued zone changes the sync service handled, by outcome.", ["outcome"]
+)
+SYNC_BACKEND_ZONES = Counter(
+    "dnsmill_sync_backend_zones_total",
+    "Zone changes applied to a backend, by outcome.",
+    ["backend", "outcome"],
+)
+SYNC_PROPAGATION_SECONDS = Histogram(
+    "dnsmill_sync_propagation_seconds",
+    "From a push's arrival to a backend holding it, checked.",
+    ["backend"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+)
+SYNC_BATCH_SECONDS = Histogram(
+    "dnsmill_sync_batch_seconds",
+    "How long the sync service took to apply one batch of queued changes.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+SYNC_ZONES_PER_SECOND = Gauge("dnsmill_sync_zones_per_second", "Zones per second of the last batch.")
+SYNC_WAITING = Gauge("dnsmill_sync_pushes_waiting", "Zone changes queued and not applied everywhere yet.")
+SYNC_DRIFT_ROWS = Counter(
+    "dnsmill_sync_drift_rows_total",
+    "Rows a backend held differently from the zone, by backend and kind (missing, extra).",
+    ["backend", "kind"],
+)
+SYNC_RECONCILED_ZONES = Counter(
+    "dnsmill_sync_reconciled_zones_total",
+    "Zones the reconciler found drifting, by backend and what it did (repaired, deleted, reported).",
+    ["backend", "action"],
+)
+
+
 def serve(port: int, address: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY) -> None:
     """Serves ``/metrics`` on ``address:port`` from a background thread."""
     start_http_server(port, addr=address, registry=registry)

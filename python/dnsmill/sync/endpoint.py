@@ -24,8 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 import dnsmill
+from dnsmill import metrics
 from dnsmill.sync import protocol
 from dnsmill.sync.protocol import BadRequest, Command, Delete, Exists, LoginTest, Ping, RawSave, reply
 from dnsmill.sync.pushes import DELETE, SAVE, PushQueue
@@ -78,11 +80,20 @@ class Endpoint:
         # Health, without credentials and without a word about any zone.
         app.router.add_get("/healthz", self.health)
         app.router.add_get("/readyz", self.ready)
+        app.router.add_get("/metrics", self.metrics)
         app.router.add_route("*", "/{path:.*}", self.handle)
         return app
 
     async def health(self, request: web.Request) -> web.Response:
         return answer(200, b"ok")
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """The Prometheus metrics (counts by backend and outcome; no zone is named), to the
+        addresses the allowlist lets in."""
+        if not self._allowed(self._source(request)):
+            return answer(403, b"forbidden")
+        body = await asyncio.to_thread(generate_latest, REGISTRY)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def ready(self, request: web.Request) -> web.Response:
         try:
@@ -205,9 +216,11 @@ class Endpoint:
                 command.zone, origin, check=True, limits={"max_generate_total": MAX_GENERATED}
             )
         except dnsmill.ZoneSyntaxError as error:
+            metrics.SYNC_PUSHES.labels("save", "refused").inc()
             raise BadRequest(400, f"zone {command.domain}: {error}") from None
         # Warnings refuse the push too: data out of the zone, or hidden below a delegation.
         if zone.warnings:
+            metrics.SYNC_PUSHES.labels("save", "refused").inc()
             first = zone.warnings[0]
             raise BadRequest(
                 400, f"zone {command.domain}: {first['line']}:{first['column']}: {first['message']}"
@@ -224,7 +237,9 @@ class Endpoint:
             username=command.username,
         )
         if not queued:
+            metrics.SYNC_PUSHES.labels("save", "stale").inc()
             return reply(error=0, text=f"serial {soa.serial} is older than the zone's; kept the newer")
+        metrics.SYNC_PUSHES.labels("save", "queued").inc()
         return reply(error=0)
 
     def _delete(self, command: Delete) -> bytes:
@@ -233,6 +248,7 @@ class Endpoint:
         for domain in command.domains:
             if self.pushes.owner(domain) is not None:
                 self.pushes.put(domain, DELETE, hostname=command.hostname, username=command.username)
+                metrics.SYNC_PUSHES.labels("delete", "queued").inc()
         return reply(error=0)
 
 

@@ -46,7 +46,9 @@ CREATE TABLE IF NOT EXISTS sync_pushes (
     received_at REAL NOT NULL,
     available_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    backends_done TEXT NOT NULL DEFAULT '',
+    leased INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sync_applied (
     zone TEXT PRIMARY KEY,
@@ -54,7 +56,8 @@ CREATE TABLE IF NOT EXISTS sync_applied (
     hostname TEXT NOT NULL,
     username TEXT NOT NULL,
     deleted INTEGER NOT NULL,
-    applied_at REAL NOT NULL
+    applied_at REAL NOT NULL,
+    text TEXT
 );
 CREATE TABLE IF NOT EXISTS sync_dead (
     id INTEGER PRIMARY KEY,
@@ -70,6 +73,13 @@ CREATE TABLE IF NOT EXISTS sync_dead (
 );
 CREATE TABLE IF NOT EXISTS sync_version (next INTEGER NOT NULL);
 """
+
+#: Columns added since the first version of the queue file, added to older files on open.
+_ADDED_COLUMNS = (
+    ("sync_pushes", "backends_done", "TEXT NOT NULL DEFAULT ''"),
+    ("sync_pushes", "leased", "INTEGER NOT NULL DEFAULT 0"),
+    ("sync_applied", "text", "TEXT"),
+)
 
 
 def serial_older(serial: int, than: int) -> bool:
@@ -93,6 +103,10 @@ class Push:
     #: Identifies this push of the zone: a newer push of it has another.
     version: int
     attempts: int
+    #: The backends that have this push already (it is not applied to them again).
+    backends_done: frozenset[str] = frozenset()
+    #: When it was received (time.time()).
+    received_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,10 @@ class PushQueue:
         self._db.execute("PRAGMA synchronous=FULL")
         with self._lock:
             self._db.executescript(_SCHEMA)
+            for table, column, declaration in _ADDED_COLUMNS:
+                present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             if self._db.execute("SELECT COUNT(*) FROM sync_version").fetchone()[0] == 0:
                 self._db.execute("INSERT INTO sync_version VALUES (1)")
 
@@ -164,7 +182,7 @@ class PushQueue:
                 "version = excluded.version, received_at = excluded.received_at, "
                 # A push being applied keeps its lease: the newer one waits for it to end.
                 "available_at = MAX(sync_pushes.available_at, excluded.available_at), "
-                "attempts = 0, last_error = NULL",
+                "attempts = 0, last_error = NULL, backends_done = ''",
                 (
                     zone,
                     action,
@@ -184,12 +202,12 @@ class PushQueue:
         now = time.time()
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT zone, action, text, serial, hostname, username, version, attempts FROM sync_pushes "
-                "WHERE available_at <= ? ORDER BY received_at LIMIT ?",
+                "SELECT zone, action, text, serial, hostname, username, version, attempts, backends_done, "
+                "received_at FROM sync_pushes WHERE available_at <= ? ORDER BY received_at LIMIT ?",
                 (now, limit),
             ).fetchall()
             db.executemany(
-                "UPDATE sync_pushes SET available_at = ?, attempts = attempts + 1 WHERE zone = ?",
+                "UPDATE sync_pushes SET available_at = ?, attempts = attempts + 1, leased = 1 WHERE zone = ?",
                 [(now + self.lease, row[0]) for row in rows],
             )
         return [
@@ -202,9 +220,29 @@ class PushQueue:
                 username=username,
                 version=version,
                 attempts=attempts + 1,
+                backends_done=frozenset(filter(None, backends_done.split(","))),
+                received_at=received_at,
             )
-            for zone, action, text, serial, hostname, username, version, attempts in rows
+            for zone, action, text, serial, hostname, username, version, attempts, backends_done, received_at in rows
         ]
+
+    def release_leases(self) -> int:
+        """Makes every leased push due now; returns how many. For the one process that applies
+        this queue's pushes, when it starts: a lease it finds was held by a process that is
+        gone (killed while applying), and need not run out."""
+        with self._transaction() as db:
+            released = db.execute(
+                "UPDATE sync_pushes SET available_at = ?, leased = 0 WHERE leased = 1", (time.time(),)
+            ).rowcount
+        return int(released)
+
+    def progress(self, push: Push, backends: frozenset[str]) -> None:
+        """``backends`` have ``push`` now (with those it had): a retry skips them."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE sync_pushes SET backends_done = ? WHERE zone = ? AND version = ?",
+                (",".join(sorted(push.backends_done | backends)), push.zone, push.version),
+            )
 
     def done(self, push: Push) -> bool:
         """``push`` is applied everywhere: it leaves the queue and its zone's serial and owner
@@ -215,12 +253,13 @@ class PushQueue:
                 "DELETE FROM sync_pushes WHERE zone = ? AND version = ?", (push.zone, push.version)
             ).rowcount
             if not deleted:
+                _release_newer(db, push)
                 return False
             db.execute(
-                "INSERT INTO sync_applied (zone, serial, hostname, username, deleted, applied_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (zone) DO UPDATE SET serial = excluded.serial, "
+                "INSERT INTO sync_applied (zone, serial, hostname, username, deleted, applied_at, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (zone) DO UPDATE SET serial = excluded.serial, "
                 "hostname = excluded.hostname, username = excluded.username, deleted = excluded.deleted, "
-                "applied_at = excluded.applied_at",
+                "applied_at = excluded.applied_at, text = excluded.text",
                 (
                     push.zone,
                     push.serial,
@@ -228,6 +267,7 @@ class PushQueue:
                     push.username,
                     int(push.action == DELETE),
                     time.time(),
+                    push.text if push.action == SAVE else None,
                 ),
             )
         return True
@@ -242,6 +282,7 @@ class PushQueue:
                 "SELECT attempts FROM sync_pushes WHERE zone = ? AND version = ?", (push.zone, push.version)
             ).fetchone()
             if row is None:
+                _release_newer(db, push)
                 return False
             (attempts,) = row
             if attempts >= self.max_attempts:
@@ -255,7 +296,7 @@ class PushQueue:
                 return True
             backoff = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempts - 1))
             db.execute(
-                "UPDATE sync_pushes SET available_at = ?, last_error = ? WHERE zone = ?",
+                "UPDATE sync_pushes SET available_at = ?, last_error = ?, leased = 0 WHERE zone = ?",
                 (now + backoff, error, push.zone),
             )
         return False
@@ -271,6 +312,18 @@ class PushQueue:
             ).fetchone()
         return None if row is None else Owner(*row)
 
+    def applied(self) -> list[tuple[str, str | None]]:
+        """The zones as last applied, with no push waiting for them: (zone, text), the text None
+        for a zone deleted. What the reconciler holds the backends to."""
+        with self._transaction() as db:
+            return [
+                (zone, text)
+                for zone, text in db.execute(
+                    "SELECT zone, CASE WHEN deleted THEN NULL ELSE text END FROM sync_applied "
+                    "WHERE (deleted OR text IS NOT NULL) AND zone NOT IN (SELECT zone FROM sync_pushes) ORDER BY zone"
+                )
+            ]
+
     def waiting(self) -> int:
         """Pushes not applied yet (due or leased)."""
         with self._transaction() as db:
@@ -281,6 +334,15 @@ class PushQueue:
         """The dead pushes: (zone, action, last error), oldest first."""
         with self._transaction() as db:
             return [tuple(row) for row in db.execute("SELECT zone, action, error FROM sync_dead ORDER BY id")]
+
+
+def _release_newer(db: sqlite3.Connection, push: Push) -> None:
+    """The push that replaced ``push`` while it was being applied waited for that to end (it
+    kept the lease): it is due now."""
+    db.execute(
+        "UPDATE sync_pushes SET available_at = MIN(available_at, ?), leased = 0 WHERE zone = ? AND version != ?",
+        (time.time(), push.zone, push.version),
+    )
 
 
 class _Transaction:

@@ -2,7 +2,8 @@
 writing queued pushes to the backends, over one durable queue.
 
 A push is answered ``error=0`` once it is in the queue; the applier takes it from there, so a
-slow backend never makes DirectAdmin wait. SIGTERM: the endpoint stops taking requests, the
+slow backend never makes DirectAdmin wait. Beside them, the reconciler compares every backend
+with every zone every ``reconcile_every``. SIGTERM: the endpoint stops taking requests, the
 pushes being applied finish, and the process exits 0; what is still queued is applied when the
 service starts again (a push in flight when the process was killed comes back after its
 lease).
@@ -11,8 +12,11 @@ lease).
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 from collections.abc import Callable
+from pathlib import Path
+from typing import IO
 
 from aiohttp import web
 
@@ -20,8 +24,16 @@ from dnsmill._core import ConfigError
 from dnsmill.config import SyncSettings
 from dnsmill.sync.applier import Applier, ZoneBackend
 from dnsmill.sync.backends.bind import BindBackend, BindSettings
+from dnsmill.sync.backends.sql import (
+    CoreDnsCloud66Layout,
+    CoreDnsExtendLayout,
+    Database,
+    PowerDnsLayout,
+    SqlBackend,
+)
 from dnsmill.sync.endpoint import Endpoint, EndpointSettings
 from dnsmill.sync.pushes import PushQueue
+from dnsmill.sync.reconciler import Reconciler
 
 log = logging.getLogger("dnsmill.sync")
 
@@ -41,9 +53,41 @@ def backends_of(settings: SyncSettings) -> list[ZoneBackend]:
                 )
             )
         )
+    try:
+        if settings.coredns_mysql is not None:
+            coredns = settings.coredns_mysql
+            layout: CoreDnsExtendLayout | CoreDnsCloud66Layout = (
+                CoreDnsExtendLayout(coredns.zones_table, coredns.records_table or "records")
+                if coredns.layout == "extend"
+                else CoreDnsCloud66Layout(coredns.records_table or "coredns_records")
+            )
+            backends.append(SqlBackend(Database(coredns.url, connections=coredns.connections), layout))
+        if settings.powerdns is not None:
+            powerdns = settings.powerdns
+            backends.append(
+                SqlBackend(
+                    Database(powerdns.url, connections=powerdns.connections),
+                    PowerDnsLayout(powerdns.domain_type),
+                )
+            )
+    except ValueError as error:
+        raise ConfigError(f"sync: {error}") from None
     if not backends:
-        raise ConfigError("sync: no backend is configured (sync.bind)")
+        raise ConfigError("sync: no backend is configured (sync.bind, sync.coredns_mysql, sync.powerdns)")
     return backends
+
+
+def _only_service_of(pushes: Path) -> IO[bytes]:
+    """Locks the queue file's lock file for this process (released when it exits, however it
+    exits): one sync service applies a queue's pushes, so the leases it finds when it starts
+    are a dead process's."""
+    handle = open(f"{pushes}.lock", "ab")  # held for the service's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(f"sync: another dnsmill sync is running on {pushes}") from None
+    return handle
 
 
 def listen_address(listen: str) -> tuple[str, int]:
@@ -64,7 +108,13 @@ async def serve_sync(
         )
     host, port = listen_address(settings.listen)
     backends = backends_of(settings)
+    lock = _only_service_of(settings.pushes)
     pushes = await asyncio.to_thread(PushQueue, settings.pushes)
+    released = await asyncio.to_thread(pushes.release_leases)
+    if released:
+        log.info(
+            "sync: %d pushes were being applied when the service last stopped; applying them again", released
+        )
     endpoint = Endpoint(
         EndpointSettings(
             user=settings.user,
@@ -88,7 +138,25 @@ async def serve_sync(
         log.info("sync: listening on %s; %d pushes waiting", address, await asyncio.to_thread(pushes.waiting))
         if listening is not None:
             listening(address)
-        await Applier(pushes, backends).run(stop)
+        tasks = [asyncio.create_task(Applier(pushes, backends).run(stop), name="sync applier")]
+        if settings.reconcile_every is not None:
+            reconciler = Reconciler(
+                pushes,
+                backends,
+                dry_run=settings.reconcile_dry_run,
+                max_deletions=settings.reconcile_max_deletions,
+            )
+            every = settings.reconcile_every.total_seconds()
+            tasks.append(asyncio.create_task(reconciler.run(stop, every), name="sync reconciler"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await runner.cleanup()
+        for backend in backends:
+            await backend.close()
         await asyncio.to_thread(pushes.close)
+        lock.close()

@@ -6,7 +6,8 @@ never reads half a file and a zone it refuses never replaces a good one. The inc
 made again from the zone files in the directory, one line per zone, written the same way and
 checked with ``named-checkconf`` (the old one is put back if the check fails). A new or deleted
 zone then runs the reconfigure command (``rndc reconfig``), a changed one the reload command
-with the zone's name (``rndc reload <zone>``).
+with the zone's name (``rndc reload <zone>``). After the rename the file is read back and
+compared with the zone, record for record.
 
 Zone names reach this module checked by :func:`dnsmill.sync.names.zone_name`: they are put
 in file names and in the include file as they are.
@@ -22,13 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dnsmill
+from dnsmill.sync.backends import BackendError, Drift, ZoneContent, drift_between, records_of
 from dnsmill.sync.names import BadZoneName, zone_name, zone_path
 
 EXTENSION = ".db"
 
-
-class BackendError(RuntimeError):
-    """A backend could not apply a zone, and why (its tool's own words)."""
+__all__ = ["BackendError", "BindBackend", "BindSettings"]
 
 
 @dataclass
@@ -53,9 +53,8 @@ class BindSettings:
 class BindBackend:
     """Zones as BIND zone files and an include file."""
 
-    name = "bind"
-
-    def __init__(self, settings: BindSettings) -> None:
+    def __init__(self, settings: BindSettings, *, name: str = "bind") -> None:
+        self.name = name
         self.settings = settings
         settings.zones_dir.mkdir(parents=True, exist_ok=True)
         # One rndc command at a time: named's control channel resets connections when many
@@ -67,31 +66,38 @@ class BindBackend:
         self._reconfigs_asked = 0
         self._reconfigs_covered = 0
 
-    def zones(self) -> list[str]:
+    async def zones(self) -> list[str]:
         """The zones whose files are in the directory."""
+        return await asyncio.to_thread(self._zones)
+
+    def _zones(self) -> list[str]:
         held = []
         for path in sorted(self.settings.zones_dir.glob(f"*{EXTENSION}")):
             with contextlib.suppress(BadZoneName):
                 held.append(zone_name(path.name.removesuffix(EXTENSION)))
         return held
 
-    async def save(self, zone: str, text: str) -> None:
-        path = zone_path(self.settings.zones_dir, zone, EXTENSION)
+    async def save(self, zone: ZoneContent) -> None:
+        path = zone_path(self.settings.zones_dir, zone.name, EXTENSION)
         new = not path.exists()
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            await asyncio.to_thread(_write_synced, temporary, text)
+            await asyncio.to_thread(_write_synced, temporary, zone.text)
             await self._run(
-                [self.settings.named_checkzone, "-q", zone, str(temporary)], f"named-checkzone {zone}"
+                [self.settings.named_checkzone, "-q", zone.name, str(temporary)],
+                f"named-checkzone {zone.name}",
             )
             await asyncio.to_thread(_replace_synced, temporary, path)
         finally:
             temporary.unlink(missing_ok=True)
+        drift = await self.drift(zone)
+        if drift:
+            raise BackendError(f"bind: {path} does not read back as written: {drift}")
         if new:
             await self._reconfigure()
         else:
             async with self._control:
-                await self._run([*self.settings.reload_command, zone], f"reload {zone}")
+                await self._run([*self.settings.reload_command, zone.name], f"reload {zone.name}")
 
     async def delete(self, zone: str) -> None:
         path = zone_path(self.settings.zones_dir, zone, EXTENSION)
@@ -112,7 +118,27 @@ class BindBackend:
         if not path.exists():
             return None
         parsed = await asyncio.to_thread(dnsmill.parse_zone, path, f"{zone}.")
-        return {(record.name, record.type, record.ttl, record.rdata) for record in parsed}
+        return set(records_of(parsed))
+
+    async def drift(self, zone: ZoneContent) -> Drift:
+        path = zone_path(self.settings.zones_dir, zone.name, EXTENSION)
+        try:
+            held = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            return drift_between(zone.records, [])
+        if held == zone.text:
+            return Drift()
+        try:
+            parsed = await asyncio.to_thread(dnsmill.parse_zone, held, zone.origin)
+        except dnsmill.ZoneSyntaxError as error:
+            return Drift(missing=len(zone.records), extra=1, examples=[f"{path} does not parse: {error}"])
+        return drift_between(zone.records, records_of(parsed))
+
+    async def holds(self, zone: str) -> bool:
+        return zone_path(self.settings.zones_dir, zone, EXTENSION).exists()
+
+    async def close(self) -> None:
+        pass
 
     async def _reconfigure(self) -> None:
         """The include file made again from the zone files, checked, and named told."""
@@ -132,7 +158,7 @@ class BindBackend:
         include = self.settings.include_file
         lines = [
             f'zone "{zone}" {{ type master; file "{zone_path(self.settings.zones_dir, zone, EXTENSION)}"; }};\n'
-            for zone in self.zones()
+            for zone in self._zones()
         ]
         previous = include.read_text() if include.exists() else None
         await asyncio.to_thread(_write_then_replace, include, "".join(lines))

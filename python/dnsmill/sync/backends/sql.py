@@ -1,0 +1,779 @@
+"""Zones as rows of SQL tables: CoreDNS-MySQL (both layouts in use) and PowerDNS generic SQL.
+
+Each layout knows its tables and how a record becomes a row:
+
+- ``coredns-mysql-extend`` (the ``mysql_extend`` CoreDNS plugin): ``zones(id, zone_name)`` with
+  the trailing dot, ``records(id, zone_id, hostname, type, data, ttl, online)``; hostname
+  relative (``@`` for the apex), data the rdata as zone text with absolute names; the plugin
+  serves rows whose ``online`` is not 0.
+- ``coredns-mysql`` (cloud66's ``mysql`` CoreDNS plugin): ``coredns_records(id, zone, name,
+  ttl, content, record_type)``, zone with the trailing dot, name relative (``""`` for the
+  apex), content JSON (A/AAAA ``ip``, TXT ``text``, CNAME/NS ``host``, MX ``host`` and
+  ``preference``, SRV ``priority, weight, port, target``, SOA ``ns, MBox, refresh, retry,
+  expire, minttl``, CAA ``flag, tag, value``). The plugin serves only those nine types; a
+  zone's other records are left out of this layout (and logged once per zone).
+- ``powerdns`` (gmysql and gpgsql): ``domains(id, name, type, ...)``, ``records(id,
+  domain_id, name, type, content, ttl, prio, disabled, ordername, auth)``, names lowercase
+  without the trailing dot, in content too; the priority of MX and SRV is in content, as
+  PowerDNS 4 reads it.
+
+A zone is written in one transaction that changes only what differs: the stored rows are
+read (locked), rows the zone does not have are deleted, rows it lacks are inserted, so a
+name server reading the tables never sees the zone half-written or empty. After the commit
+the rows are read again and compared with the zone, row for row; a difference (a trigger,
+a column too short, another writer) is repaired once and checked again, and is an error if
+it is still there. The tables are created when missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from dnsmill.sync.backends import BackendError, Drift, ZoneContent, drift_between
+
+log = logging.getLogger("dnsmill.sync")
+
+#: A row as a layout compares it (the columns it writes, ids left out).
+Row = tuple[Any, ...]
+
+#: Attempts of a zone's transaction when the database chose it as a deadlock victim.
+DEADLOCK_ATTEMPTS = 4
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def _identifier(name: str, what: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"{what} must be a plain SQL name (letters, digits, _), not {name!r}")
+    return name
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+class Transaction(Protocol):
+    dialect: str
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None: ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+class Database:
+    """A pool of connections to ``url`` (``mysql://`` over aiomysql, ``postgresql://`` over
+    asyncpg), opened on first use so that a database down when the service starts only
+    delays its zones. SQL is written with ``%s`` placeholders for both."""
+
+    def __init__(self, url: str, *, connections: int = 4, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme in ("mysql", "mariadb"):
+            self.dialect = "mysql"
+        elif parts.scheme in ("postgresql", "postgres"):
+            self.dialect = "postgresql"
+        else:
+            raise ValueError(f"a SQL backend URL is mysql://... or postgresql://..., not {parts.scheme}://")
+        if not parts.path.strip("/"):
+            raise ValueError(f"{_without_password(url)}: the URL names no database")
+        self.url = url
+        self.connections = connections
+        self.timeout = timeout
+        self._pool: Any = None
+        self._opening = asyncio.Lock()
+
+    def __str__(self) -> str:
+        return _without_password(self.url)
+
+    async def _open(self) -> Any:
+        async with self._opening:
+            if self._pool is None:
+                parts = urlsplit(self.url)
+                options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+                if self.dialect == "mysql":
+                    import aiomysql
+
+                    self._pool = await aiomysql.create_pool(
+                        host=parts.hostname or "127.0.0.1",
+                        port=parts.port or 3306,
+                        user=unquote(parts.username or "root"),
+                        password=unquote(parts.password or ""),
+                        db=unquote(parts.path.strip("/")),
+                        unix_socket=options.get("socket"),
+                        charset="utf8mb4",
+                        autocommit=False,
+                        minsize=0,
+                        maxsize=self.connections,
+                        connect_timeout=self.timeout,
+                        pool_recycle=300,
+                    )
+                else:
+                    import asyncpg
+
+                    self._pool = await asyncpg.create_pool(
+                        self.url.split("?", 1)[0],
+                        min_size=0,
+                        max_size=self.connections,
+                        timeout=self.timeout,
+                        command_timeout=self.timeout * 3,
+                    )
+            return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One transaction, committed when the block ends without an error."""
+        try:
+            pool = await self._open()
+        except Exception as error:
+            raise BackendError(f"{self}: cannot connect: {error}") from error
+        if self.dialect == "mysql":
+            async with pool.acquire() as connection:
+                try:
+                    await connection.begin()
+                    async with connection.cursor() as cursor:
+                        yield _MysqlTransaction(cursor)
+                    await connection.commit()
+                except BaseException:
+                    # A connection that failed mid-transaction is not trusted again.
+                    connection.close()
+                    raise
+        else:
+            async with pool.acquire() as connection, connection.transaction():
+                yield _PostgresTransaction(connection)
+
+    async def close(self) -> None:
+        if self._pool is None:
+            return
+        if self.dialect == "mysql":
+            self._pool.close()
+            await self._pool.wait_closed()
+        else:
+            await self._pool.close()
+        self._pool = None
+
+
+class _MysqlTransaction:
+    dialect = "mysql"
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        await self.cursor.execute(sql, tuple(args) or None)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self.cursor.executemany(sql, [tuple(row) for row in rows])
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        await self.cursor.execute(sql, tuple(args) or None)
+        return [tuple(row) for row in await self.cursor.fetchall()]
+
+
+class _PostgresTransaction:
+    dialect = "postgresql"
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        await self.connection.execute(_numbered(sql), *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self.connection.executemany(_numbered(sql), rows)
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await self.connection.fetch(_numbered(sql), *args)]
+
+
+def _numbered(sql: str) -> str:
+    """``%s`` placeholders as PostgreSQL's ``$1, $2, ...``."""
+    parts = sql.split("%s")
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _deadlock(error: BaseException) -> bool:
+    code = getattr(error, "sqlstate", None) or (error.args[0] if getattr(error, "args", None) else None)
+    return code in (1213, 1205, "40P01", "40001")
+
+
+# --- rdata fields --------------------------------------------------------------------------
+
+
+def fields(rdata: str) -> list[str]:
+    """The fields of canonical rdata, a quoted string being one field with its quotes."""
+    out: list[str] = []
+    index, length = 0, len(rdata)
+    while index < length:
+        if rdata[index] == " ":
+            index += 1
+            continue
+        start = index
+        if rdata[index] == '"':
+            index += 1
+            while index < length and rdata[index] != '"':
+                index += 2 if rdata[index] == "\\" else 1
+            index += 1
+        else:
+            while index < length and rdata[index] != " ":
+                index += 1
+        out.append(rdata[start:index])
+    return out
+
+
+def character_strings(rdata: str) -> list[bytes]:
+    """The strings of canonical TXT-like rdata (``"a" "b\\"c"``), unescaped."""
+    strings = []
+    for quoted in fields(rdata):
+        body, out, index = quoted.strip('"'), bytearray(), 0
+        while index < len(body):
+            char = body[index]
+            if (
+                char == "\\"
+                and body[index + 1 : index + 4].isdigit()
+                and len(body[index + 1 : index + 4]) == 3
+            ):
+                out.append(int(body[index + 1 : index + 4]))
+                index += 4
+            elif char == "\\" and index + 1 < len(body):
+                out += body[index + 1].encode()
+                index += 2
+            else:
+                out += char.encode()
+                index += 1
+        strings.append(bytes(out))
+    return strings
+
+
+#: The rdata fields that are domain names, by type (for PowerDNS, which stores them without
+#: the trailing dot).
+NAME_FIELDS: dict[str, tuple[int, ...]] = {
+    "NS": (0,),
+    "CNAME": (0,),
+    "DNAME": (0,),
+    "PTR": (0,),
+    "MB": (0,),
+    "MD": (0,),
+    "MF": (0,),
+    "MG": (0,),
+    "MR": (0,),
+    "NSAP-PTR": (0,),
+    "SOA": (0, 1),
+    "RP": (0, 1),
+    "MINFO": (0, 1),
+    "MX": (1,),
+    "KX": (1,),
+    "AFSDB": (1,),
+    "RT": (1,),
+    "LP": (1,),
+    "PX": (1, 2),
+    "SRV": (3,),
+    "NAPTR": (5,),
+    "SVCB": (1,),
+    "HTTPS": (1,),
+}
+
+
+def _undotted(name: str) -> str:
+    return name if name == "." else name.removesuffix(".")
+
+
+def _relative(owner: str, origin: str, apex: str) -> str:
+    return apex if owner == origin else owner.removesuffix(f".{origin}")
+
+
+# --- layouts -------------------------------------------------------------------------------
+
+
+class Layout(Protocol):
+    """How one schema holds zones."""
+
+    name: ClassVar[str]
+    dialects: ClassVar[tuple[str, ...]]
+
+    def schema(self, dialect: str) -> list[str]: ...
+
+    def rows(self, zone: ZoneContent) -> list[Row]: ...
+
+    async def zone_key(self, tx: Transaction, zone: str, *, create: bool) -> Any: ...
+
+    async def read(self, tx: Transaction, zone: str, key: Any, *, lock: bool) -> list[tuple[Any, Row]]: ...
+
+    async def insert(self, tx: Transaction, zone: str, key: Any, rows: Sequence[Row]) -> None: ...
+
+    async def remove(self, tx: Transaction, ids: Sequence[Any]) -> None: ...
+
+    async def drop(self, tx: Transaction, zone: str, key: Any) -> None: ...
+
+    async def zones(self, tx: Transaction) -> list[str]: ...
+
+
+def _in(ids: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(ids))
+
+
+def _for_update(lock: bool) -> str:
+    return " FOR UPDATE" if lock else ""
+
+
+@dataclass
+class CoreDnsExtendLayout:
+    """The ``mysql_extend`` CoreDNS plugin's ``zones`` and ``records`` tables."""
+
+    zones_table: str = "zones"
+    records_table: str = "records"
+
+    name: ClassVar[str] = "coredns-mysql-extend"
+    dialects: ClassVar[tuple[str, ...]] = ("mysql",)
+
+    def __post_init__(self) -> None:
+        _identifier(self.zones_table, "zones_table")
+        _identifier(self.records_table, "records_table")
+
+    def schema(self, dialect: str) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.zones_table} ("
+            "id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+            "zone_name VARCHAR(255) NOT NULL, "
+            "UNIQUE KEY zone_name (zone_name)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            f"CREATE TABLE IF NOT EXISTS {self.records_table} ("
+            "id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+            "zone_id INT NOT NULL, "
+            "hostname VARCHAR(512) NOT NULL, "
+            "type VARCHAR(10) NOT NULL, "
+            "data TEXT NOT NULL, "
+            "ttl INT NOT NULL DEFAULT 120, "
+            "online INT NOT NULL DEFAULT 0, "
+            "KEY zone_host_type (zone_id, hostname(191), type)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        ]
+
+    def rows(self, zone: ZoneContent) -> list[Row]:
+        return [
+            (_relative(owner, zone.origin, "@"), rtype, rdata, ttl, True)
+            for owner, rtype, ttl, rdata in zone.records
+        ]
+
+    async def zone_key(self, tx: Transaction, zone: str, *, create: bool) -> Any:
+        select = f"SELECT id FROM {self.zones_table} WHERE zone_name = %s"
+        found = await tx.fetch(select + _for_update(create), (f"{zone}.",))
+        if found or not create:
+            return found[0][0] if found else None
+        await tx.execute(f"INSERT IGNORE INTO {self.zones_table} (zone_name) VALUES (%s)", (f"{zone}.",))
+        return (await tx.fetch(select + " FOR UPDATE", (f"{zone}.",)))[0][0]
+
+    async def read(self, tx: Transaction, zone: str, key: Any, *, lock: bool) -> list[tuple[Any, Row]]:
+        rows = await tx.fetch(
+            f"SELECT id, hostname, type, data, ttl, online FROM {self.records_table} WHERE zone_id = %s"
+            + _for_update(lock),
+            (key,),
+        )
+        return [
+            (id_, (hostname, rtype, data, ttl, online != 0))
+            for id_, hostname, rtype, data, ttl, online in rows
+        ]
+
+    async def insert(self, tx: Transaction, zone: str, key: Any, rows: Sequence[Row]) -> None:
+        await tx.executemany(
+            f"INSERT INTO {self.records_table} (zone_id, hostname, type, data, ttl, online) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [(key, hostname, rtype, data, ttl, int(online)) for hostname, rtype, data, ttl, online in rows],
+        )
+
+    async def remove(self, tx: Transaction, ids: Sequence[Any]) -> None:
+        if ids:
+            await tx.execute(f"DELETE FROM {self.records_table} WHERE id IN ({_in(ids)})", ids)
+
+    async def drop(self, tx: Transaction, zone: str, key: Any) -> None:
+        await tx.execute(f"DELETE FROM {self.records_table} WHERE zone_id = %s", (key,))
+        await tx.execute(f"DELETE FROM {self.zones_table} WHERE id = %s", (key,))
+
+    async def zones(self, tx: Transaction) -> list[str]:
+        return [
+            name.removesuffix(".") for (name,) in await tx.fetch(f"SELECT zone_name FROM {self.zones_table}")
+        ]
+
+
+#: The types cloud66's plugin serves, and the JSON it reads for each.
+CLOUD66_TYPES = ("A", "AAAA", "CNAME", "NS", "MX", "SRV", "SOA", "TXT", "CAA")
+
+
+def cloud66_content(rtype: str, rdata: str) -> dict[str, Any]:
+    """The JSON content cloud66's plugin reads for a record."""
+    parts = fields(rdata)
+    if rtype in ("A", "AAAA"):
+        return {"ip": rdata}
+    if rtype in ("CNAME", "NS"):
+        return {"host": rdata}
+    if rtype == "MX":
+        return {"host": parts[1], "preference": int(parts[0])}
+    if rtype == "SRV":
+        return {"priority": int(parts[0]), "weight": int(parts[1]), "port": int(parts[2]), "target": parts[3]}
+    if rtype == "SOA":
+        # The plugin makes the serial up itself; it reads no serial.
+        return {
+            "ns": parts[0],
+            "MBox": parts[1],
+            "refresh": int(parts[3]),
+            "retry": int(parts[4]),
+            "expire": int(parts[5]),
+            "minttl": int(parts[6]),
+        }
+    if rtype == "TXT":
+        return {"text": b"".join(character_strings(rdata)).decode("utf-8", "replace")}
+    if rtype == "CAA":
+        (value,) = character_strings(parts[2]) if parts[2].startswith('"') else [parts[2].encode()]
+        return {"flag": int(parts[0]), "tag": parts[1], "value": value.decode("utf-8", "replace")}
+    raise ValueError(f"cloud66's plugin does not serve {rtype}")
+
+
+def _canonical_json(content: Any) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class CoreDnsCloud66Layout:
+    """cloud66's ``mysql`` CoreDNS plugin: one ``coredns_records`` table."""
+
+    records_table: str = "coredns_records"
+
+    name: ClassVar[str] = "coredns-mysql"
+    dialects: ClassVar[tuple[str, ...]] = ("mysql",)
+
+    def __post_init__(self) -> None:
+        _identifier(self.records_table, "records_table")
+        self._skipped_logged: set[str] = set()
+
+    def schema(self, dialect: str) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.records_table} ("
+            "id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+            "zone VARCHAR(255) NOT NULL, "
+            "name VARCHAR(255) NOT NULL, "
+            "ttl INT DEFAULT NULL, "
+            "content TEXT, "
+            "record_type VARCHAR(255) NOT NULL, "
+            "KEY zone_name (zone(191), name(191))) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        ]
+
+    def rows(self, zone: ZoneContent) -> list[Row]:
+        rows, skipped = [], Counter[str]()
+        for owner, rtype, ttl, rdata in zone.records:
+            if rtype not in CLOUD66_TYPES:
+                skipped[rtype] += 1
+                continue
+            content = _canonical_json(cloud66_content(rtype, rdata))
+            rows.append((_relative(owner, zone.origin, ""), rtype, content, ttl))
+        if skipped and zone.name not in self._skipped_logged:
+            self._skipped_logged.add(zone.name)
+            log.info(
+                "coredns-mysql: zone %s: left out %s (the plugin serves only %s)",
+                zone.name,
+                ", ".join(f"{count} {rtype}" for rtype, count in sorted(skipped.items())),
+                ", ".join(CLOUD66_TYPES),
+            )
+        return rows
+
+    async def zone_key(self, tx: Transaction, zone: str, *, create: bool) -> Any:
+        # The table has no zone rows: a zone is held while any of its records is.
+        if create or await tx.fetch(
+            f"SELECT 1 FROM {self.records_table} WHERE zone = %s LIMIT 1", (f"{zone}.",)
+        ):
+            return f"{zone}."
+        return None
+
+    async def read(self, tx: Transaction, zone: str, key: Any, *, lock: bool) -> list[tuple[Any, Row]]:
+        rows = await tx.fetch(
+            f"SELECT id, name, record_type, content, ttl FROM {self.records_table} WHERE zone = %s"
+            + _for_update(lock),
+            (key,),
+        )
+        held = []
+        for id_, name, rtype, content, ttl in rows:
+            try:
+                content = _canonical_json(json.loads(content))
+            except (TypeError, ValueError):
+                pass  # not JSON: it differs from every row the zone has, so it is extra
+            held.append((id_, (name, rtype, content, ttl)))
+        return held
+
+    async def insert(self, tx: Transaction, zone: str, key: Any, rows: Sequence[Row]) -> None:
+        await tx.executemany(
+            f"INSERT INTO {self.records_table} (zone, name, record_type, content, ttl) VALUES (%s, %s, %s, %s, %s)",
+            [(key, *row) for row in rows],
+        )
+
+    async def remove(self, tx: Transaction, ids: Sequence[Any]) -> None:
+        if ids:
+            await tx.execute(f"DELETE FROM {self.records_table} WHERE id IN ({_in(ids)})", ids)
+
+    async def drop(self, tx: Transaction, zone: str, key: Any) -> None:
+        await tx.execute(f"DELETE FROM {self.records_table} WHERE zone = %s", (key,))
+
+    async def zones(self, tx: Transaction) -> list[str]:
+        return [
+            zone.removesuffix(".")
+            for (zone,) in await tx.fetch(f"SELECT DISTINCT zone FROM {self.records_table}")
+        ]
+
+
+def powerdns_content(rtype: str, rdata: str) -> str:
+    """Canonical rdata as PowerDNS stores it: names without the trailing dot."""
+    positions = NAME_FIELDS.get(rtype)
+    if positions is None:
+        return rdata
+    parts = fields(rdata)
+    for position in positions:
+        if position < len(parts):
+            parts[position] = _undotted(parts[position])
+    return " ".join(parts)
+
+
+@dataclass
+class PowerDnsLayout:
+    """PowerDNS's generic SQL schema (gmysql, gpgsql): ``domains`` and ``records``."""
+
+    #: What ``domains.type`` says of a new zone (NATIVE: replicated by the database; MASTER:
+    #: PowerDNS sends NOTIFYs).
+    domain_type: str = "NATIVE"
+
+    name: ClassVar[str] = "powerdns"
+    dialects: ClassVar[tuple[str, ...]] = ("mysql", "postgresql")
+
+    def __post_init__(self) -> None:
+        if self.domain_type not in ("NATIVE", "MASTER", "PRIMARY"):
+            raise ValueError(f"powerdns domain_type is NATIVE, MASTER or PRIMARY, not {self.domain_type!r}")
+
+    def schema(self, dialect: str) -> list[str]:
+        if dialect == "mysql":
+            return [
+                "CREATE TABLE IF NOT EXISTS domains ("
+                "id INT AUTO_INCREMENT, name VARCHAR(255) NOT NULL, master VARCHAR(128) DEFAULT NULL, "
+                "last_check INT DEFAULT NULL, type VARCHAR(8) NOT NULL, notified_serial INT UNSIGNED DEFAULT NULL, "
+                "account VARCHAR(40) CHARACTER SET 'utf8' DEFAULT NULL, options VARCHAR(64000) DEFAULT NULL, "
+                "catalog VARCHAR(255) DEFAULT NULL, PRIMARY KEY (id), UNIQUE KEY name_index (name)) "
+                "ENGINE=InnoDB CHARACTER SET 'latin1'",
+                "CREATE TABLE IF NOT EXISTS records ("
+                "id BIGINT AUTO_INCREMENT, domain_id INT DEFAULT NULL, name VARCHAR(255) DEFAULT NULL, "
+                "type VARCHAR(10) DEFAULT NULL, content VARCHAR(64000) DEFAULT NULL, ttl INT DEFAULT NULL, "
+                "prio INT DEFAULT NULL, disabled TINYINT(1) DEFAULT 0, ordername VARCHAR(255) BINARY DEFAULT NULL, "
+                "auth TINYINT(1) DEFAULT 1, PRIMARY KEY (id), KEY nametype_index (name, type), "
+                "KEY domain_id (domain_id), KEY ordername (ordername)) ENGINE=InnoDB CHARACTER SET 'latin1'",
+            ]
+        return [
+            "CREATE TABLE IF NOT EXISTS domains ("
+            "id SERIAL PRIMARY KEY, name VARCHAR(255) NOT NULL, master VARCHAR(128) DEFAULT NULL, "
+            "last_check INT DEFAULT NULL, type TEXT NOT NULL, notified_serial BIGINT DEFAULT NULL, "
+            "account VARCHAR(40) DEFAULT NULL, options TEXT DEFAULT NULL, catalog TEXT DEFAULT NULL, "
+            "CONSTRAINT c_lowercase_name CHECK (((name)::TEXT = LOWER((name)::TEXT))))",
+            "CREATE UNIQUE INDEX IF NOT EXISTS name_index ON domains(name)",
+            "CREATE TABLE IF NOT EXISTS records ("
+            "id BIGSERIAL PRIMARY KEY, domain_id INT DEFAULT NULL, name VARCHAR(255) DEFAULT NULL, "
+            "type VARCHAR(10) DEFAULT NULL, content VARCHAR(65535) DEFAULT NULL, ttl INT DEFAULT NULL, "
+            "prio INT DEFAULT NULL, disabled BOOL DEFAULT 'f', ordername VARCHAR(255), auth BOOL DEFAULT 't', "
+            "CONSTRAINT domain_exists FOREIGN KEY(domain_id) REFERENCES domains(id) ON DELETE CASCADE, "
+            "CONSTRAINT c_lowercase_name CHECK (((name)::TEXT = LOWER((name)::TEXT))))",
+            "CREATE INDEX IF NOT EXISTS rec_name_index ON records(name)",
+            "CREATE INDEX IF NOT EXISTS nametype_index ON records(name,type)",
+            "CREATE INDEX IF NOT EXISTS domain_id ON records(domain_id)",
+        ]
+
+    def rows(self, zone: ZoneContent) -> list[Row]:
+        return [
+            (_undotted(owner), rtype, powerdns_content(rtype, rdata), ttl, False)
+            for owner, rtype, ttl, rdata in zone.records
+        ]
+
+    async def zone_key(self, tx: Transaction, zone: str, *, create: bool) -> Any:
+        select = "SELECT id FROM domains WHERE name = %s"
+        found = await tx.fetch(select + _for_update(create), (zone,))
+        if found or not create:
+            return found[0][0] if found else None
+        if tx.dialect == "mysql":
+            await tx.execute(
+                "INSERT IGNORE INTO domains (name, type) VALUES (%s, %s)", (zone, self.domain_type)
+            )
+        else:
+            await tx.execute(
+                "INSERT INTO domains (name, type) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+                (zone, self.domain_type),
+            )
+        return (await tx.fetch(select + " FOR UPDATE", (zone,)))[0][0]
+
+    async def read(self, tx: Transaction, zone: str, key: Any, *, lock: bool) -> list[tuple[Any, Row]]:
+        rows = await tx.fetch(
+            "SELECT id, name, type, content, ttl, disabled FROM records WHERE domain_id = %s"
+            + _for_update(lock),
+            (key,),
+        )
+        return [
+            (id_, (name, rtype, content, ttl, bool(disabled)))
+            for id_, name, rtype, content, ttl, disabled in rows
+        ]
+
+    async def insert(self, tx: Transaction, zone: str, key: Any, rows: Sequence[Row]) -> None:
+        await tx.executemany(
+            "INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled, auth) "
+            "VALUES (%s, %s, %s, %s, %s, 0, %s, %s)",
+            [
+                (key, name, rtype, content, ttl, disabled, True)
+                for name, rtype, content, ttl, disabled in rows
+            ],
+        )
+
+    async def remove(self, tx: Transaction, ids: Sequence[Any]) -> None:
+        if ids:
+            await tx.execute(f"DELETE FROM records WHERE id IN ({_in(ids)})", ids)
+
+    async def drop(self, tx: Transaction, zone: str, key: Any) -> None:
+        await tx.execute("DELETE FROM records WHERE domain_id = %s", (key,))
+        await tx.execute("DELETE FROM domains WHERE id = %s", (key,))
+
+    async def zones(self, tx: Transaction) -> list[str]:
+        return [name for (name,) in await tx.fetch("SELECT name FROM domains")]
+
+
+# --- the backend ---------------------------------------------------------------------------
+
+
+class SqlBackend:
+    """Zones in the tables of ``layout`` in ``database``."""
+
+    def __init__(self, database: Database, layout: Layout, *, name: str | None = None) -> None:
+        if database.dialect not in layout.dialects:
+            raise ValueError(
+                f"the {layout.name} layout is for {' or '.join(layout.dialects)}, not {database.dialect}"
+            )
+        self.database = database
+        self.layout = layout
+        self.name = name or layout.name
+        self._schema_ready = False
+
+    async def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        async with self.database.transaction() as tx:
+            for statement in self.layout.schema(self.database.dialect):
+                await tx.execute(statement)
+        self._schema_ready = True
+
+    @asynccontextmanager
+    async def _transaction(self, doing: str) -> AsyncIterator[Transaction]:
+        try:
+            async with self.database.transaction() as tx:
+                yield tx
+        except BackendError:
+            raise
+        except Exception as error:
+            raise BackendError(f"{self.name}: {doing}: {type(error).__name__}: {error}") from error
+
+    async def _retrying(self, doing: str, work: Any) -> Any:
+        """``work(tx)`` in a transaction, again when the database picked it as a deadlock
+        victim."""
+        await self._ensure_schema()
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                async with self._transaction(doing) as tx:
+                    return await work(tx)
+            except BackendError as error:
+                if attempt == DEADLOCK_ATTEMPTS or not _deadlock(error.__cause__ or error):
+                    raise
+                await asyncio.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _write(self, zone: ZoneContent, expected: list[Row]) -> Drift:
+        """Makes the stored rows ``expected``; returns what it changed."""
+
+        async def work(tx: Transaction) -> Drift:
+            key = await self.layout.zone_key(tx, zone.name, create=True)
+            stored = await self.layout.read(tx, zone.name, key, lock=True)
+            wanted = Counter(expected)
+            extra_ids = []
+            for id_, row in stored:
+                if wanted[row] > 0:
+                    wanted[row] -= 1
+                else:
+                    extra_ids.append(id_)
+            missing = list(wanted.elements())
+            await self.layout.remove(tx, extra_ids)
+            await self.layout.insert(tx, zone.name, key, missing)
+            return Drift(missing=len(missing), extra=len(extra_ids))
+
+        changed: Drift = await self._retrying(f"writing zone {zone.name}", work)
+        return changed
+
+    async def _held(self, zone: str) -> list[Row] | None:
+        async def work(tx: Transaction) -> list[Row] | None:
+            key = await self.layout.zone_key(tx, zone, create=False)
+            if key is None:
+                return None
+            return [row for _, row in await self.layout.read(tx, zone, key, lock=False)]
+
+        held: list[Row] | None = await self._retrying(f"reading zone {zone}", work)
+        return held
+
+    async def save(self, zone: ZoneContent) -> None:
+        """Writes ``zone``, then checks the tables hold exactly it (repaired once if not)."""
+        expected = self.layout.rows(zone)
+        await self._write(zone, expected)
+        drift = drift_between(expected, await self._held(zone.name) or [])
+        if drift:
+            log.warning(
+                "%s: zone %s differs right after it was written (%s); writing it again",
+                self.name,
+                zone.name,
+                drift,
+            )
+            await self._write(zone, expected)
+            drift = drift_between(expected, await self._held(zone.name) or [])
+            if drift:
+                raise BackendError(f"{self.name}: zone {zone.name} does not read back as written: {drift}")
+
+    async def delete(self, zone: str) -> None:
+        async def work(tx: Transaction) -> None:
+            key = await self.layout.zone_key(tx, zone, create=False)
+            if key is not None:
+                await self.layout.drop(tx, zone, key)
+
+        await self._retrying(f"deleting zone {zone}", work)
+
+    async def drift(self, zone: ZoneContent) -> Drift:
+        """How the tables' copy of ``zone`` differs from it."""
+        return drift_between(self.layout.rows(zone), await self._held(zone.name) or [])
+
+    async def holds(self, zone: str) -> bool:
+        return await self._held(zone) is not None
+
+    async def zones(self) -> list[str]:
+        async def work(tx: Transaction) -> list[str]:
+            return await self.layout.zones(tx)
+
+        held: list[str] = await self._retrying("listing zones", work)
+        return held
+
+    async def close(self) -> None:
+        await self.database.close()
+
+
+LAYOUTS: dict[str, type[CoreDnsExtendLayout] | type[CoreDnsCloud66Layout] | type[PowerDnsLayout]] = {
+    CoreDnsExtendLayout.name: CoreDnsExtendLayout,
+    CoreDnsCloud66Layout.name: CoreDnsCloud66Layout,
+    PowerDnsLayout.name: PowerDnsLayout,
+}
