@@ -94,17 +94,10 @@ def postgresql_database() -> Iterator[str]:
         run_client(argv, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty store of each kind."""
+@contextmanager
+def mysql_database() -> Iterator[str]:
+    """The URL of a new, empty database on the MariaDB at 127.0.0.1:3306, dropped afterwards."""
     name = f"dnsmill_test_{uuid.uuid4().hex[:12]}"
-    if request.param == "sqlite":
-        yield f"sqlite://{tmp_path / 'test.db'}"
-        return
-    if request.param == "postgresql":
-        with postgresql_database() as url:
-            yield url
-        return
     mariadb = shutil.which("mariadb") or shutil.which("mysql")
     argv = [mariadb or "mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root", "-e"]
     if mariadb is None or run_client(argv, "SELECT 1").returncode != 0:
@@ -114,3 +107,17 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"mysql://root@127.0.0.1:3306/{name}"
     finally:
         run_client(argv, f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty store of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'test.db'}"
+        return
+    if request.param == "postgresql":
+        with postgresql_database() as url:
+            yield url
+        return
+    with mysql_database() as url:
+        yield url

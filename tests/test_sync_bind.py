@@ -23,6 +23,7 @@ from dnsmill.sync.backends import BackendError, ZoneContent
 from dnsmill.sync.backends.bind import BindBackend, BindSettings
 from dnsmill.sync.pushes import DELETE, SAVE, PushQueue
 from dnsservers import free_port
+from stores import admin, mysql_database, postgresql_database
 
 KEY = "c3luYy10ZXN0LWtleS1mb3ItZG5zbWlsbC10ZXN0cw=="
 
@@ -204,6 +205,12 @@ def start_sync(config: Path, log: Path) -> tuple[subprocess.Popen[str], int]:
 def test_the_sync_service_applies_every_push_through_kill_9_and_stops_on_sigterm(
     named: Named, tmp_path: Path
 ) -> None:
+    with mysql_database() as mysql_url, postgresql_database() as postgres_url:
+        the_service_applies_every_push(named, tmp_path, mysql_url, postgres_url)
+
+
+def the_service_applies_every_push(named: Named, tmp_path: Path, mysql_url: str, postgres_url: str) -> None:
+    """To BIND, CoreDNS-MySQL on MariaDB and PowerDNS on PostgreSQL at once."""
     bind = named.backend.settings
     config = tmp_path / "dnsmill.yaml"
     config.write_text(
@@ -222,6 +229,8 @@ def test_the_sync_service_applies_every_push_through_kill_9_and_stops_on_sigterm
                         "reconfig_command": list(bind.reconfig_command),
                         "reload_command": list(bind.reload_command),
                     },
+                    "coredns_mysql": {"url": mysql_url},
+                    "powerdns": {"url": postgres_url},
                 }
             }
         )
@@ -257,3 +266,23 @@ def test_the_sync_service_applies_every_push_through_kill_9_and_stops_on_sigterm
     assert service.wait(30) == 0, log.read_text()
     assert 'zone "site0.example"' not in bind.include_file.read_text()
     assert 'zone "site59.example"' in bind.include_file.read_text()
+    # The tables hold every zone but the two deleted, each record for record.
+    expected = {f"site{n}.example." for n in range(2, 60)}
+    assert set(admin(mysql_url, "SELECT zone_name FROM zones").split()) == expected
+    assert set(admin(postgres_url, "SELECT name || '.' FROM domains").split()) == expected
+    assert (
+        admin(
+            mysql_url,
+            "SELECT r.data FROM records r JOIN zones z ON z.id = r.zone_id "
+            "WHERE z.zone_name = 'site59.example.' AND r.hostname = '@' AND r.type = 'A'",
+        )
+        == "192.0.2.60"
+    )
+    assert admin(
+        postgres_url, "SELECT content FROM records WHERE name = 'site59.example' AND type = 'A'"
+    ) == ("192.0.2.60")
+    records_per_zone = len(
+        dnsmill.parse_zone(ZONE.format(zone="x.example", serial=1, address="192.0.2.1"), "x.example.")
+    )
+    assert admin(mysql_url, "SELECT COUNT(*) FROM records") == str(58 * records_per_zone)
+    assert admin(postgres_url, "SELECT COUNT(*) FROM records") == str(58 * records_per_zone)

@@ -665,14 +665,17 @@ class SqlBackend:
         self.layout = layout
         self.name = name or layout.name
         self._schema_ready = False
+        self._schema_lock = asyncio.Lock()
 
     async def _ensure_schema(self) -> None:
-        if self._schema_ready:
-            return
-        async with self.database.transaction() as tx:
-            for statement in self.layout.schema(self.database.dialect):
-                await tx.execute(statement)
-        self._schema_ready = True
+        # Once, by one task: CREATE TABLE IF NOT EXISTS side by side collides on PostgreSQL.
+        async with self._schema_lock:
+            if self._schema_ready:
+                return
+            async with self._transaction("creating the tables") as tx:
+                for statement in self.layout.schema(self.database.dialect):
+                    await tx.execute(statement)
+            self._schema_ready = True
 
     @asynccontextmanager
     async def _transaction(self, doing: str) -> AsyncIterator[Transaction]:
