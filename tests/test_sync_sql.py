@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import dnsmill
 import pytest
+import yaml
 from dnsmill.sync.applier import Applied, Applier
 from dnsmill.sync.backends import ZoneContent
 from dnsmill.sync.backends.sql import (
@@ -315,3 +318,32 @@ def test_a_backend_that_goes_away_holds_no_other_up_and_gets_its_zones_when_it_r
             pushes.close()
         finally:
             proxy.stop()
+
+
+def test_dnsmill_sync_reconcile_reports_then_repairs(tmp_path: Path) -> None:
+    with postgresql_database() as url:
+        target = Target("powerdns-postgresql", url)
+        pushes = PushQueue(tmp_path / "pushes.db")
+        pushes.put("example.com", SAVE, text=zone().text, serial=1, hostname="h", username="u")
+
+        async def apply() -> None:
+            backend = target.backend()
+            assert await Applier(pushes, [backend]).apply_once() == Applied(applied=1)
+            await backend.close()
+
+        run(apply())
+        pushes.close()
+        target.sql("DELETE FROM records WHERE type = 'MX'")
+        config = tmp_path / "dnsmill.yaml"
+        config.write_text(
+            yaml.safe_dump({"sync": {"pushes": str(tmp_path / "pushes.db"), "powerdns": {"url": url}}})
+        )
+        command = [sys.executable, "-m", "dnsmill", "sync", "--config", str(config), "--reconcile"]
+        dry = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, timeout=60)
+        assert dry.returncode == 0, dry.stderr
+        assert "dry run: 1 zone copies compared: 1 drifting, 0 repaired" in dry.stdout
+        assert target.sql("SELECT COUNT(*) FROM records WHERE type = 'MX'") == "0"
+        repaired = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert repaired.returncode == 0, repaired.stderr
+        assert "1 drifting, 1 repaired" in repaired.stdout
+        assert target.sql("SELECT content FROM records WHERE type = 'MX'") == "10 mail.example.com"

@@ -33,7 +33,7 @@ from dnsmill.sync.backends.sql import (
 )
 from dnsmill.sync.endpoint import Endpoint, EndpointSettings
 from dnsmill.sync.pushes import PushQueue
-from dnsmill.sync.reconciler import Reconciler
+from dnsmill.sync.reconciler import Reconciled, Reconciler
 
 log = logging.getLogger("dnsmill.sync")
 
@@ -160,3 +160,21 @@ async def serve_sync(
             await backend.close()
         await asyncio.to_thread(pushes.close)
         lock.close()
+
+
+async def reconcile_sync(settings: SyncSettings, *, dry_run: bool | None = None) -> Reconciled:
+    """One reconcile run over every configured backend (beside a running service or not)."""
+    backends = backends_of(settings)
+    pushes = await asyncio.to_thread(PushQueue, settings.pushes)
+    try:
+        reconciler = Reconciler(
+            pushes,
+            backends,
+            dry_run=settings.reconcile_dry_run if dry_run is None else dry_run,
+            max_deletions=settings.reconcile_max_deletions,
+        )
+        return await reconciler.run_once()
+    finally:
+        for backend in backends:
+            await backend.close()
+        await asyncio.to_thread(pushes.close)
