@@ -1,12 +1,14 @@
 """The zone sync service end to end: DirectAdmin-style pushes over HTTP into `dnsmill sync`,
-through its durable queue, into BIND (zone files, the include file, rndc), in one run.
+through its durable queue, into BIND (zone files, the include file, rndc) and CoreDNS-MySQL
+(the mysql_extend plugin's tables on the MariaDB at 127.0.0.1:3306), in one run.
 
 Starts its own named on a loopback port and `dnsmill sync` as a process, then several clients
 (as several DirectAdmin servers would be) each push their share of the zones the way
 DirectAdmin does: HTTP/1.0, Basic auth, no Content-Type, `exists` then `rawsave`. Reports:
 
   zones/s        from the first push to the moment the queue is empty (every zone written,
-                 checked with named-checkzone, in the include file, named reconfigured)
+                 checked with named-checkzone, in the include file, named reconfigured, and in
+                 the MySQL tables; each backend's copy read back and compared record for record)
   push latency   each rawsave until its `error=0` (DirectAdmin waits on it), p50 and p99
   answered       every zone then asked for its A record from named
 
@@ -82,7 +84,19 @@ def main() -> None:
     )
     parser.add_argument("--zones", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--mysql",
+        default="mysql://root@127.0.0.1:3306",
+        help="MariaDB/MySQL server for CoreDNS-MySQL ('' for none)",
+    )
     args = parser.parse_args()
+    database = f"dnsmill_bench_sync_{os.getpid()}"
+    mysql = None
+    if args.mysql:
+        import pymysql
+
+        mysql = pymysql.connect(host="127.0.0.1", port=3306, user="root", autocommit=True)
+        mysql.cursor().execute(f"CREATE DATABASE {database}")
     rng = random.Random(7)
     zones = [f"site{n}-{rng.randrange(10**6)}.example" for n in range(args.zones)]
     texts = {zone: realistic_zone(zone, rng).encode() for zone in zones}
@@ -115,6 +129,8 @@ def main() -> None:
             f"sync:\n  listen: 127.0.0.1:{listen}\n  user: admin\n  password: s3cret\n  pushes: {pushes}\n"
             f"  bind:\n    zones_dir: {work / 'zones'}\n    include_file: {include}\n    named_conf: {conf}\n"
             f"    reconfig_command: {[*rndc, 'reconfig']}\n    reload_command: {[*rndc, 'reload']}\n"
+            + (f"  coredns_mysql:\n    url: {args.mysql}/{database}\n" if mysql else "")
+            + "  reconcile_every: null\n"
         )
         log = open(work / "sync.log", "w")  # closed with the process
         service = subprocess.Popen(
@@ -156,6 +172,12 @@ def main() -> None:
             [f"{zone}." for zone in zones], "A"
         )
         answered = results.stats["by_status"].get("NOERROR", 0)
+        in_mysql = 0
+        if mysql is not None:
+            cursor = mysql.cursor()
+            cursor.execute(f"SELECT COUNT(*) FROM {database}.zones")
+            (in_mysql,) = cursor.fetchone()
+            cursor.execute(f"DROP DATABASE {database}")
         service.terminate()
         service.wait(30)
         log.close()
@@ -167,12 +189,15 @@ def main() -> None:
     print(
         f"{len(zones):,} zones of about 18 records, {args.clients} pushing clients, {os.cpu_count()} cores shared"
     )
-    print(f"pushed (all answered error=0) in {pushed:.2f} s; applied to BIND in {seconds:.2f} s")
+    backends = "BIND and CoreDNS-MySQL" if mysql else "BIND"
+    print(f"pushed (all answered error=0) in {pushed:.2f} s; applied to {backends} in {seconds:.2f} s")
     print(
         f"zones/s end to end        {rate:10,.0f}   (the tool users run today: {EXISTING_TOOL[0]}-{EXISTING_TOOL[1]}, quoted)"
     )
     print(f"push latency p50 / p99    {p50 * 1000:7.1f} ms / {p99 * 1000:.1f} ms")
     print(f"answered by named         {answered:,} of {len(zones):,}")
+    if mysql:
+        print(f"zones in CoreDNS-MySQL    {in_mysql:,} of {len(zones):,}")
     print(
         f"\ntarget: >= 1000 zones/s ({'meets' if rate >= 1000 else 'MISSES'}); "
         f"{rate / EXISTING_TOOL[1]:.0f}x-{rate / EXISTING_TOOL[0]:.0f}x the tool users run today"

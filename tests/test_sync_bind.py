@@ -184,6 +184,20 @@ def test_queued_pushes_are_applied_to_every_backend_and_a_failing_one_holds_none
     pushes.close()
 
 
+#: Every sync service a test started, killed when the test ends (a failed test leaves none).
+_SERVICES: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_service_outlives_its_test() -> Iterator[None]:
+    yield
+    while _SERVICES:
+        process = _SERVICES.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def start_sync(config: Path, log: Path) -> tuple[subprocess.Popen[str], int]:
     """``dnsmill sync`` in a process of its own; returns it and the port it listens on."""
     with open(log, "w") as errors:
@@ -193,6 +207,7 @@ def start_sync(config: Path, log: Path) -> tuple[subprocess.Popen[str], int]:
             stderr=errors,
             text=True,
         )
+    _SERVICES.append(process)
     deadline = time.monotonic() + 30
     while "listening on" not in log.read_text():
         assert process.poll() is None, log.read_text()
