@@ -19,7 +19,7 @@ import pytest
 import yaml
 from conftest import require_tool
 from dnsmill.sync.applier import Applied, Applier
-from dnsmill.sync.backends import BackendError, ZoneContent
+from dnsmill.sync.backends import BackendError, ZoneChange, ZoneContent, ZoneDeletion
 from dnsmill.sync.backends.bind import BindBackend, BindSettings
 from dnsmill.sync.pushes import DELETE, SAVE, PushQueue
 from dnsservers import free_port
@@ -143,6 +143,40 @@ def test_a_zone_named_refuses_never_replaces_the_good_one(named: Named) -> None:
         ["named-checkconf", str(backend.settings.named_conf)], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_batch_is_checked_together_and_one_bad_zone_fails_alone(named: Named) -> None:
+    backend = named.backend
+    zones = [f"batch{n}.example" for n in range(12)]
+    broken = "$ORIGIN batch5.example.\n@ 300 IN SOA ns1.example.net. h.example.com. 1 3600 600 86400 300\n@ 300 IN CNAME other.example.\n@ 300 IN A 192.0.2.9\n"
+    first = [
+        ZoneContent(
+            zone,
+            broken if zone == "batch5.example" else ZONE.format(zone=zone, serial=1, address="192.0.2.1"),
+        )
+        for zone in zones
+    ]
+    outcomes = asyncio.run(backend.apply(first))
+    assert [zone for zone, error in zip(zones, outcomes, strict=True) if error is not None] == [
+        "batch5.example"
+    ]
+    assert "named-checkzone batch5.example" in str(outcomes[5]) and "CNAME and other data" in str(outcomes[5])
+    assert eventually(lambda: named.ask("batch11.example.") == ("NOERROR", ["192.0.2.1"]))
+    assert named.ask("batch5.example.")[0] == "REFUSED"
+    # More changed zones than are reloaded one by one, and two deletions, in one batch.
+    second: list[ZoneChange] = [
+        ZoneContent(zone, ZONE.format(zone=zone, serial=2, address="192.0.2.2"))
+        for zone in zones[2:]
+        if zone != "batch5.example"
+    ]
+    second += [ZoneDeletion("batch0.example"), ZoneDeletion("batch1.example"), ZoneDeletion("never.example")]
+    assert asyncio.run(backend.apply(second)) == [None] * len(second)
+    for zone in zones[2:]:
+        if zone != "batch5.example":
+            assert eventually(lambda zone=zone: named.ask(f"{zone}.") == ("NOERROR", ["192.0.2.2"]))
+    assert eventually(lambda: named.ask("batch0.example.")[0] == "REFUSED")
+    assert sorted(asyncio.run(backend.zones())) == sorted(z for z in zones[2:] if z != "batch5.example")
+    assert not [path for path in backend.settings.zones_dir.iterdir() if path.name.startswith(".")]
 
 
 def test_queued_pushes_are_applied_to_every_backend_and_a_failing_one_holds_none_up(

@@ -220,3 +220,36 @@ def test_the_backends_that_have_a_push_are_remembered_until_a_newer_push_comes(t
     assert pushes.done(delete)
     assert pushes.applied() == [("example.com", None)]
     pushes.close()
+
+
+def test_puts_side_by_side_share_commits_and_each_gets_its_own_outcome(tmp_path: Path) -> None:
+    import threading
+
+    pushes = PushQueue(tmp_path / "pushes.db")
+    outcomes: dict[tuple[int, int], bool] = {}
+
+    def client(n: int) -> None:
+        for k in range(40):
+            # Five puts per zone, serials rising (the first is 1), whatever batch each lands in.
+            serial = 100 + k if k % 5 else 1
+            outcomes[(n, k)] = pushes.put(
+                f"zone{n}-{k // 5}.example",
+                SAVE,
+                text=zone_text(serial),
+                serial=serial,
+                hostname="h",
+                username="u",
+            )
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == 320
+    assert all(outcomes[(n, k)] for n in range(8) for k in range(40))
+    assert pushes.waiting() == 8 * 8
+    assert pushes.put_commits < 320
+    assert not pushes.put("zone0-0.example", SAVE, text=zone_text(1), serial=1, hostname="h", username="u")
+    assert [push.serial for push in pushes.take(100) if push.zone == "zone0-0.example"] == [104]
+    pushes.close()

@@ -1,5 +1,7 @@
-"""Applying queued pushes to every backend: each push to all of them at once, several pushes
-side by side, and a push leaves the queue only once every backend has it.
+"""Applying queued pushes to every backend: a batch of pushes to all of them at once (each
+backend takes the batch its own way: BIND checks and reloads a batch together, the SQL
+backends write its zones side by side), and a push leaves the queue only once every backend
+has it.
 
 A backend that fails does not hold the others up: the push is applied to the rest, the queue
 remembers which backends have it, and it comes back after a backoff for the ones that do not,
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dnsmill import events, metrics
-from dnsmill.sync.backends import Drift, ZoneContent
+from dnsmill.sync.backends import Drift, ZoneChange, ZoneContent, ZoneDeletion
 from dnsmill.sync.pushes import DELETE, Push, PushQueue
 
 log = logging.getLogger("dnsmill.sync")
@@ -39,6 +41,9 @@ class ZoneBackend(Protocol):
 
     async def drift(self, zone: ZoneContent) -> Drift:
         """How the backend's copy of the zone differs from it (all missing when it has none)."""
+
+    async def apply(self, changes: Sequence[ZoneChange]) -> list[BaseException | None]:
+        """Applies several changes (one per zone); each one's error, or None, in order."""
 
     async def holds(self, zone: str) -> bool: ...
 
@@ -88,13 +93,51 @@ class Applier:
         """Applies the pushes due now (up to ``at_once``)."""
         started = time.monotonic()
         taken = await asyncio.to_thread(self.pushes.take, self.at_once)
-        outcomes = await asyncio.gather(*(self._apply(push) for push in taken))
+        if not taken:
+            return Applied()
+        errors: dict[str, list[str]] = {push.zone: [] for push in taken}
+        succeeded: dict[str, set[str]] = {push.zone: set() for push in taken}
+
+        async def to(backend: ZoneBackend) -> None:
+            todo = [push for push in taken if backend.name not in push.backends_done]
+            if not todo:
+                return
+            try:
+                results = await backend.apply([_change(push) for push in todo])
+            except Exception as error:  # the whole batch failed, for one reason
+                results = [error] * len(todo)
+            finished = time.time()
+            for push, result in zip(todo, results, strict=True):
+                if result is None:
+                    succeeded[push.zone].add(backend.name)
+                    metrics.SYNC_BACKEND_ZONES.labels(backend.name, "applied").inc()
+                    if push.received_at:
+                        metrics.SYNC_PROPAGATION_SECONDS.labels(backend.name).observe(
+                            max(0.0, finished - push.received_at)
+                        )
+                else:
+                    errors[push.zone].append(f"{backend.name}: {result}")
+                    metrics.SYNC_BACKEND_ZONES.labels(backend.name, "failed").inc()
+
+        await asyncio.gather(*(to(backend) for backend in self.backends))
         round_ = Applied()
-        for outcome in outcomes:
-            setattr(round_, outcome, getattr(round_, outcome) + 1)
-            metrics.SYNC_ZONES.labels(outcome).inc()
-        if round_.zones:
-            self._report(round_, time.monotonic() - started)
+        complete = [push for push in taken if not errors[push.zone]]
+        await asyncio.to_thread(self.pushes.done_many, complete)
+        round_.applied = len(complete)
+        for push in taken:
+            if not errors[push.zone]:
+                continue
+            if succeeded[push.zone]:
+                await asyncio.to_thread(self.pushes.progress, push, frozenset(succeeded[push.zone]))
+            error = "; ".join(errors[push.zone])
+            log.warning("%s of zone %s failed (attempt %d): %s", push.action, push.zone, push.attempts, error)
+            if await asyncio.to_thread(self.pushes.failed, push, error):
+                round_.dead += 1
+            else:
+                round_.failed += 1
+        for outcome in ("applied", "failed", "dead"):
+            metrics.SYNC_ZONES.labels(outcome).inc(getattr(round_, outcome))
+        self._report(round_, time.monotonic() - started)
         return round_
 
     def _report(self, round_: Applied, elapsed: float) -> None:
@@ -134,37 +177,9 @@ class Applier:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _apply(self, push: Push) -> str:
-        content = (
-            ZoneContent(push.zone, push.text) if push.action != DELETE and push.text is not None else None
-        )
-        pending = [backend for backend in self.backends if backend.name not in push.backends_done]
 
-        async def one(backend: ZoneBackend) -> None:
-            if content is None:
-                await backend.delete(push.zone)
-            else:
-                await backend.save(content)
-            if push.received_at:
-                metrics.SYNC_PROPAGATION_SECONDS.labels(backend.name).observe(
-                    max(0.0, time.time() - push.received_at)
-                )
-
-        results = await asyncio.gather(*(one(backend) for backend in pending), return_exceptions=True)
-        errors, succeeded = [], set()
-        for backend, result in zip(pending, results, strict=True):
-            if isinstance(result, BaseException):
-                metrics.SYNC_BACKEND_ZONES.labels(backend.name, "failed").inc()
-                errors.append(f"{backend.name}: {result}")
-            else:
-                metrics.SYNC_BACKEND_ZONES.labels(backend.name, "applied").inc()
-                succeeded.add(backend.name)
-        if not errors:
-            await asyncio.to_thread(self.pushes.done, push)
-            return "applied"
-        if succeeded:
-            await asyncio.to_thread(self.pushes.progress, push, frozenset(succeeded))
-        error = "; ".join(errors)
-        log.warning("%s of zone %s failed (attempt %d): %s", push.action, push.zone, push.attempts, error)
-        dead = await asyncio.to_thread(self.pushes.failed, push, error)
-        return "dead" if dead else "failed"
+def _change(push: Push) -> ZoneChange:
+    if push.action == DELETE:
+        return ZoneDeletion(push.zone)
+    assert push.text is not None
+    return ZoneContent(push.zone, push.text)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -109,6 +110,21 @@ class Push:
     received_at: float = 0.0
 
 
+@dataclass
+class _Put:
+    """A put waiting for the group commit that takes it."""
+
+    zone: str
+    action: Action
+    hostname: str
+    username: str
+    text: str | None
+    serial: int | None
+    done: bool = False
+    queued: bool = False
+    error: BaseException | None = None
+
+
 @dataclass(frozen=True)
 class Owner:
     """The DirectAdmin server and user a zone belongs to (the last applied push's)."""
@@ -127,6 +143,11 @@ class PushQueue:
         self.lease = lease
         self.max_attempts = max_attempts
         self._lock = threading.Lock()
+        # Puts waiting to be committed (see put).
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Put] = []
+        #: Transactions that committed puts (fewer than the puts when they came side by side).
+        self.put_commits = 0
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -163,38 +184,64 @@ class PushQueue:
             raise ValueError(f"action must be save or delete, not {action!r}")
         if action == SAVE and text is None:
             raise ValueError("a save needs the zone's text")
-        now = time.time()
-        with self._transaction() as db:
-            if action == SAVE and serial is not None:
-                for (known,) in db.execute(
-                    "SELECT serial FROM sync_pushes WHERE zone = ? AND action = 'save' AND serial IS NOT NULL "
-                    "UNION ALL SELECT serial FROM sync_applied WHERE zone = ? AND deleted = 0 AND serial IS NOT NULL",
-                    (zone, zone),
-                ):
-                    if serial_older(serial, known):
-                        return False
-            (version,) = db.execute("UPDATE sync_version SET next = next + 1 RETURNING next - 1").fetchone()
-            db.execute(
-                "INSERT INTO sync_pushes (zone, action, text, serial, hostname, username, version, "
-                "received_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (zone) DO UPDATE SET action = excluded.action, text = excluded.text, "
-                "serial = excluded.serial, hostname = excluded.hostname, username = excluded.username, "
-                "version = excluded.version, received_at = excluded.received_at, "
-                # A push being applied keeps its lease: the newer one waits for it to end.
-                "available_at = MAX(sync_pushes.available_at, excluded.available_at), "
-                "attempts = 0, last_error = NULL, backends_done = ''",
-                (
-                    zone,
-                    action,
-                    text if action == SAVE else None,
-                    serial,
-                    hostname,
-                    username,
-                    version,
-                    now,
-                    now,
-                ),
-            )
+        request = _Put(zone, action, hostname, username, text if action == SAVE else None, serial)
+        with self._pending_lock:
+            self._pending.append(request)
+        # Group commit: whoever holds the lock next commits every put waiting by then, in one
+        # transaction and one fsync; a put committed by another thread finds itself done.
+        with self._lock:
+            if not request.done:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._commit_puts(batch)
+        if request.error is not None:
+            raise request.error
+        return request.queued
+
+    def _commit_puts(self, batch: list[_Put]) -> None:
+        """Commits ``batch`` in one transaction; every put in it is done afterwards, with its
+        outcome or the error. Called holding the lock."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                now = time.time()
+                outcomes = [self._put_in(db, put, now) for put in batch]
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except BaseException as error:
+            for put in batch:
+                put.error, put.done = error, True
+            return
+        self.put_commits += 1
+        for put, queued in zip(batch, outcomes, strict=True):
+            put.queued, put.done = queued, True
+
+    @staticmethod
+    def _put_in(db: sqlite3.Connection, put: _Put, now: float) -> bool:
+        zone, action, serial = put.zone, put.action, put.serial
+        if action == SAVE and serial is not None:
+            for (known,) in db.execute(
+                "SELECT serial FROM sync_pushes WHERE zone = ? AND action = 'save' AND serial IS NOT NULL "
+                "UNION ALL SELECT serial FROM sync_applied WHERE zone = ? AND deleted = 0 AND serial IS NOT NULL",
+                (zone, zone),
+            ):
+                if serial_older(serial, known):
+                    return False
+        (version,) = db.execute("UPDATE sync_version SET next = next + 1 RETURNING next - 1").fetchone()
+        db.execute(
+            "INSERT INTO sync_pushes (zone, action, text, serial, hostname, username, version, "
+            "received_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (zone) DO UPDATE SET action = excluded.action, text = excluded.text, "
+            "serial = excluded.serial, hostname = excluded.hostname, username = excluded.username, "
+            "version = excluded.version, received_at = excluded.received_at, "
+            # A push being applied keeps its lease: the newer one waits for it to end.
+            "available_at = MAX(sync_pushes.available_at, excluded.available_at), "
+            "attempts = 0, last_error = NULL, backends_done = ''",
+            (zone, action, put.text, serial, put.hostname, put.username, version, now, now),
+        )
         return True
 
     def take(self, limit: int = 1) -> list[Push]:
@@ -248,29 +295,38 @@ class PushQueue:
         """``push`` is applied everywhere: it leaves the queue and its zone's serial and owner
         are remembered. Returns False, changing nothing, when a newer push of the zone came in
         since it was taken (that one is applied next)."""
+        return self.done_many([push])[0]
+
+    def done_many(self, pushes: Sequence[Push]) -> list[bool]:
+        """:meth:`done` for each of ``pushes``, in one transaction."""
+        outcomes = []
+        now = time.time()
         with self._transaction() as db:
-            deleted = db.execute(
-                "DELETE FROM sync_pushes WHERE zone = ? AND version = ?", (push.zone, push.version)
-            ).rowcount
-            if not deleted:
-                _release_newer(db, push)
-                return False
-            db.execute(
-                "INSERT INTO sync_applied (zone, serial, hostname, username, deleted, applied_at, text) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (zone) DO UPDATE SET serial = excluded.serial, "
-                "hostname = excluded.hostname, username = excluded.username, deleted = excluded.deleted, "
-                "applied_at = excluded.applied_at, text = excluded.text",
-                (
-                    push.zone,
-                    push.serial,
-                    push.hostname,
-                    push.username,
-                    int(push.action == DELETE),
-                    time.time(),
-                    push.text if push.action == SAVE else None,
-                ),
-            )
-        return True
+            for push in pushes:
+                deleted = db.execute(
+                    "DELETE FROM sync_pushes WHERE zone = ? AND version = ?", (push.zone, push.version)
+                ).rowcount
+                if not deleted:
+                    _release_newer(db, push)
+                    outcomes.append(False)
+                    continue
+                db.execute(
+                    "INSERT INTO sync_applied (zone, serial, hostname, username, deleted, applied_at, text) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (zone) DO UPDATE SET serial = excluded.serial, "
+                    "hostname = excluded.hostname, username = excluded.username, deleted = excluded.deleted, "
+                    "applied_at = excluded.applied_at, text = excluded.text",
+                    (
+                        push.zone,
+                        push.serial,
+                        push.hostname,
+                        push.username,
+                        int(push.action == DELETE),
+                        now,
+                        push.text if push.action == SAVE else None,
+                    ),
+                )
+                outcomes.append(True)
+        return outcomes
 
     def failed(self, push: Push, error: str) -> bool:
         """Applying ``push`` failed: it is tried again after a backoff, or moved to the dead

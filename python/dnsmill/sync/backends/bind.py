@@ -17,16 +17,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import dnsmill
-from dnsmill.sync.backends import BackendError, Drift, ZoneContent, drift_between, records_of
+from dnsmill.sync.backends import (
+    BackendError,
+    Drift,
+    ZoneChange,
+    ZoneContent,
+    ZoneDeletion,
+    drift_between,
+    records_of,
+)
 from dnsmill.sync.names import BadZoneName, zone_name, zone_path
 
 EXTENSION = ".db"
+#: Changed zones reloaded one by one up to this many in a batch; past it, one reload of every
+#: zone (named reloads only the files that changed) costs less than a command per zone.
+RELOAD_EACH_UP_TO = 8
+#: A line of named-checkconf -z for a zone that passed.
+_LOADED = re.compile(r"^zone ([^/\s]+)/IN: loaded serial", re.MULTILINE)
 
 __all__ = ["BackendError", "BindBackend", "BindSettings"]
 
@@ -65,6 +80,8 @@ class BindBackend:
         # made before it, and a burst of new zones costs one or two reconfigurations.
         self._reconfigs_asked = 0
         self._reconfigs_covered = 0
+        # Numbers the temporary files of each batch: batches side by side never share one.
+        self._batches = itertools.count()
 
     async def zones(self) -> list[str]:
         """The zones whose files are in the directory."""
@@ -78,39 +95,143 @@ class BindBackend:
         return held
 
     async def save(self, zone: ZoneContent) -> None:
-        path = zone_path(self.settings.zones_dir, zone.name, EXTENSION)
-        new = not path.exists()
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            await asyncio.to_thread(_write_synced, temporary, zone.text)
-            await self._run(
-                [self.settings.named_checkzone, "-q", zone.name, str(temporary)],
-                f"named-checkzone {zone.name}",
-            )
-            await asyncio.to_thread(_replace_synced, temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        drift = await self.drift(zone)
-        if drift:
-            raise BackendError(f"bind: {path} does not read back as written: {drift}")
-        if new:
-            await self._reconfigure()
-        else:
-            async with self._control:
-                await self._run([*self.settings.reload_command, zone.name], f"reload {zone.name}")
+        (error,) = await self.apply([zone])
+        if error is not None:
+            raise error
 
     async def delete(self, zone: str) -> None:
-        path = zone_path(self.settings.zones_dir, zone, EXTENSION)
-        if not path.exists():
-            return
-        hidden = path.with_name(f".{path.name}.deleted")
-        await asyncio.to_thread(_replace_synced, path, hidden)
+        (error,) = await self.apply([ZoneDeletion(zone)])
+        if error is not None:
+            raise error
+
+    async def apply(self, changes: Sequence[ZoneChange]) -> list[BaseException | None]:
+        """Applies a batch: the zones to save checked together and installed, the deleted
+        ones' files taken away, then one reconfiguration for every new or deleted zone and
+        the reloads of the changed ones."""
+        outcome: dict[str, BaseException | None] = {}
+        saves = [change for change in changes if isinstance(change, ZoneContent)]
+        deletions = [change.name for change in changes if isinstance(change, ZoneDeletion)]
+        new: list[str] = []
+        changed: list[str] = []
+        if saves:
+            for name, (error, was_new) in (await self._install(saves)).items():
+                outcome[name] = error
+                if error is None:
+                    (new if was_new else changed).append(name)
+        hidden = await asyncio.to_thread(self._hide, deletions)
+        if new or hidden:
+            try:
+                await self._reconfigure()
+            except BaseException as error:
+                await asyncio.to_thread(self._unhide, hidden)
+                for name in [*new, *hidden]:
+                    outcome[name] = error
+                if not isinstance(error, Exception):
+                    raise
+            else:
+                for path in hidden.values():
+                    path.unlink(missing_ok=True)
+        if changed:
+            try:
+                await self._reload(changed)
+            except BackendError as error:
+                for name in changed:
+                    outcome[name] = error
+        return [outcome.get(change.name) for change in changes]
+
+    async def _install(self, zones: Sequence[ZoneContent]) -> dict[str, tuple[BackendError | None, bool]]:
+        """Writes each zone beside its file, checks them all, and moves the ones that pass
+        into place (synced before and after the rename); each zone's error and whether it
+        is new."""
+        directory = self.settings.zones_dir
+        batch = next(self._batches)
+        paths = {zone.name: zone_path(directory, zone.name, EXTENSION) for zone in zones}
+        temporaries = {
+            name: path.with_name(f".{path.name}.{os.getpid()}.{batch}.tmp") for name, path in paths.items()
+        }
+        was_new = {name: not path.exists() for name, path in paths.items()}
         try:
-            await self._reconfigure()
-        except BaseException:
-            await asyncio.to_thread(_replace_synced, hidden, path)
-            raise
-        hidden.unlink(missing_ok=True)
+            await asyncio.to_thread(
+                lambda: [temporaries[zone.name].write_text(zone.text, encoding="utf-8") for zone in zones]
+            )
+            errors = await self._check(zones, temporaries)
+            passing = [zone for zone in zones if errors.get(zone.name) is None]
+            await asyncio.gather(*(asyncio.to_thread(_sync_file, temporaries[zone.name]) for zone in passing))
+            await asyncio.to_thread(
+                _replace_all_synced, [(temporaries[z.name], paths[z.name]) for z in passing]
+            )
+            for zone in passing:
+                drift = await self.drift(zone)
+                if drift:
+                    errors[zone.name] = BackendError(
+                        f"bind: {paths[zone.name]} does not read back as written: {drift}"
+                    )
+        finally:
+            for temporary in temporaries.values():
+                temporary.unlink(missing_ok=True)
+        return {zone.name: (errors.get(zone.name), was_new[zone.name]) for zone in zones}
+
+    async def _check(
+        self, zones: Sequence[ZoneContent], files: dict[str, Path]
+    ) -> dict[str, BackendError | None]:
+        """named-checkzone's verdict on each zone's file: for a batch, one named-checkconf -z
+        over all of them (one process, not one per zone), then named-checkzone on each zone
+        it did not report loaded, for that zone's own error."""
+        unconfirmed = list(zones)
+        if len(zones) > 1:
+            config = self.settings.zones_dir / f".check.{os.getpid()}.{next(self._batches)}.conf"
+            await asyncio.to_thread(
+                config.write_text,
+                "".join(
+                    f'zone "{zone.name}" {{ type master; file "{files[zone.name]}"; }};\n' for zone in zones
+                ),
+            )
+            try:
+                _, output = await self._output(
+                    [self.settings.named_checkconf, "-z", str(config)], "named-checkconf -z"
+                )
+            except BackendError:
+                output = ""
+            finally:
+                config.unlink(missing_ok=True)
+            loaded = set(_LOADED.findall(output))
+            unconfirmed = [zone for zone in zones if zone.name not in loaded]
+        errors: dict[str, BackendError | None] = {}
+        for zone in unconfirmed:
+            try:
+                await self._run(
+                    [self.settings.named_checkzone, zone.name, str(files[zone.name])],
+                    f"named-checkzone {zone.name}",
+                )
+            except BackendError as error:
+                errors[zone.name] = error
+        return errors
+
+    def _hide(self, zones: Sequence[str]) -> dict[str, Path]:
+        """Moves the deleted zones' files aside (named no longer finds them at the next
+        reconfiguration); the hidden files by zone, for the zones that had one."""
+        hidden = {}
+        for zone in zones:
+            path = zone_path(self.settings.zones_dir, zone, EXTENSION)
+            if path.exists():
+                hidden[zone] = path.with_name(f".{path.name}.deleted")
+                _replace_synced(path, hidden[zone])
+        return hidden
+
+    def _unhide(self, hidden: dict[str, Path]) -> None:
+        for zone, path in hidden.items():
+            _replace_synced(path, zone_path(self.settings.zones_dir, zone, EXTENSION))
+
+    async def _reload(self, zones: Sequence[str]) -> None:
+        """Tells named the zones changed: a reload per zone, or for more than
+        ``RELOAD_EACH_UP_TO``, the reload command without a zone (rndc reload: named reloads
+        every zone whose file changed, in one command)."""
+        async with self._control:
+            if len(zones) > RELOAD_EACH_UP_TO:
+                await self._run(list(self.settings.reload_command), f"reload ({len(zones)} zones)")
+                return
+            for zone in zones:
+                await self._run([*self.settings.reload_command, zone], f"reload {zone}")
 
     async def records(self, zone: str) -> set[tuple[str, str, int, str]] | None:
         """The records the zone's file holds (None: no file)."""
@@ -173,6 +294,13 @@ class BindBackend:
             raise
 
     async def _run(self, argv: list[str], doing: str) -> None:
+        returncode, output = await self._output(argv, doing)
+        if returncode != 0:
+            said = output.strip().replace("\n", "; ")
+            raise BackendError(f"{doing} failed (exit {returncode}): {said[:500]}")
+
+    async def _output(self, argv: list[str], doing: str) -> tuple[int, str]:
+        """Runs ``argv``; its exit status and output (raises when it cannot run or hangs)."""
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
@@ -187,9 +315,24 @@ class BindBackend:
             raise BackendError(
                 f"bind: {doing}: {argv[0]} took over {self.settings.command_timeout:g} s"
             ) from None
-        if process.returncode != 0:
-            said = output.decode(errors="replace").strip().replace("\n", "; ")
-            raise BackendError(f"{doing} failed (exit {process.returncode}): {said[:500]}")
+        return int(process.returncode or 0), output.decode(errors="replace")
+
+
+def _sync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _replace_all_synced(moves: Sequence[tuple[Path, Path]]) -> None:
+    """Renames each (source, target), then syncs the directory once."""
+    for source, target in moves:
+        os.replace(source, target)
+    if moves:
+        directory = os.open(moves[0][1].parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 def _write_synced(path: Path, text: str) -> None:

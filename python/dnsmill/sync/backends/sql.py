@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from dnsmill.sync.backends import BackendError, Drift, ZoneContent, drift_between
+from dnsmill.sync.backends import BackendError, Drift, SingleChanges, ZoneContent, drift_between
 
 log = logging.getLogger("dnsmill.sync")
 
@@ -653,8 +653,9 @@ class PowerDnsLayout:
 # --- the backend ---------------------------------------------------------------------------
 
 
-class SqlBackend:
-    """Zones in the tables of ``layout`` in ``database``."""
+class SqlBackend(SingleChanges):
+    """Zones in the tables of ``layout`` in ``database``: a zone per transaction, several side
+    by side over the pool's connections."""
 
     def __init__(self, database: Database, layout: Layout, *, name: str | None = None) -> None:
         if database.dialect not in layout.dialects:
