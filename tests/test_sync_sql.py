@@ -17,7 +17,7 @@ import dnsmill
 import pytest
 import yaml
 from dnsmill.sync.applier import Applied, Applier
-from dnsmill.sync.backends import ZoneContent
+from dnsmill.sync.backends import ZoneContent, ZoneDeletion
 from dnsmill.sync.backends.sql import (
     CoreDnsCloud66Layout,
     CoreDnsExtendLayout,
@@ -347,3 +347,29 @@ def test_dnsmill_sync_reconcile_reports_then_repairs(tmp_path: Path) -> None:
         assert repaired.returncode == 0, repaired.stderr
         assert "1 drifting, 1 repaired" in repaired.stdout
         assert target.sql("SELECT content FROM records WHERE type = 'MX'") == "10 mail.example.com"
+
+
+def test_a_batch_is_written_in_a_few_transactions_and_a_zone_the_database_refuses_fails_alone() -> None:
+    with mysql_database() as url:
+        target = Target("coredns-mysql-extend", url)
+        backend = target.backend()
+        zones = [zone(f"z{n}.example", address=f"192.0.2.{n % 250 + 1}") for n in range(150)]
+        # A TXT record longer in text than the data column holds: MariaDB (strict) refuses it.
+        huge = " ".join(['"' + "x" * 250 + '"'] * 260)
+        text = zones[70].text + f"z70.example.\t300\tIN\tTXT\t{huge}\n"
+        zones[70] = ZoneContent("z70.example", dnsmill.parse_zone(text, "z70.example.").to_text())
+
+        async def scenario() -> None:
+            outcomes = await backend.apply(zones)
+            assert [n for n, error in enumerate(outcomes) if error is not None] == [70]
+            assert "Data too long" in str(outcomes[70])
+            for n in (0, 69, 71, 149):
+                assert not await backend.drift(zones[n])
+            assert len(await backend.zones()) == 149
+            deletions = [ZoneDeletion(f"z{n}.example") for n in range(100)]
+            assert await backend.apply(deletions) == [None] * 100
+            assert len(await backend.zones()) == 50  # z70 was never written
+            await backend.close()
+
+        run(scenario())
+        assert target.sql("SELECT COUNT(*) FROM records") == str(50 * RECORDS)

@@ -8,9 +8,8 @@ share.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -51,27 +50,6 @@ class ZoneDeletion:
 
 #: What the applier hands a backend: a zone to write, or one to remove.
 ZoneChange = ZoneContent | ZoneDeletion
-
-
-class SingleChanges:
-    """``apply`` for a backend that takes zones one at a time: each change by ``save`` or
-    ``delete``, side by side."""
-
-    async def save(self, zone: ZoneContent) -> None:
-        raise NotImplementedError
-
-    async def delete(self, zone: str) -> None:
-        raise NotImplementedError
-
-    async def apply(self, changes: Sequence[ZoneChange]) -> list[BaseException | None]:
-        async def one(change: ZoneChange) -> None:
-            if isinstance(change, ZoneContent):
-                await self.save(change)
-            else:
-                await self.delete(change.name)
-
-        results = await asyncio.gather(*(one(change) for change in changes), return_exceptions=True)
-        return [result if isinstance(result, BaseException) else None for result in results]
 
 
 def records_of(zone: dnsmill.Zone) -> tuple[ZoneRecord, ...]:

@@ -32,15 +32,17 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from dnsmill.sync.backends import BackendError, Drift, SingleChanges, ZoneContent, drift_between
+from dnsmill.sync.backends import BackendError, Drift, ZoneChange, ZoneContent, ZoneDeletion, drift_between
 
 log = logging.getLogger("dnsmill.sync")
+
+T = TypeVar("T")
 
 #: A row as a layout compares it (the columns it writes, ids left out).
 Row = tuple[Any, ...]
@@ -303,31 +305,48 @@ def _relative(owner: str, origin: str, apex: str) -> str:
 # --- layouts -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Tables:
+    """Where a layout keeps zones: the records table, the columns a row is made of (the
+    zone's column and the id left out), and the zones table if it has one."""
+
+    records: str
+    columns: tuple[str, ...]
+    #: The records' column naming their zone: the zones table's id, or the zone's name.
+    zone_column: str
+    zones: str | None = None
+    #: The zones table's name column.
+    zone_name_column: str = "name"
+    #: Columns every inserted record gets as they are, with their values.
+    fixed: tuple[tuple[str, Any], ...] = ()
+
+
 class Layout(Protocol):
     """How one schema holds zones."""
 
     name: ClassVar[str]
     dialects: ClassVar[tuple[str, ...]]
+    tables: Tables
 
     def schema(self, dialect: str) -> list[str]: ...
 
+    def zone_value(self, zone: str) -> str:
+        """The zone's name as the tables hold it."""
+
+    def new_zone(self) -> dict[str, Any]:
+        """The zones table's columns of a new zone besides its name."""
+
     def rows(self, zone: ZoneContent) -> list[Row]: ...
 
-    async def zone_key(self, tx: Transaction, zone: str, *, create: bool) -> Any: ...
+    def stored(self, values: tuple[Any, ...]) -> Row:
+        """A row as read (``tables.columns``) in the form :meth:`rows` makes."""
 
-    async def read(self, tx: Transaction, zone: str, key: Any, *, lock: bool) -> list[tuple[Any, Row]]: ...
-
-    async def insert(self, tx: Transaction, zone: str, key: Any, rows: Sequence[Row]) -> None: ...
-
-    async def remove(self, tx: Transaction, ids: Sequence[Any]) -> None: ...
-
-    async def drop(self, tx: Transaction, zone: str, key: Any) -> None: ...
-
-    async def zones(self, tx: Transaction) -> list[str]: ...
+    def values(self, row: Row) -> tuple[Any, ...]:
+        """A row's values for ``tables.columns``."""
 
 
-def _in(ids: Sequence[Any]) -> str:
-    return ", ".join(["%s"] * len(ids))
+def _in(items: Collection[Any]) -> str:
+    return ", ".join(["%s"] * len(items))
 
 
 def _for_update(lock: bool) -> str:
@@ -345,8 +364,13 @@ class CoreDnsExtendLayout:
     dialects: ClassVar[tuple[str, ...]] = ("mysql",)
 
     def __post_init__(self) -> None:
-        _identifier(self.zones_table, "zones_table")
-        _identifier(self.records_table, "records_table")
+        self.tables = Tables(
+            records=_identifier(self.records_table, "records_table"),
+            columns=("hostname", "type", "data", "ttl", "online"),
+            zone_column="zone_id",
+            zones=_identifier(self.zones_table, "zones_table"),
+            zone_name_column="zone_name",
+        )
 
     def schema(self, dialect: str) -> list[str]:
         return [
@@ -365,50 +389,25 @@ class CoreDnsExtendLayout:
             "KEY zone_host_type (zone_id, hostname(191), type)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         ]
 
+    def zone_value(self, zone: str) -> str:
+        return f"{zone}."
+
+    def new_zone(self) -> dict[str, Any]:
+        return {}
+
     def rows(self, zone: ZoneContent) -> list[Row]:
         return [
             (_relative(owner, zone.origin, "@"), rtype, rdata, ttl, True)
             for owner, rtype, ttl, rdata in zone.records
         ]
 
-    async def zone_key(self, tx: Transaction, zone: str, *, create: bool) -> Any:
-        select = f"SELECT id FROM {self.zones_table} WHERE zone_name = %s"
-        found = await tx.fetch(select + _for_update(create), (f"{zone}.",))
-        if found or not create:
-            return found[0][0] if found else None
-        await tx.execute(f"INSERT IGNORE INTO {self.zones_table} (zone_name) VALUES (%s)", (f"{zone}.",))
-        return (await tx.fetch(select + " FOR UPDATE", (f"{zone}.",)))[0][0]
+    def stored(self, values: tuple[Any, ...]) -> Row:
+        hostname, rtype, data, ttl, online = values
+        return (hostname, rtype, data, ttl, online != 0)
 
-    async def read(self, tx: Transaction, zone: str, key: Any, *, lock: bool) -> list[tuple[Any, Row]]:
-        rows = await tx.fetch(
-            f"SELECT id, hostname, type, data, ttl, online FROM {self.records_table} WHERE zone_id = %s"
-            + _for_update(lock),
-            (key,),
-        )
-        return [
-            (id_, (hostname, rtype, data, ttl, online != 0))
-            for id_, hostname, rtype, data, ttl, online in rows
-        ]
-
-    async def insert(self, tx: Transaction, zone: str, key: Any, rows: Sequence[Row]) -> None:
-        await tx.executemany(
-            f"INSERT INTO {self.records_table} (zone_id, hostname, type, data, ttl, online) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            [(key, hostname, rtype, data, ttl, int(online)) for hostname, rtype, data, ttl, online in rows],
-        )
-
-    async def remove(self, tx: Transaction, ids: Sequence[Any]) -> None:
-        if ids:
-            await tx.execute(f"DELETE FROM {self.records_table} WHERE id IN ({_in(ids)})", ids)
-
-    async def drop(self, tx: Transaction, zone: str, key: Any) -> None:
-        await tx.execute(f"DELETE FROM {self.records_table} WHERE zone_id = %s", (key,))
-        await tx.execute(f"DELETE FROM {self.zones_table} WHERE id = %s", (key,))
-
-    async def zones(self, tx: Transaction) -> list[str]:
-        return [
-            name.removesuffix(".") for (name,) in await tx.fetch(f"SELECT zone_name FROM {self.zones_table}")
-        ]
+    def values(self, row: Row) -> tuple[Any, ...]:
+        hostname, rtype, data, ttl, online = row
+        return (hostname, rtype, data, ttl, int(online))
 
 
 #: The types cloud66's plugin serves, and the JSON it reads for each.
@@ -458,7 +457,11 @@ class CoreDnsCloud66Layout:
     dialects: ClassVar[tuple[str, ...]] = ("mysql",)
 
     def __post_init__(self) -> None:
-        _identifier(self.records_table, "records_table")
+        self.tables = Tables(
+            records=_identifier(self.records_table, "records_table"),
+            columns=("name", "record_type", "content", "ttl"),
+            zone_column="zone",
+        )
         self._skipped_logged: set[str] = set()
 
     def schema(self, dialect: str) -> list[str]:
@@ -472,6 +475,12 @@ class CoreDnsCloud66Layout:
             "record_type VARCHAR(255) NOT NULL, "
             "KEY zone_name (zone(191), name(191))) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         ]
+
+    def zone_value(self, zone: str) -> str:
+        return f"{zone}."
+
+    def new_zone(self) -> dict[str, Any]:
+        return {}
 
     def rows(self, zone: ZoneContent) -> list[Row]:
         rows, skipped = [], Counter[str]()
@@ -491,47 +500,16 @@ class CoreDnsCloud66Layout:
             )
         return rows
 
-    async def zone_key(self, tx: Transaction, zone: str, *, create: bool) -> Any:
-        # The table has no zone rows: a zone is held while any of its records is.
-        if create or await tx.fetch(
-            f"SELECT 1 FROM {self.records_table} WHERE zone = %s LIMIT 1", (f"{zone}.",)
-        ):
-            return f"{zone}."
-        return None
+    def stored(self, values: tuple[Any, ...]) -> Row:
+        name, rtype, content, ttl = values
+        try:
+            content = _canonical_json(json.loads(content))
+        except (TypeError, ValueError):
+            pass  # not JSON: it differs from every row the zone has, so it is extra
+        return (name, rtype, content, ttl)
 
-    async def read(self, tx: Transaction, zone: str, key: Any, *, lock: bool) -> list[tuple[Any, Row]]:
-        rows = await tx.fetch(
-            f"SELECT id, name, record_type, content, ttl FROM {self.records_table} WHERE zone = %s"
-            + _for_update(lock),
-            (key,),
-        )
-        held = []
-        for id_, name, rtype, content, ttl in rows:
-            try:
-                content = _canonical_json(json.loads(content))
-            except (TypeError, ValueError):
-                pass  # not JSON: it differs from every row the zone has, so it is extra
-            held.append((id_, (name, rtype, content, ttl)))
-        return held
-
-    async def insert(self, tx: Transaction, zone: str, key: Any, rows: Sequence[Row]) -> None:
-        await tx.executemany(
-            f"INSERT INTO {self.records_table} (zone, name, record_type, content, ttl) VALUES (%s, %s, %s, %s, %s)",
-            [(key, *row) for row in rows],
-        )
-
-    async def remove(self, tx: Transaction, ids: Sequence[Any]) -> None:
-        if ids:
-            await tx.execute(f"DELETE FROM {self.records_table} WHERE id IN ({_in(ids)})", ids)
-
-    async def drop(self, tx: Transaction, zone: str, key: Any) -> None:
-        await tx.execute(f"DELETE FROM {self.records_table} WHERE zone = %s", (key,))
-
-    async def zones(self, tx: Transaction) -> list[str]:
-        return [
-            zone.removesuffix(".")
-            for (zone,) in await tx.fetch(f"SELECT DISTINCT zone FROM {self.records_table}")
-        ]
+    def values(self, row: Row) -> tuple[Any, ...]:
+        return row
 
 
 def powerdns_content(rtype: str, rdata: str) -> str:
@@ -560,6 +538,14 @@ class PowerDnsLayout:
     def __post_init__(self) -> None:
         if self.domain_type not in ("NATIVE", "MASTER", "PRIMARY"):
             raise ValueError(f"powerdns domain_type is NATIVE, MASTER or PRIMARY, not {self.domain_type!r}")
+        self.tables = Tables(
+            records="records",
+            columns=("name", "type", "content", "ttl", "disabled"),
+            zone_column="domain_id",
+            zones="domains",
+            # PowerDNS 4 reads the priority from content; auth marks data it serves.
+            fixed=(("prio", 0), ("auth", True)),
+        )
 
     def schema(self, dialect: str) -> list[str]:
         if dialect == "mysql":
@@ -595,67 +581,126 @@ class PowerDnsLayout:
             "CREATE INDEX IF NOT EXISTS domain_id ON records(domain_id)",
         ]
 
+    def zone_value(self, zone: str) -> str:
+        return zone
+
+    def new_zone(self) -> dict[str, Any]:
+        return {"type": self.domain_type}
+
     def rows(self, zone: ZoneContent) -> list[Row]:
         return [
             (_undotted(owner), rtype, powerdns_content(rtype, rdata), ttl, False)
             for owner, rtype, ttl, rdata in zone.records
         ]
 
-    async def zone_key(self, tx: Transaction, zone: str, *, create: bool) -> Any:
-        select = "SELECT id FROM domains WHERE name = %s"
-        found = await tx.fetch(select + _for_update(create), (zone,))
-        if found or not create:
-            return found[0][0] if found else None
-        if tx.dialect == "mysql":
-            await tx.execute(
-                "INSERT IGNORE INTO domains (name, type) VALUES (%s, %s)", (zone, self.domain_type)
-            )
-        else:
-            await tx.execute(
-                "INSERT INTO domains (name, type) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
-                (zone, self.domain_type),
-            )
-        return (await tx.fetch(select + " FOR UPDATE", (zone,)))[0][0]
+    def stored(self, values: tuple[Any, ...]) -> Row:
+        name, rtype, content, ttl, disabled = values
+        return (name, rtype, content, ttl, bool(disabled))
 
-    async def read(self, tx: Transaction, zone: str, key: Any, *, lock: bool) -> list[tuple[Any, Row]]:
-        rows = await tx.fetch(
-            "SELECT id, name, type, content, ttl, disabled FROM records WHERE domain_id = %s"
-            + _for_update(lock),
-            (key,),
+    def values(self, row: Row) -> tuple[Any, ...]:
+        return row
+
+
+# --- the tables, for any layout ------------------------------------------------------------
+
+
+async def zone_keys(
+    tx: Transaction, layout: Layout, zones: Sequence[str], *, create: bool, lock: bool
+) -> dict[str, Any]:
+    """What the records of each zone refer to it by (its id, or its name), for the zones the
+    tables hold, or all of them with ``create`` (new zone rows inserted)."""
+    tables = layout.tables
+    names = {layout.zone_value(zone): zone for zone in zones}
+    if tables.zones is None:
+        if create:
+            return {zone: value for value, zone in names.items()}
+        found = await tx.fetch(
+            f"SELECT DISTINCT {tables.zone_column} FROM {tables.records} WHERE {tables.zone_column} IN ({_in(names)})",
+            list(names),
         )
-        return [
-            (id_, (name, rtype, content, ttl, bool(disabled)))
-            for id_, name, rtype, content, ttl, disabled in rows
-        ]
-
-    async def insert(self, tx: Transaction, zone: str, key: Any, rows: Sequence[Row]) -> None:
-        await tx.executemany(
-            "INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled, auth) "
-            "VALUES (%s, %s, %s, %s, %s, 0, %s, %s)",
-            [
-                (key, name, rtype, content, ttl, disabled, True)
-                for name, rtype, content, ttl, disabled in rows
-            ],
+        return {names[value]: value for (value,) in found if value in names}
+    select = f"SELECT {tables.zone_name_column}, id FROM {tables.zones} WHERE {tables.zone_name_column} IN "
+    found = await tx.fetch(select + f"({_in(names)})" + _for_update(lock), list(names))
+    keys = {names[value]: id_ for value, id_ in found if value in names}
+    missing = [value for value, zone in names.items() if zone not in keys]
+    if create and missing:
+        extra = layout.new_zone()
+        columns = ", ".join([tables.zone_name_column, *extra])
+        insert = f"INTO {tables.zones} ({columns}) VALUES ({_in([None, *extra])})"
+        insert = (
+            f"INSERT IGNORE {insert}" if tx.dialect == "mysql" else f"INSERT {insert} ON CONFLICT DO NOTHING"
         )
+        await tx.executemany(insert, [(value, *extra.values()) for value in missing])
+        found = await tx.fetch(select + f"({_in(missing)}) FOR UPDATE", missing)
+        keys.update({names[value]: id_ for value, id_ in found if value in names})
+    return keys
 
-    async def remove(self, tx: Transaction, ids: Sequence[Any]) -> None:
-        if ids:
-            await tx.execute(f"DELETE FROM records WHERE id IN ({_in(ids)})", ids)
 
-    async def drop(self, tx: Transaction, zone: str, key: Any) -> None:
-        await tx.execute("DELETE FROM records WHERE domain_id = %s", (key,))
-        await tx.execute("DELETE FROM domains WHERE id = %s", (key,))
+async def read_rows(
+    tx: Transaction, layout: Layout, keys: dict[str, Any], *, lock: bool
+) -> dict[str, list[tuple[Any, Row]]]:
+    """The stored rows of each zone in ``keys``, with their ids."""
+    tables = layout.tables
+    held: dict[str, list[tuple[Any, Row]]] = {zone: [] for zone in keys}
+    if not keys:
+        return held
+    zone_of = {key: zone for zone, key in keys.items()}
+    rows = await tx.fetch(
+        f"SELECT id, {tables.zone_column}, {', '.join(tables.columns)} FROM {tables.records} "
+        f"WHERE {tables.zone_column} IN ({_in(zone_of)})" + _for_update(lock),
+        list(zone_of),
+    )
+    for id_, key, *values in rows:
+        zone = zone_of.get(key)
+        if zone is not None:  # (a zone name the collation matched in another case is not ours)
+            held[zone].append((id_, layout.stored(tuple(values))))
+    return held
 
-    async def zones(self, tx: Transaction) -> list[str]:
-        return [name for (name,) in await tx.fetch("SELECT name FROM domains")]
+
+async def insert_rows(tx: Transaction, layout: Layout, rows: Sequence[tuple[Any, Row]]) -> None:
+    tables = layout.tables
+    columns = [tables.zone_column, *tables.columns, *(name for name, _ in tables.fixed)]
+    fixed = tuple(value for _, value in tables.fixed)
+    await tx.executemany(
+        f"INSERT INTO {tables.records} ({', '.join(columns)}) VALUES ({_in(columns)})",
+        [(key, *layout.values(row), *fixed) for key, row in rows],
+    )
+
+
+async def remove_rows(tx: Transaction, layout: Layout, ids: Sequence[Any]) -> None:
+    if ids:
+        await tx.execute(f"DELETE FROM {layout.tables.records} WHERE id IN ({_in(ids)})", ids)
+
+
+async def drop_zones(tx: Transaction, layout: Layout, keys: dict[str, Any]) -> None:
+    if not keys:
+        return
+    tables, values = layout.tables, list(keys.values())
+    await tx.execute(f"DELETE FROM {tables.records} WHERE {tables.zone_column} IN ({_in(values)})", values)
+    if tables.zones is not None:
+        await tx.execute(f"DELETE FROM {tables.zones} WHERE id IN ({_in(values)})", values)
+
+
+async def held_zones(tx: Transaction, layout: Layout) -> list[str]:
+    tables = layout.tables
+    if tables.zones is None:
+        found = await tx.fetch(f"SELECT DISTINCT {tables.zone_column} FROM {tables.records}")
+    else:
+        found = await tx.fetch(f"SELECT {tables.zone_name_column} FROM {tables.zones}")
+    return [str(value).removesuffix(".") for (value,) in found]
 
 
 # --- the backend ---------------------------------------------------------------------------
 
+#: Zones written in one transaction.
+ZONES_PER_TRANSACTION = 64
 
-class SqlBackend(SingleChanges):
-    """Zones in the tables of ``layout`` in ``database``: a zone per transaction, several side
-    by side over the pool's connections."""
+
+class SqlBackend:
+    """Zones in the tables of ``layout`` in ``database``. A batch is written
+    ``ZONES_PER_TRANSACTION`` zones to a transaction, transactions side by side over the
+    pool's connections; a transaction the database refuses is done again a zone at a time, so
+    each zone gets its own outcome."""
 
     def __init__(self, database: Database, layout: Layout, *, name: str | None = None) -> None:
         if database.dialect not in layout.dialects:
@@ -688,7 +733,7 @@ class SqlBackend(SingleChanges):
         except Exception as error:
             raise BackendError(f"{self.name}: {doing}: {type(error).__name__}: {error}") from error
 
-    async def _retrying(self, doing: str, work: Any) -> Any:
+    async def _retrying(self, doing: str, work: Callable[[Transaction], Awaitable[T]]) -> T:
         """``work(tx)`` in a transaction, again when the database picked it as a deadlock
         victim."""
         await self._ensure_schema()
@@ -702,78 +747,126 @@ class SqlBackend(SingleChanges):
                 await asyncio.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
 
-    async def _write(self, zone: ZoneContent, expected: list[Row]) -> Drift:
-        """Makes the stored rows ``expected``; returns what it changed."""
+    async def _write(self, expected: dict[str, list[Row]]) -> None:
+        """Makes each zone's stored rows its ``expected`` rows, changing only those that
+        differ, in one transaction."""
 
-        async def work(tx: Transaction) -> Drift:
-            key = await self.layout.zone_key(tx, zone.name, create=True)
-            stored = await self.layout.read(tx, zone.name, key, lock=True)
-            wanted = Counter(expected)
-            extra_ids = []
-            for id_, row in stored:
-                if wanted[row] > 0:
-                    wanted[row] -= 1
-                else:
-                    extra_ids.append(id_)
-            missing = list(wanted.elements())
-            await self.layout.remove(tx, extra_ids)
-            await self.layout.insert(tx, zone.name, key, missing)
-            return Drift(missing=len(missing), extra=len(extra_ids))
+        async def work(tx: Transaction) -> None:
+            keys = await zone_keys(tx, self.layout, list(expected), create=True, lock=True)
+            stored = await read_rows(tx, self.layout, keys, lock=True)
+            extra_ids: list[Any] = []
+            missing: list[tuple[Any, Row]] = []
+            for zone, rows in expected.items():
+                wanted = Counter(rows)
+                for id_, row in stored[zone]:
+                    if wanted[row] > 0:
+                        wanted[row] -= 1
+                    else:
+                        extra_ids.append(id_)
+                missing += [(keys[zone], row) for row in wanted.elements()]
+            await remove_rows(tx, self.layout, extra_ids)
+            await insert_rows(tx, self.layout, missing)
 
-        changed: Drift = await self._retrying(f"writing zone {zone.name}", work)
-        return changed
+        await self._retrying(f"writing {_zones_said(list(expected))}", work)
 
-    async def _held(self, zone: str) -> list[Row] | None:
-        async def work(tx: Transaction) -> list[Row] | None:
-            key = await self.layout.zone_key(tx, zone, create=False)
-            if key is None:
-                return None
-            return [row for _, row in await self.layout.read(tx, zone, key, lock=False)]
+    async def _held(self, zones: Sequence[str]) -> dict[str, list[Row]]:
+        """The stored rows of each of ``zones`` the tables hold."""
 
-        held: list[Row] | None = await self._retrying(f"reading zone {zone}", work)
-        return held
+        async def work(tx: Transaction) -> dict[str, list[Row]]:
+            keys = await zone_keys(tx, self.layout, zones, create=False, lock=False)
+            held = await read_rows(tx, self.layout, keys, lock=False)
+            return {zone: [row for _, row in rows] for zone, rows in held.items()}
+
+        return await self._retrying(f"reading {_zones_said(zones)}", work)
+
+    async def apply(self, changes: Sequence[ZoneChange]) -> list[BaseException | None]:
+        outcome: dict[str, BaseException | None] = {}
+        saves = [change for change in changes if isinstance(change, ZoneContent)]
+        deletions = [change.name for change in changes if isinstance(change, ZoneDeletion)]
+
+        async def save_some(zones: list[ZoneContent]) -> None:
+            expected = {zone.name: self.layout.rows(zone) for zone in zones}
+            try:
+                await self._write(expected)
+                held = await self._held(list(expected))
+            except BackendError as error:
+                if len(zones) == 1:
+                    outcome[zones[0].name] = error
+                    return
+                # Which zone the database refused, if it was one: each alone.
+                await asyncio.gather(*(save_some([zone]) for zone in zones))
+                return
+            for zone in zones:
+                if drift_between(expected[zone.name], held.get(zone.name, [])):
+                    try:
+                        await self.save(zone)
+                    except BackendError as error:
+                        outcome[zone.name] = error
+
+        async def delete_some(zones: list[str]) -> None:
+            try:
+                await self._drop(zones)
+            except BackendError as error:
+                outcome.update(dict.fromkeys(zones, error))
+
+        await asyncio.gather(
+            *(
+                save_some(saves[at : at + ZONES_PER_TRANSACTION])
+                for at in range(0, len(saves), ZONES_PER_TRANSACTION)
+            ),
+            *(
+                delete_some(deletions[at : at + ZONES_PER_TRANSACTION])
+                for at in range(0, len(deletions), ZONES_PER_TRANSACTION)
+            ),
+        )
+        return [outcome.get(change.name) for change in changes]
 
     async def save(self, zone: ZoneContent) -> None:
         """Writes ``zone``, then checks the tables hold exactly it (repaired once if not)."""
         expected = self.layout.rows(zone)
-        await self._write(zone, expected)
-        drift = drift_between(expected, await self._held(zone.name) or [])
-        if drift:
-            log.warning(
-                "%s: zone %s differs right after it was written (%s); writing it again",
-                self.name,
-                zone.name,
-                drift,
-            )
-            await self._write(zone, expected)
-            drift = drift_between(expected, await self._held(zone.name) or [])
-            if drift:
-                raise BackendError(f"{self.name}: zone {zone.name} does not read back as written: {drift}")
+        for attempt in (1, 2):
+            await self._write({zone.name: expected})
+            drift = drift_between(expected, (await self._held([zone.name])).get(zone.name, []))
+            if not drift:
+                return
+            if attempt == 1:
+                log.warning(
+                    "%s: zone %s differs right after it was written (%s); writing it again",
+                    self.name,
+                    zone.name,
+                    drift,
+                )
+        raise BackendError(f"{self.name}: zone {zone.name} does not read back as written: {drift}")
+
+    async def _drop(self, zones: Sequence[str]) -> None:
+        async def work(tx: Transaction) -> None:
+            keys = await zone_keys(tx, self.layout, zones, create=False, lock=True)
+            await drop_zones(tx, self.layout, keys)
+
+        await self._retrying(f"deleting {_zones_said(zones)}", work)
 
     async def delete(self, zone: str) -> None:
-        async def work(tx: Transaction) -> None:
-            key = await self.layout.zone_key(tx, zone, create=False)
-            if key is not None:
-                await self.layout.drop(tx, zone, key)
-
-        await self._retrying(f"deleting zone {zone}", work)
+        await self._drop([zone])
 
     async def drift(self, zone: ZoneContent) -> Drift:
         """How the tables' copy of ``zone`` differs from it."""
-        return drift_between(self.layout.rows(zone), await self._held(zone.name) or [])
+        return drift_between(self.layout.rows(zone), (await self._held([zone.name])).get(zone.name, []))
 
     async def holds(self, zone: str) -> bool:
-        return await self._held(zone) is not None
+        return zone in await self._held([zone])
 
     async def zones(self) -> list[str]:
         async def work(tx: Transaction) -> list[str]:
-            return await self.layout.zones(tx)
+            return await held_zones(tx, self.layout)
 
-        held: list[str] = await self._retrying("listing zones", work)
-        return held
+        return await self._retrying("listing zones", work)
 
     async def close(self) -> None:
         await self.database.close()
+
+
+def _zones_said(zones: Sequence[str]) -> str:
+    return f"zone {zones[0]}" if len(zones) == 1 else f"{len(zones)} zones ({zones[0]}, ...)"
 
 
 LAYOUTS: dict[str, type[CoreDnsExtendLayout] | type[CoreDnsCloud66Layout] | type[PowerDnsLayout]] = {
