@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dnsmill
@@ -22,6 +22,7 @@ from dnsmill.sync.backends.sql import (
     CoreDnsCloud66Layout,
     CoreDnsExtendLayout,
     Database,
+    Layout,
     PowerDnsLayout,
     SqlBackend,
     cloud66_content,
@@ -56,12 +57,13 @@ def zone(name: str = "example.com", serial: int = 1, address: str = "192.0.2.10"
     return ZoneContent(name, text)
 
 
-# (layout, database kind, the records table, its type column)
-LAYOUTS = {
-    "coredns-mysql-extend": ("mysql", "records", "type"),
-    "coredns-mysql": ("mysql", "coredns_records", "record_type"),
-    "powerdns-mysql": ("mysql", "records", "type"),
-    "powerdns-postgresql": ("postgresql", "records", "type"),
+# Every layout on every database it serves: (database, the records table, its type column,
+# the layout).
+LAYOUTS: dict[str, tuple[str, str, str, Callable[[], Layout]]] = {
+    "coredns-mysql-extend": ("mysql", "records", "type", CoreDnsExtendLayout),
+    "coredns-mysql": ("mysql", "coredns_records", "record_type", CoreDnsCloud66Layout),
+    "powerdns-mysql": ("mysql", "records", "type", PowerDnsLayout),
+    "powerdns-postgresql": ("postgresql", "records", "type", PowerDnsLayout),
 }
 
 
@@ -69,17 +71,10 @@ class Target:
     def __init__(self, kind: str, url: str) -> None:
         self.kind = kind
         self.url = url
-        self.dialect, self.table, self.type_column = LAYOUTS[kind]
+        self.dialect, self.table, self.type_column, self.layout = LAYOUTS[kind]
 
     def backend(self, url: str | None = None) -> SqlBackend:
-        layout: CoreDnsExtendLayout | CoreDnsCloud66Layout | PowerDnsLayout
-        if self.kind == "coredns-mysql-extend":
-            layout = CoreDnsExtendLayout()
-        elif self.kind == "coredns-mysql":
-            layout = CoreDnsCloud66Layout()
-        else:
-            layout = PowerDnsLayout()
-        return SqlBackend(Database(url or self.url), layout)
+        return SqlBackend(Database(url or self.url), self.layout())
 
     def sql(self, statement: str) -> str:
         return admin(self.url, statement)
