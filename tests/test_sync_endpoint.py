@@ -4,6 +4,10 @@ DirectAdmin sends them: HTTP/1.0, Basic auth, no User-Agent, no Content-Type."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -15,6 +19,7 @@ from typing import Any
 
 import directadmin
 import pytest
+import yaml
 from aiohttp import web
 from dnsmill.sync.endpoint import Endpoint, EndpointSettings
 from dnsmill.sync.pushes import PushQueue
@@ -186,3 +191,132 @@ def test_the_service_will_not_start_without_credentials_or_a_backend(tmp_path: P
         timeout=60,
     )
     assert no_backend.returncode == 2 and "no backend" in no_backend.stderr, no_backend.stderr
+
+
+def test_fifty_mib_of_junk_is_refused_within_a_second(served: Served) -> None:
+    """Refused on its Content-Length, before a byte of it is read: the sender finds the
+    connection answered and closed while it is still sending."""
+    junk = os.urandom(1 << 20) * 50
+    head = (
+        "POST /CMD_API_DNS_ADMIN?action=rawsave&domain=a.example&hostname=h&username=u HTTP/1.0\r\n"
+        f"Authorization: Basic {base64.b64encode(b'admin:s3cret').decode()}\r\n"
+        f"Content-Length: {len(junk)}\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as connection:
+        connection.sendall(head)
+        try:
+            for at in range(0, len(junk), 1 << 20):
+                connection.sendall(junk[at : at + (1 << 20)])
+        except OSError:
+            pass  # the server has answered and closed: the rest was never read
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except OSError:
+            pass
+    assert time.monotonic() - started < 1.0
+    assert received.startswith(b"HTTP/1.1 413") or received.startswith(b"HTTP/1.0 413"), received[:100]
+    assert served.pushes.waiting() == 0
+
+
+def test_the_endpoint_serves_https_when_given_a_certificate(tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    request = [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]
+    subprocess.run(
+        [*request, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "dnsmill.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "sync": {
+                    "listen": f"127.0.0.1:{port}",
+                    "user": "admin",
+                    "password": "s3cret",
+                    "pushes": str(tmp_path / "pushes.db"),
+                    "tls_cert": str(cert),
+                    "tls_key": str(key),
+                    "bind": {
+                        "zones_dir": str(tmp_path / "zones"),
+                        "include_file": str(tmp_path / "zones.conf"),
+                    },
+                }
+            }
+        )
+    )
+    log = tmp_path / "sync.log"
+    with open(log, "w") as errors:
+        service = subprocess.Popen(
+            [sys.executable, "-m", "dnsmill", "sync", "--config", str(config)], stderr=errors, text=True
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "listening on" not in log.read_text():
+            assert service.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        context = ssl.create_default_context(cafile=str(cert))
+        token = base64.b64encode(b"admin:s3cret").decode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(
+                    f"GET /CMD_API_LOGIN_TEST HTTP/1.0\r\nAuthorization: Basic {token}\r\n\r\n".encode()
+                )
+                received = b""
+                while chunk := tls.recv(65536):
+                    received += chunk
+        assert received.split(b" ", 2)[1] == b"200" and received.endswith(b"error=0&text=Login+OK"), received
+        assert b"aiohttp" not in received  # no software versions for whoever connects
+        # Plain HTTP gets no answer from a TLS endpoint.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as plain:
+            plain.sendall(
+                f"GET /CMD_API_LOGIN_TEST HTTP/1.0\r\nAuthorization: Basic {token}\r\n\r\n".encode()
+            )
+            try:
+                answered = plain.recv(65536)
+            except OSError:
+                answered = b""
+        assert b"Login" not in answered
+    finally:
+        service.terminate()
+        service.wait(30)
+
+
+def test_metrics_count_pushes_without_naming_a_zone(served: Served) -> None:
+    def queued() -> float:
+        status, _, _ = served.send("GET", "/metrics", credentials=("", ""))
+        assert status == 200
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as connection:
+            connection.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            received = b""
+            while chunk := connection.recv(65536):
+                received += chunk
+        text = received.partition(b"\r\n\r\n")[2].decode()
+        assert "metrics-zone.example" not in text
+        for line in text.splitlines():
+            if line.startswith('dnsmill_sync_pushes_total{action="save",outcome="queued"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = queued()
+    target = "/CMD_API_DNS_ADMIN?action=rawsave&domain=metrics-zone.example&hostname=h&username=u"
+    body = ZONE.replace("example.com.", "metrics-zone.example.").format(serial=1).encode()
+    assert served.send("POST", target, body)[2] == {"error": "0"}
+    assert queued() == before + 1

@@ -277,6 +277,9 @@ class SyncSettings(Section):
     #: Networks DirectAdmin may connect from (empty: any).
     allowed_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trust_proxy: bool = False
+    #: Serve HTTPS with this certificate (PEM, the chain after it) and key; both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     max_body: int = Field(4 * 1024 * 1024, ge=1024)
     allowed_suffixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Let another DirectAdmin server or user push or delete a zone (for migrations).

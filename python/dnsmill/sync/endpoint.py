@@ -21,6 +21,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -74,10 +75,17 @@ class Endpoint:
         self.pushes = pushes
         self._credentials = (settings.user.encode(), settings.password.encode())
         self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+        # Threads of its own for the queue calls: DirectAdmin's requests never wait behind the
+        # applier's file and database work.
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dnsmill-sync-endpoint")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=self.settings.max_body)
         # Health, without credentials and without a word about any zone.
+        app.on_response_prepare.append(_plain_server_header)
         app.router.add_get("/healthz", self.health)
         app.router.add_get("/readyz", self.ready)
         app.router.add_get("/metrics", self.metrics)
@@ -175,11 +183,12 @@ class Endpoint:
             return reply(error=0, text="Login OK")
         if isinstance(command, Ping):
             return reply(error=0, text="OK")
+        loop = asyncio.get_running_loop()
         if isinstance(command, Exists):
-            return await asyncio.to_thread(self._exists, command)
+            return await loop.run_in_executor(self._executor, self._exists, command)
         if isinstance(command, RawSave):
-            return await asyncio.to_thread(self._save, command)
-        return await asyncio.to_thread(self._delete, command)
+            return await loop.run_in_executor(self._executor, self._save, command)
+        return await loop.run_in_executor(self._executor, self._delete, command)
 
     def _exists(self, command: Exists) -> bytes:
         if self.pushes.owner(command.domain) is not None:
@@ -250,6 +259,11 @@ class Endpoint:
                 self.pushes.put(domain, DELETE, hostname=command.hostname, username=command.username)
                 metrics.SYNC_PUSHES.labels("delete", "queued").inc()
         return reply(error=0)
+
+
+async def _plain_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """No software versions for whoever connects."""
+    response.headers["Server"] = "dnsmill"
 
 
 def answer(status: int, body: bytes) -> web.Response:

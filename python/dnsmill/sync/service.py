@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -90,6 +91,23 @@ def _only_service_of(pushes: Path) -> IO[bytes]:
     return handle
 
 
+def tls_context(settings: SyncSettings) -> ssl.SSLContext | None:
+    """The TLS settings of the endpoint (TLS 1.2 at least), or None for plain HTTP."""
+    if settings.tls_cert is None and settings.tls_key is None:
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise ConfigError("sync: set both tls_cert and tls_key, or neither")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(
+            f"sync: cannot load tls_cert {settings.tls_cert} and tls_key {settings.tls_key}: {error}"
+        ) from None
+    return context
+
+
 def listen_address(listen: str) -> tuple[str, int]:
     host, colon, port = listen.rpartition(":")
     if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -107,6 +125,7 @@ async def serve_sync(
             "there are no defaults"
         )
     host, port = listen_address(settings.listen)
+    tls = tls_context(settings)
     backends = backends_of(settings)
     lock = _only_service_of(settings.pushes)
     pushes = await asyncio.to_thread(PushQueue, settings.pushes)
@@ -132,7 +151,7 @@ async def serve_sync(
     runner = web.AppRunner(endpoint.application(), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=tls)
         await site.start()
         address = "{}:{}".format(*runner.addresses[0][:2])
         log.info("sync: listening on %s; %d pushes waiting", address, await asyncio.to_thread(pushes.waiting))
@@ -156,6 +175,7 @@ async def serve_sync(
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await runner.cleanup()
+        await asyncio.to_thread(endpoint.close)
         for backend in backends:
             await backend.close()
         await asyncio.to_thread(pushes.close)
