@@ -179,6 +179,60 @@ def test_a_batch_is_checked_together_and_one_bad_zone_fails_alone(named: Named) 
     assert not [path for path in backend.settings.zones_dir.iterdir() if path.name.startswith(".")]
 
 
+def test_a_new_zone_named_conf_refuses_fails_alone_and_blocks_no_later_reconfiguration(named: Named) -> None:
+    backend = named.backend
+    conf = backend.settings.named_conf
+    assert conf is not None
+    # The administrator serves taken.example from named.conf itself: a second statement for it
+    # in the include file makes named-checkconf refuse the whole configuration.
+    static = named.workdir / "taken.example.static"
+    static.write_text(ZONE.format(zone="taken.example", serial=1, address="192.0.2.77"))
+    conf.write_text(conf.read_text() + f'zone "taken.example" {{ type master; file "{static}"; }};\n')
+    batch = [
+        ZoneContent(zone, ZONE.format(zone=zone, serial=1, address="192.0.2.1"))
+        for zone in ("ok1.example", "taken.example", "ok2.example")
+    ]
+    outcomes = asyncio.run(backend.apply(batch))
+    assert outcomes[0] is None and outcomes[2] is None, outcomes
+    assert "named-checkconf" in str(outcomes[1]), outcomes[1]
+    assert sorted(asyncio.run(backend.zones())) == ["ok1.example", "ok2.example"]
+    assert 'zone "taken.example"' not in backend.settings.include_file.read_text()
+    assert eventually(lambda: named.ask("ok2.example.") == ("NOERROR", ["192.0.2.1"]))
+    # Later new zones and deletions still reach named.
+    later: list[ZoneChange] = [
+        ZoneContent("ok3.example", ZONE.format(zone="ok3.example", serial=1, address="192.0.2.3")),
+        ZoneDeletion("ok1.example"),
+    ]
+    assert asyncio.run(backend.apply(later)) == [None, None]
+    assert eventually(lambda: named.ask("ok3.example.") == ("NOERROR", ["192.0.2.3"]))
+    assert eventually(lambda: named.ask("ok1.example.")[0] == "REFUSED")
+    assert not [path for path in backend.settings.zones_dir.iterdir() if path.name.startswith(".")]
+
+
+def test_a_zone_written_before_a_crash_and_never_reconfigured_is_loaded_after_the_restart(
+    named: Named,
+) -> None:
+    """The file is in place but named never heard of the zone: a new backend (the restarted
+    service) must reconfigure, not only reload."""
+    settings = named.backend.settings
+    settings.zones_dir.mkdir(parents=True, exist_ok=True)
+    (settings.zones_dir / "crashed.example.db").write_text(
+        ZONE.format(zone="crashed.example", serial=1, address="192.0.2.5")
+    )
+    restarted = BindBackend(settings)
+    changed = ZoneContent(
+        "crashed.example", ZONE.format(zone="crashed.example", serial=2, address="192.0.2.6")
+    )
+    assert asyncio.run(restarted.apply([changed])) == [None]
+    assert eventually(lambda: named.ask("crashed.example.") == ("NOERROR", ["192.0.2.6"]))
+    # And a deleted zone whose file went before a crash is still taken out of named's configuration.
+    (settings.zones_dir / "crashed.example.db").rename(settings.zones_dir / ".crashed.example.db.deleted")
+    again = BindBackend(settings)
+    assert asyncio.run(again.apply([ZoneDeletion("crashed.example")])) == [None]
+    assert eventually(lambda: named.ask("crashed.example.")[0] == "REFUSED")
+    assert not list(settings.zones_dir.iterdir())
+
+
 def test_queued_pushes_are_applied_to_every_backend_and_a_failing_one_holds_none_up(
     named: Named, tmp_path: Path
 ) -> None:

@@ -253,3 +253,36 @@ def test_puts_side_by_side_share_commits_and_each_gets_its_own_outcome(tmp_path:
     assert not pushes.put("zone0-0.example", SAVE, text=zone_text(1), serial=1, hostname="h", username="u")
     assert [push.serial for push in pushes.take(100) if push.zone == "zone0-0.example"] == [104]
     pushes.close()
+
+
+def test_a_newer_push_does_not_inherit_the_backoff_of_the_one_it_replaces(tmp_path: Path) -> None:
+    pushes = PushQueue(tmp_path / "pushes.db", lease=0)
+    pushes.put("example.com", SAVE, text=zone_text(1), serial=1, hostname="h", username="u")
+    for _ in range(5):  # backing off longer each time: 16 s after the fifth failure
+        pushes.release_leases()
+        pushes._db.execute("UPDATE sync_pushes SET available_at = 0")  # the backoff, run out
+        (push,) = pushes.take()
+        pushes.failed(push, "backend down")
+    assert pushes.take() == []
+    pushes.put("example.com", SAVE, text=zone_text(2), serial=2, hostname="h", username="u")
+    (newer,) = pushes.take()
+    assert newer.serial == 2 and newer.attempts == 1
+    pushes.close()
+
+
+def test_the_reconciler_is_not_given_zones_whose_last_push_died(tmp_path: Path) -> None:
+    pushes = PushQueue(tmp_path / "pushes.db", lease=0, max_attempts=1)
+    pushes.put("example.com", SAVE, text=zone_text(1), serial=1, hostname="h", username="u")
+    (push,) = pushes.take()
+    pushes.done(push)
+    assert pushes.applied() == [("example.com", zone_text(1))] == pushes.applied("example.com")
+    pushes.put("example.com", SAVE, text=zone_text(2), serial=2, hostname="h", username="u")
+    (push,) = pushes.take()
+    assert pushes.failed(push, "powerdns: down")  # dead: some backends may hold serial 2
+    assert pushes.applied() == [] == pushes.applied("example.com")
+    assert pushes.known() == {"example.com"}
+    pushes.put("example.com", SAVE, text=zone_text(3), serial=3, hostname="h", username="u")
+    (push,) = pushes.take()
+    pushes.done(push)
+    assert pushes.applied() == [("example.com", zone_text(3))]
+    pushes.close()

@@ -368,3 +368,96 @@ def test_a_batch_is_written_in_a_few_transactions_and_a_zone_the_database_refuse
 
         run(scenario())
         assert target.sql("SELECT COUNT(*) FROM records") == str(50 * RECORDS)
+
+
+def test_the_reconciler_holds_backends_to_the_zone_as_it_is_when_it_gets_to_it(tmp_path: Path) -> None:
+    """A push applied after a reconcile run began is never written back over with the text
+    the run started from."""
+    with postgresql_database() as url:
+        backend = Target("powerdns-postgresql", url).backend()
+        pushes = PushQueue(tmp_path / "pushes.db")
+
+        async def scenario() -> None:
+            pushes.put("example.com", SAVE, text=zone(serial=1).text, serial=1, hostname="h", username="u")
+            await Applier(pushes, [backend]).apply_once()
+            started_from = pushes.applied()
+            pushes.put(
+                "example.com",
+                SAVE,
+                text=zone(serial=2, address="192.0.2.20").text,
+                serial=2,
+                hostname="h",
+                username="u",
+            )
+            await Applier(pushes, [backend]).apply_once()
+
+            class RunBeganEarlier(PushQueue):
+                def applied(self, zone: str | None = None) -> list[tuple[str, str | None]]:
+                    return started_from if zone is None else pushes.applied(zone)
+
+            stale = RunBeganEarlier(tmp_path / "pushes.db")
+            report = await Reconciler(stale, [backend]).run_once()
+            assert (report.drifting, report.repaired) == (0, 0)
+            assert not await backend.drift(zone(serial=2, address="192.0.2.20"))
+            stale.close()
+            await backend.close()
+
+        run(scenario())
+        pushes.close()
+
+
+def test_a_backend_that_hangs_holds_the_others_up_only_until_its_timeout(tmp_path: Path) -> None:
+    """A MySQL that accepts connections and never answers (a listening socket nobody serves)."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    with postgresql_database() as url:
+        hanging = SqlBackend(
+            Database(f"mysql://root@127.0.0.1:{silent.getsockname()[1]}/x", timeout=30), CoreDnsExtendLayout()
+        )
+        powerdns = Target("powerdns-postgresql", url).backend()
+        pushes = PushQueue(tmp_path / "pushes.db")
+
+        async def scenario() -> None:
+            pushes.put("example.com", SAVE, text=zone().text, serial=1, hostname="h", username="u")
+            started = time.monotonic()
+            done = await Applier(pushes, [hanging, powerdns], backend_timeout=1.0).apply_once()
+            assert done == Applied(failed=1)
+            assert time.monotonic() - started < 5
+            assert not await powerdns.drift(zone())
+            await powerdns.close()
+            await hanging.close()
+
+        run(scenario())
+        pushes.close()
+    silent.close()
+
+
+def test_a_repairing_reconcile_is_refused_beside_the_running_service_and_a_dry_run_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    from dnsmill.sync.service import _only_service_of
+
+    with postgresql_database() as url:
+        config = tmp_path / "dnsmill.yaml"
+        config.write_text(
+            yaml.safe_dump({"sync": {"pushes": str(tmp_path / "pushes.db"), "powerdns": {"url": url}}})
+        )
+        command = [sys.executable, "-m", "dnsmill", "sync", "--config", str(config), "--reconcile"]
+        lock = _only_service_of(tmp_path / "pushes.db")  # as the running service holds it
+        try:
+            refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            assert refused.returncode == 2 and "is running" in refused.stderr, refused.stderr
+            dry = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, timeout=60)
+            assert dry.returncode == 0, dry.stderr
+        finally:
+            lock.close()
+        # The dry run read an empty database and created nothing in it.
+        assert (
+            Target("powerdns-postgresql", url).sql(
+                "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'"
+            )
+            == "0"
+        )

@@ -290,6 +290,8 @@ class SyncSettings(Section):
     bind: BindBackendSettings | None = None
     coredns_mysql: CoreDnsMysqlBackendSettings | None = None
     powerdns: PowerDnsBackendSettings | None = None
+    #: How long a backend may take over a batch before it counts as failed for that batch.
+    backend_timeout: Duration = timedelta(minutes=5)
     #: How often every backend is compared with every zone and repaired (None: never).
     reconcile_every: Duration | None = timedelta(hours=1)
     #: Report drift and change nothing.

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 from dnsmill import events, metrics
-from dnsmill.sync.backends import Drift, ZoneChange, ZoneContent, ZoneDeletion
+from dnsmill.sync.backends import BackendError, Drift, ZoneChange, ZoneContent, ZoneDeletion
 from dnsmill.sync.pushes import DELETE, Push, PushQueue
 
 log = logging.getLogger("dnsmill.sync")
@@ -66,6 +67,37 @@ class Applied:
         return self.applied + self.failed + self.dead
 
 
+class ZoneLocks:
+    """The zones being written: the applier and the reconciler never write one zone at the
+    same time (the reconciler would write back what the applier just replaced)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def holding(self, zones: Iterable[str]) -> AsyncIterator[None]:
+        """Holds every zone of ``zones`` (taken in name order: two holders never wait for
+        each other)."""
+        ordered = sorted(set(zones))
+        for zone in ordered:
+            self._users[zone] = self._users.get(zone, 0) + 1
+            self._locks.setdefault(zone, asyncio.Lock())
+        held: list[asyncio.Lock] = []
+        try:
+            for zone in ordered:
+                await self._locks[zone].acquire()
+                held.append(self._locks[zone])
+            yield
+        finally:
+            for lock in held:
+                lock.release()
+            for zone in ordered:
+                self._users[zone] -= 1
+                if not self._users[zone]:
+                    del self._users[zone], self._locks[zone]
+
+
 class Applier:
     """Takes pushes from ``pushes`` and applies them to ``backends``, up to ``at_once`` at a time
     (many: a BIND reconfiguration then covers many new zones; 256 took 1,000 zones in 6.2 s where
@@ -77,6 +109,8 @@ class Applier:
         backends: Sequence[ZoneBackend],
         *,
         at_once: int = 256,
+        backend_timeout: float = 300.0,
+        locks: ZoneLocks | None = None,
         bus: events.EventBus | None = None,
     ) -> None:
         if not backends:
@@ -87,6 +121,10 @@ class Applier:
         self.pushes = pushes
         self.backends = list(backends)
         self.at_once = at_once
+        #: Seconds a backend may take over a batch; past it, the batch failed for that backend
+        #: alone (a hung database never holds the other backends up for longer).
+        self.backend_timeout = backend_timeout
+        self.locks = locks or ZoneLocks()
         self.bus = bus or events.bus
 
     async def apply_once(self) -> Applied:
@@ -95,6 +133,12 @@ class Applier:
         taken = await asyncio.to_thread(self.pushes.take, self.at_once)
         if not taken:
             return Applied()
+        async with self.locks.holding(push.zone for push in taken):
+            round_ = await self._apply(taken)
+        self._report(round_, time.monotonic() - started)
+        return round_
+
+    async def _apply(self, taken: list[Push]) -> Applied:
         errors: dict[str, list[str]] = {push.zone: [] for push in taken}
         succeeded: dict[str, set[str]] = {push.zone: set() for push in taken}
 
@@ -103,7 +147,12 @@ class Applier:
             if not todo:
                 return
             try:
-                results = await backend.apply([_change(push) for push in todo])
+                results = await asyncio.wait_for(
+                    backend.apply([_change(push) for push in todo]), self.backend_timeout
+                )
+            except asyncio.TimeoutError:
+                timed_out = BackendError(f"no answer within {self.backend_timeout:g} s")
+                results = [timed_out] * len(todo)
             except Exception as error:  # the whole batch failed, for one reason
                 results = [error] * len(todo)
             finished = time.time()
@@ -137,7 +186,6 @@ class Applier:
                 round_.failed += 1
         for outcome in ("applied", "failed", "dead"):
             metrics.SYNC_ZONES.labels(outcome).inc(getattr(round_, outcome))
-        self._report(round_, time.monotonic() - started)
         return round_
 
     def _report(self, round_: Applied, elapsed: float) -> None:
@@ -169,8 +217,12 @@ class Applier:
     async def run(self, stop: asyncio.Event, poll: float = 0.2) -> None:
         """Applies pushes until ``stop`` is set, looking for new ones every ``poll`` seconds."""
         while not stop.is_set():
-            done = await self.apply_once()
-            metrics.SYNC_WAITING.set(await asyncio.to_thread(self.pushes.waiting))
+            try:
+                done = await self.apply_once()
+                metrics.SYNC_WAITING.set(await asyncio.to_thread(self.pushes.waiting))
+            except Exception as error:  # the queue file itself failed (disk full...): keep trying
+                log.error("sync: applying pushes failed: %s; trying again", error)
+                done = Applied()
             if done.zones == 0:
                 try:
                     await asyncio.wait_for(stop.wait(), poll)

@@ -10,7 +10,8 @@ survives ``kill -9`` and a power cut. Taking a push leases it (``lease`` seconds
 killed while applying it loses it to the next taker when the lease runs out, and the push's
 ``version`` makes a late :meth:`PushQueue.done` of a replaced push a no-op, so a newer push
 that came in meanwhile is never lost. A push that keeps failing is retried with backoff and
-after ``max_attempts`` moved to the dead pushes with its last error.
+after ``max_attempts`` (about a day of retries by default: a backend down for hours gets its
+pushes when it returns) moved to the dead pushes with its last error.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ DELETE: Action = "delete"
 
 #: Seconds a taken push stays hidden from other takers.
 DEFAULT_LEASE = 60.0
-#: Applying a push fails this many times before it is moved to the dead pushes.
-DEFAULT_MAX_ATTEMPTS = 8
+#: Applying a push fails this many times before it is moved to the dead pushes: with the
+#: backoff below, about 24 hours of retries.
+DEFAULT_MAX_ATTEMPTS = 300
 #: Seconds before the first retry, doubling up to MAX_BACKOFF.
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 300.0
@@ -237,8 +239,10 @@ class PushQueue:
             "ON CONFLICT (zone) DO UPDATE SET action = excluded.action, text = excluded.text, "
             "serial = excluded.serial, hostname = excluded.hostname, username = excluded.username, "
             "version = excluded.version, received_at = excluded.received_at, "
-            # A push being applied keeps its lease: the newer one waits for it to end.
-            "available_at = MAX(sync_pushes.available_at, excluded.available_at), "
+            # A push being applied keeps its lease: the newer one waits for it to end. One
+            # backing off does not hand its backoff on: the newer push is due now.
+            "available_at = CASE WHEN sync_pushes.leased THEN MAX(sync_pushes.available_at, "
+            "excluded.available_at) ELSE excluded.available_at END, "
             "attempts = 0, last_error = NULL, backends_done = ''",
             (zone, action, put.text, serial, put.hostname, put.username, version, now, now),
         )
@@ -368,17 +372,31 @@ class PushQueue:
             ).fetchone()
         return None if row is None else Owner(*row)
 
-    def applied(self) -> list[tuple[str, str | None]]:
-        """The zones as last applied, with no push waiting for them: (zone, text), the text None
-        for a zone deleted. What the reconciler holds the backends to."""
+    def applied(self, zone: str | None = None) -> list[tuple[str, str | None]]:
+        """The zones (or ``zone``) as last applied: (zone, text), the text None for a zone
+        deleted. What the reconciler holds the backends to, so it leaves out a zone with a
+        push waiting (the applier has it) and one whose last push died (the backends that
+        took it hold newer data than this)."""
+        settled = (
+            "(deleted OR text IS NOT NULL) AND zone NOT IN (SELECT zone FROM sync_pushes) "
+            "AND NOT EXISTS (SELECT 1 FROM sync_dead WHERE sync_dead.zone = sync_applied.zone "
+            "AND sync_dead.failed_at > sync_applied.applied_at)"
+        )
+        select = f"SELECT zone, CASE WHEN deleted THEN NULL ELSE text END FROM sync_applied WHERE {settled}"
         with self._transaction() as db:
-            return [
-                (zone, text)
-                for zone, text in db.execute(
-                    "SELECT zone, CASE WHEN deleted THEN NULL ELSE text END FROM sync_applied "
-                    "WHERE (deleted OR text IS NOT NULL) AND zone NOT IN (SELECT zone FROM sync_pushes) ORDER BY zone"
+            if zone is not None:
+                return [tuple(row) for row in db.execute(select + " AND zone = ?", (zone,))]
+            return [tuple(row) for row in db.execute(select + " ORDER BY zone")]
+
+    def known(self) -> set[str]:
+        """Every zone pushed here: applied, deleted, waiting or dead."""
+        with self._transaction() as db:
+            return {
+                zone
+                for (zone,) in db.execute(
+                    "SELECT zone FROM sync_applied UNION SELECT zone FROM sync_pushes UNION SELECT zone FROM sync_dead"
                 )
-            ]
+            }
 
     def waiting(self) -> int:
         """Pushes not applied yet (due or leased)."""

@@ -8,8 +8,10 @@ and a zone deleted here that a backend still holds is deleted there. Zones with 
 are left to the applier. Zones a backend holds that were never pushed here are counted as
 unmanaged and left alone: they may be someone else's.
 
-``dry_run`` reports what a run would change and changes nothing. ``max_deletions`` caps what
-one run may remove (rows a repair deletes, and zones): a repair or a delete that would go past
+Each zone is compared and repaired holding it against the applier, and as the queue has it at
+that moment: a push applied since the run began is never written back over. ``dry_run``
+reports what a run would change and changes nothing. ``max_deletions`` caps what one run may
+remove (rows a repair deletes, and zones, one each): a repair or a delete that would go past
 it is held back and reported, so a mistake (a wrong database, an emptied queue file) cannot
 wipe a backend in one run.
 """
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dnsmill import events, metrics
-from dnsmill.sync.applier import ZoneBackend
+from dnsmill.sync.applier import ZoneBackend, ZoneLocks
 from dnsmill.sync.backends import ZoneContent
 from dnsmill.sync.pushes import PushQueue
 
@@ -61,9 +63,12 @@ class Reconciler:
         *,
         dry_run: bool = False,
         max_deletions: int = 1000,
+        locks: ZoneLocks | None = None,
         bus: events.EventBus | None = None,
     ) -> None:
         self.pushes = pushes
+        #: Shared with the applier: a zone is compared and repaired while nothing else writes it.
+        self.locks = locks or ZoneLocks()
         self.backends = list(backends)
         self.dry_run = dry_run
         self.max_deletions = max_deletions
@@ -73,7 +78,7 @@ class Reconciler:
         started = time.monotonic()
         report = Reconciled(dry_run=self.dry_run)
         applied = await asyncio.to_thread(self.pushes.applied)
-        known = {zone for zone, _ in applied}
+        known = await asyncio.to_thread(self.pushes.known)
         for backend in self.backends:
             await self._reconcile_backend(backend, applied, known, report)
         report.seconds = time.monotonic() - started
@@ -130,15 +135,25 @@ class Reconciler:
 
         async def allow(deletions: int) -> bool:
             async with budget:
-                if self.dry_run or report.deletions + deletions > self.max_deletions:
+                if report.deletions + deletions > self.max_deletions:
                     report.held_back += 1
                     return False
+                # (a dry run counts what it would remove, so it tells whether a run would
+                # reach the cap)
                 report.deletions += deletions
+                if self.dry_run:
+                    report.held_back += 1
+                    return False
                 return True
 
-        async def one(zone: str, text: str | None) -> None:
-            async with limit:
+        async def one(zone: str) -> None:
+            async with limit, self.locks.holding([zone]):
                 try:
+                    # The zone as it is now: the applier may have changed it since the run began.
+                    current = await asyncio.to_thread(self.pushes.applied, zone)
+                    if not current:
+                        return  # a push is waiting for it, or its last one died
+                    ((_, text),) = current
                     if text is None:
                         if not await backend.holds(zone):
                             return
@@ -175,7 +190,7 @@ class Reconciler:
                     report.errors.append(f"{backend.name}: {zone}: {error}")
                     log.warning("sync reconcile: %s zone %s: %s", backend.name, zone, error)
 
-        await asyncio.gather(*(one(zone, text) for zone, text in applied))
+        await asyncio.gather(*(one(zone) for zone, _ in applied))
         try:
             held = await backend.zones()
         except Exception as error:

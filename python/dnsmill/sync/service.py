@@ -23,7 +23,7 @@ from aiohttp import web
 
 from dnsmill._core import ConfigError
 from dnsmill.config import SyncSettings
-from dnsmill.sync.applier import Applier, ZoneBackend
+from dnsmill.sync.applier import Applier, ZoneBackend, ZoneLocks
 from dnsmill.sync.backends.bind import BindBackend, BindSettings
 from dnsmill.sync.backends.sql import (
     CoreDnsCloud66Layout,
@@ -157,22 +157,31 @@ async def serve_sync(
         log.info("sync: listening on %s; %d pushes waiting", address, await asyncio.to_thread(pushes.waiting))
         if listening is not None:
             listening(address)
-        tasks = [asyncio.create_task(Applier(pushes, backends).run(stop), name="sync applier")]
+        locks = ZoneLocks()
+        applier = Applier(
+            pushes, backends, backend_timeout=settings.backend_timeout.total_seconds(), locks=locks
+        )
+        applying = asyncio.create_task(applier.run(stop), name="sync applier")
+        reconciling = None
         if settings.reconcile_every is not None:
             reconciler = Reconciler(
                 pushes,
                 backends,
                 dry_run=settings.reconcile_dry_run,
                 max_deletions=settings.reconcile_max_deletions,
+                locks=locks,
             )
             every = settings.reconcile_every.total_seconds()
-            tasks.append(asyncio.create_task(reconciler.run(stop, every), name="sync reconciler"))
+            reconciling = asyncio.create_task(reconciler.run(stop, every), name="sync reconciler")
         try:
-            await asyncio.gather(*tasks)
+            # The applier finishes the batch in hand once stop is set; a reconcile run is
+            # cancelled (the next start compares everything again).
+            await applying
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in (applying, reconciling):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
     finally:
         await runner.cleanup()
         await asyncio.to_thread(endpoint.close)
@@ -183,14 +192,26 @@ async def serve_sync(
 
 
 async def reconcile_sync(settings: SyncSettings, *, dry_run: bool | None = None) -> Reconciled:
-    """One reconcile run over every configured backend (beside a running service or not)."""
+    """One reconcile run over every configured backend. A dry run may run beside the service;
+    a run that repairs may not (the service's own reconciler does that, in step with its
+    applier), and says so."""
+    dry_run = settings.reconcile_dry_run if dry_run is None else dry_run
     backends = backends_of(settings)
+    lock = None
+    if not dry_run:
+        try:
+            lock = _only_service_of(settings.pushes)
+        except ConfigError:
+            raise ConfigError(
+                f"sync: dnsmill sync is running on {settings.pushes}; its reconciler repairs every "
+                "reconcile_every (look with --dry-run, or stop the service to repair now)"
+            ) from None
     pushes = await asyncio.to_thread(PushQueue, settings.pushes)
     try:
         reconciler = Reconciler(
             pushes,
             backends,
-            dry_run=settings.reconcile_dry_run if dry_run is None else dry_run,
+            dry_run=dry_run,
             max_deletions=settings.reconcile_max_deletions,
         )
         return await reconciler.run_once()
@@ -198,3 +219,5 @@ async def reconcile_sync(settings: SyncSettings, *, dry_run: bool | None = None)
         for backend in backends:
             await backend.close()
         await asyncio.to_thread(pushes.close)
+        if lock is not None:
+            lock.close()

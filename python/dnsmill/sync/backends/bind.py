@@ -72,7 +72,6 @@ class BindBackend:
     def __init__(self, settings: BindSettings, *, name: str = "bind") -> None:
         self.name = name
         self.settings = settings
-        settings.zones_dir.mkdir(parents=True, exist_ok=True)
         # One rndc command at a time: named's control channel resets connections when many
         # arrive at once.
         self._control = asyncio.Lock()
@@ -84,6 +83,8 @@ class BindBackend:
         # Numbers the temporary files of each batch: batches side by side never share one.
         self._batches = itertools.count()
         self._io = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dnsmill-bind-io")
+        #: The zones the last reconfiguration made here told named of (None: none yet).
+        self._told: set[str] | None = None
 
     async def zones(self) -> list[str]:
         """The zones whose files are in the directory."""
@@ -113,45 +114,90 @@ class BindBackend:
         outcome: dict[str, BaseException | None] = {}
         saves = [change for change in changes if isinstance(change, ZoneContent)]
         deletions = [change.name for change in changes if isinstance(change, ZoneDeletion)]
+        told = self._told
         new: list[str] = []
         changed: list[str] = []
         if saves:
-            for name, (error, was_new) in (await self._install(saves)).items():
+            for name, error in (await self._install(saves)).items():
                 outcome[name] = error
-                if error is None:
-                    (new if was_new else changed).append(name)
+                if error is not None:
+                    continue
+                # Whether named has the zone is what the last reconfiguration told it, not
+                # whether a file was there: a crash between the rename and the reconfiguration
+                # leaves a file named never heard of. Not known yet: both, to be sure.
+                if told is None or name not in told:
+                    new.append(name)
+                if told is None or name in told:
+                    changed.append(name)
         hidden = await asyncio.to_thread(self._hide, deletions)
-        if new or hidden:
-            try:
-                await self._reconfigure()
-            except BaseException as error:
-                await asyncio.to_thread(self._unhide, hidden)
-                for name in [*new, *hidden]:
-                    outcome[name] = error
-                if not isinstance(error, Exception):
-                    raise
-            else:
-                for path in hidden.values():
-                    path.unlink(missing_ok=True)
+        if new or hidden or any(told is None or name in told for name in deletions):
+            outcome.update(await self._reconfigure_with(new, hidden))
+        changed = [name for name in changed if outcome.get(name) is None]
         if changed:
             try:
                 await self._reload(changed)
             except BackendError as error:
-                for name in changed:
-                    outcome[name] = error
+                outcome.update(dict.fromkeys(changed, error))
         return [outcome.get(change.name) for change in changes]
 
-    async def _install(self, zones: Sequence[ZoneContent]) -> dict[str, tuple[BackendError | None, bool]]:
+    async def _reconfigure_with(
+        self, new: list[str], hidden: dict[str, Path]
+    ) -> dict[str, BaseException | None]:
+        """Reconfigures named for the batch's new zones and deletions; each one's error. When
+        named refuses, the new zones are set aside and tried again one at a time, so the one
+        at fault fails alone and never blocks the reconfigurations after it."""
+        try:
+            await self._reconfigure()
+        except Exception as error:
+            if not new:
+                await asyncio.to_thread(self._unhide, hidden)
+                return dict.fromkeys(hidden, error)
+            refused = error
+        else:
+            await asyncio.to_thread(_unlink_all, list(hidden.values()))
+            return {}
+        outcome: dict[str, BaseException | None] = {}
+        aside = await asyncio.to_thread(self._set_aside, new)
+        try:
+            await self._reconfigure()
+        except Exception as error:  # named refuses even without them: nothing of the batch goes in
+            await asyncio.to_thread(self._unhide, hidden)
+            await asyncio.to_thread(_unlink_all, list(aside.values()))
+            return dict.fromkeys([*new, *hidden], error)
+        await asyncio.to_thread(_unlink_all, list(hidden.values()))
+        for name, path in aside.items():
+            if len(new) == 1:
+                outcome[name] = refused
+                path.unlink(missing_ok=True)
+                continue
+            await asyncio.to_thread(
+                _replace_synced, path, zone_path(self.settings.zones_dir, name, EXTENSION)
+            )
+            try:
+                await self._reconfigure()
+            except Exception as error:
+                outcome[name] = error
+                zone_path(self.settings.zones_dir, name, EXTENSION).unlink(missing_ok=True)
+        return outcome
+
+    def _set_aside(self, zones: Sequence[str]) -> dict[str, Path]:
+        aside = {}
+        for zone in zones:
+            path = zone_path(self.settings.zones_dir, zone, EXTENSION)
+            aside[zone] = path.with_name(f".{path.name}.refused")
+            _replace_synced(path, aside[zone])
+        return aside
+
+    async def _install(self, zones: Sequence[ZoneContent]) -> dict[str, BackendError | None]:
         """Writes each zone beside its file, checks them all, and moves the ones that pass
-        into place (synced before and after the rename); each zone's error and whether it
-        is new."""
+        into place (synced before and after the rename); each zone's error."""
         directory = self.settings.zones_dir
         batch = next(self._batches)
         paths = {zone.name: zone_path(directory, zone.name, EXTENSION) for zone in zones}
         temporaries = {
             name: path.with_name(f".{path.name}.{os.getpid()}.{batch}.tmp") for name, path in paths.items()
         }
-        was_new = {name: not path.exists() for name, path in paths.items()}
+        await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
         try:
             await asyncio.to_thread(
                 lambda: [temporaries[zone.name].write_text(zone.text, encoding="utf-8") for zone in zones]
@@ -179,7 +225,7 @@ class BindBackend:
         finally:
             for temporary in temporaries.values():
                 temporary.unlink(missing_ok=True)
-        return {zone.name: (errors.get(zone.name), was_new[zone.name]) for zone in zones}
+        return {zone.name: errors.get(zone.name) for zone in zones}
 
     async def _check(
         self, zones: Sequence[ZoneContent], files: dict[str, Path]
@@ -226,6 +272,8 @@ class BindBackend:
             if path.exists():
                 hidden[zone] = path.with_name(f".{path.name}.deleted")
                 _replace_synced(path, hidden[zone])
+            else:  # (left by a process killed before its reconfiguration)
+                path.with_name(f".{path.name}.deleted").unlink(missing_ok=True)
         return hidden
 
     def _unhide(self, hidden: dict[str, Path]) -> None:
@@ -279,21 +327,21 @@ class BindBackend:
             if self._reconfigs_covered >= mine:
                 return  # a run that started after this request has done it
             covers = self._reconfigs_asked
-            await self._rewrite_include()
+            zones = await self._rewrite_include()
             await self._run(list(self.settings.reconfig_command), "reconfigure")
             self._reconfigs_covered = covers
+            self._told = set(zones)
 
-    async def _rewrite_include(self) -> None:
+    async def _rewrite_include(self) -> list[str]:
         """Makes the include file again from the zone files; puts the old one back when
-        named-checkconf refuses the new one. Called holding the control lock."""
+        named-checkconf refuses the new one. Returns the zones it holds. Called holding the
+        control lock."""
         include = self.settings.include_file
         base = self.settings.zones_dir.resolve()
+        zones = await asyncio.to_thread(self._zones)
         # (the names come from the directory, checked by _zones: their files are its children)
-        lines = [
-            f'zone "{zone}" {{ type master; file "{base / (zone + EXTENSION)}"; }};\n'
-            for zone in self._zones()
-        ]
-        previous = include.read_text() if include.exists() else None
+        lines = [f'zone "{zone}" {{ type master; file "{base / (zone + EXTENSION)}"; }};\n' for zone in zones]
+        previous = await asyncio.to_thread(lambda: include.read_text() if include.exists() else None)
         await asyncio.to_thread(_write_then_replace, include, "".join(lines))
         checked = self.settings.named_conf or include
         try:
@@ -304,6 +352,7 @@ class BindBackend:
             else:
                 await asyncio.to_thread(_write_then_replace, include, previous)
             raise
+        return zones
 
     async def _run(self, argv: list[str], doing: str) -> None:
         returncode, output = await self._output(argv, doing)
@@ -328,6 +377,11 @@ class BindBackend:
                 f"bind: {doing}: {argv[0]} took over {self.settings.command_timeout:g} s"
             ) from None
         return int(process.returncode or 0), output.decode(errors="replace")
+
+
+def _unlink_all(paths: Sequence[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _sync_file(path: Path) -> None:

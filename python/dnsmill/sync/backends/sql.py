@@ -31,6 +31,7 @@ import asyncio
 import json
 import logging
 import re
+import ssl
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
@@ -117,12 +118,17 @@ class Database:
                         maxsize=self.connections,
                         connect_timeout=self.timeout,
                         pool_recycle=300,
+                        ssl=_mysql_tls(options),
+                        # Locks on the rows read, not on the gaps between them: writers of
+                        # different zones never deadlock on each other's new rows.
+                        init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
                     )
                 else:
                     import asyncpg
 
+                    # (the URL as given: sslmode and the other libpq options apply)
                     self._pool = await asyncpg.create_pool(
-                        self.url.split("?", 1)[0],
+                        self.url,
                         min_size=0,
                         max_size=self.connections,
                         timeout=self.timeout,
@@ -138,18 +144,23 @@ class Database:
         except Exception as error:
             raise BackendError(f"{self}: cannot connect: {error}") from error
         if self.dialect == "mysql":
-            async with pool.acquire() as connection:
-                try:
-                    await connection.begin()
-                    async with connection.cursor() as cursor:
-                        yield _MysqlTransaction(cursor)
-                    await connection.commit()
-                except BaseException:
-                    # A connection that failed mid-transaction is not trusted again.
-                    connection.close()
-                    raise
+            try:
+                connection = await asyncio.wait_for(pool.acquire(), self.timeout)
+            except asyncio.TimeoutError:
+                raise BackendError(f"{self}: no connection free within {self.timeout:g} s") from None
+            try:
+                await connection.begin()
+                async with connection.cursor() as cursor:
+                    yield _MysqlTransaction(cursor)
+                await connection.commit()
+            except BaseException:
+                # A connection that failed mid-transaction is not trusted again.
+                connection.close()
+                raise
+            finally:
+                pool.release(connection)
         else:
-            async with pool.acquire() as connection, connection.transaction():
+            async with pool.acquire(timeout=self.timeout) as connection, connection.transaction():
                 yield _PostgresTransaction(connection)
 
     async def close(self) -> None:
@@ -198,6 +209,14 @@ class _PostgresTransaction:
         return [tuple(row) for row in await self.connection.fetch(_numbered(sql), *args)]
 
 
+def _mysql_tls(options: dict[str, str]) -> ssl.SSLContext | None:
+    """TLS to MySQL from the URL's options: ``?ssl=true`` (the system's CAs) or
+    ``?ssl_ca=/path/ca.pem``; the server's certificate is always checked."""
+    if options.get("ssl", "false").lower() in ("false", "0", "no") and "ssl_ca" not in options:
+        return None
+    return ssl.create_default_context(cafile=options.get("ssl_ca"))
+
+
 def _numbered(sql: str) -> str:
     """``%s`` placeholders as PostgreSQL's ``$1, $2, ...``."""
     parts = sql.split("%s")
@@ -210,6 +229,11 @@ def _without_password(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+def _missing_table(error: BaseException | None) -> bool:
+    code = getattr(error, "sqlstate", None) or (error.args[0] if error is not None and error.args else None)
+    return code in (1146, "42P01")
 
 
 def _deadlock(error: BaseException) -> bool:
@@ -668,8 +692,12 @@ async def insert_rows(tx: Transaction, layout: Layout, rows: Sequence[tuple[Any,
 
 
 async def remove_rows(tx: Transaction, layout: Layout, ids: Sequence[Any]) -> None:
-    if ids:
-        await tx.execute(f"DELETE FROM {layout.tables.records} WHERE id IN ({_in(ids)})", ids)
+    if not ids:
+        return
+    if tx.dialect == "postgresql":  # one array parameter: no limit on how many
+        await tx.execute(f"DELETE FROM {layout.tables.records} WHERE id = ANY(%s)", (list(ids),))
+        return
+    await tx.execute(f"DELETE FROM {layout.tables.records} WHERE id IN ({_in(ids)})", ids)
 
 
 async def drop_zones(tx: Transaction, layout: Layout, keys: dict[str, Any]) -> None:
@@ -733,10 +761,14 @@ class SqlBackend:
         except Exception as error:
             raise BackendError(f"{self.name}: {doing}: {type(error).__name__}: {error}") from error
 
-    async def _retrying(self, doing: str, work: Callable[[Transaction], Awaitable[T]]) -> T:
+    async def _retrying(
+        self, doing: str, work: Callable[[Transaction], Awaitable[T]], *, writes: bool = True
+    ) -> T:
         """``work(tx)`` in a transaction, again when the database picked it as a deadlock
-        victim."""
-        await self._ensure_schema()
+        victim. The tables are created before the first work that ``writes``: reading (a
+        dry run) never changes the database."""
+        if writes:
+            await self._ensure_schema()
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
             try:
                 async with self._transaction(doing) as tx:
@@ -777,7 +809,12 @@ class SqlBackend:
             held = await read_rows(tx, self.layout, keys, lock=False)
             return {zone: [row for _, row in rows] for zone, rows in held.items()}
 
-        return await self._retrying(f"reading {_zones_said(zones)}", work)
+        try:
+            return await self._retrying(f"reading {_zones_said(zones)}", work, writes=False)
+        except BackendError as error:
+            if _missing_table(error.__cause__):
+                return {}  # no tables yet: no zones
+            raise
 
     async def apply(self, changes: Sequence[ZoneChange]) -> list[BaseException | None]:
         outcome: dict[str, BaseException | None] = {}
@@ -859,7 +896,12 @@ class SqlBackend:
         async def work(tx: Transaction) -> list[str]:
             return await held_zones(tx, self.layout)
 
-        return await self._retrying("listing zones", work)
+        try:
+            return await self._retrying("listing zones", work, writes=False)
+        except BackendError as error:
+            if _missing_table(error.__cause__):
+                return []
+            raise
 
     async def close(self) -> None:
         await self.database.close()
