@@ -52,6 +52,11 @@ _sip._tcp SRV 10 5 5060 sip
 RECORDS = 13
 
 
+def put(pushes: PushQueue, serial: int, address: str = "192.0.2.10", name: str = "example.com") -> None:
+    """A push of ``zone(name, serial, address)`` queued as the endpoint queues one."""
+    pushes.put(name, SAVE, text=zone(name, serial, address).text, serial=serial, hostname="h", username="u")
+
+
 def zone(name: str = "example.com", serial: int = 1, address: str = "192.0.2.10") -> ZoneContent:
     text = dnsmill.parse_zone(ZONE.format(zone=name, serial=serial, address=address), f"{name}.").to_text()
     return ZoneContent(name, text)
@@ -269,20 +274,11 @@ def test_a_backend_that_goes_away_holds_no_other_up_and_gets_its_zones_when_it_r
 
             async def scenario() -> None:
                 applier = Applier(pushes, backends)
-                pushes.put(
-                    "example.com", SAVE, text=zone(serial=1).text, serial=1, hostname="h", username="u"
-                )
+                put(pushes, serial=1)
                 assert await applier.apply_once() == Applied(applied=1)
                 proxy.stop()  # MySQL is gone, with the pooled connections to it
                 started = time.monotonic()
-                pushes.put(
-                    "example.com",
-                    SAVE,
-                    text=zone(serial=2, address="192.0.2.20").text,
-                    serial=2,
-                    hostname="h",
-                    username="u",
-                )
+                put(pushes, serial=2, address="192.0.2.20")
                 assert await applier.apply_once() == Applied(failed=1)
                 assert time.monotonic() - started < 5, "a refused connection fails fast"
                 assert not await backends[1].drift(zone(serial=2, address="192.0.2.20"))  # PowerDNS has it
@@ -378,17 +374,10 @@ def test_the_reconciler_holds_backends_to_the_zone_as_it_is_when_it_gets_to_it(t
         pushes = PushQueue(tmp_path / "pushes.db")
 
         async def scenario() -> None:
-            pushes.put("example.com", SAVE, text=zone(serial=1).text, serial=1, hostname="h", username="u")
+            put(pushes, serial=1)
             await Applier(pushes, [backend]).apply_once()
             started_from = pushes.applied()
-            pushes.put(
-                "example.com",
-                SAVE,
-                text=zone(serial=2, address="192.0.2.20").text,
-                serial=2,
-                hostname="h",
-                username="u",
-            )
+            put(pushes, serial=2, address="192.0.2.20")
             await Applier(pushes, [backend]).apply_once()
 
             class RunBeganEarlier(PushQueue):
