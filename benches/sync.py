@@ -89,6 +89,12 @@ def main() -> None:
         default="mysql://root@127.0.0.1:3306",
         help="MariaDB/MySQL server for CoreDNS-MySQL ('' for none)",
     )
+    parser.add_argument(
+        "--slow-named",
+        type=float,
+        default=0.0,
+        help="seconds each rndc command waits first: named slow to take changes (push latency must not care)",
+    )
     args = parser.parse_args()
     database = f"dnsmill_bench_sync_{os.getpid()}"
     mysql = None
@@ -118,6 +124,9 @@ def main() -> None:
             key + f'options {{ default-key "sync"; default-server 127.0.0.1; default-port {control}; }};\n'
         )
         rndc = ["rndc", "-c", str(rndc_conf)]
+        slow_rndc = (
+            ["sh", "-c", f'sleep {args.slow_named}; exec "$@"', "rndc", *rndc] if args.slow_named else rndc
+        )
         named = subprocess.Popen(
             ["named", "-g", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -128,7 +137,7 @@ def main() -> None:
         config.write_text(
             f"sync:\n  listen: 127.0.0.1:{listen}\n  user: admin\n  password: s3cret\n  pushes: {pushes}\n"
             f"  bind:\n    zones_dir: {work / 'zones'}\n    include_file: {include}\n    named_conf: {conf}\n"
-            f"    reconfig_command: {[*rndc, 'reconfig']}\n    reload_command: {[*rndc, 'reload']}\n"
+            f"    reconfig_command: {[*slow_rndc, 'reconfig']}\n    reload_command: {[*slow_rndc, 'reload']}\n"
             + (f"  coredns_mysql:\n    url: {args.mysql}/{database}\n" if mysql else "")
             + "  reconcile_every: null\n"
         )
@@ -200,6 +209,7 @@ def main() -> None:
     rate = len(zones) / seconds
     print(
         f"{len(zones):,} zones of about 18 records, {args.clients} pushing clients, {os.cpu_count()} cores shared"
+        + (f", every rndc command {args.slow_named:g} s slow" if args.slow_named else "")
     )
     backends = "BIND and CoreDNS-MySQL" if mysql else "BIND"
     print(f"pushed (all answered error=0) in {pushed:.2f} s; applied to {backends} in {seconds:.2f} s")
