@@ -286,3 +286,33 @@ def test_the_reconciler_is_not_given_zones_whose_last_push_died(tmp_path: Path) 
     pushes.done(push)
     assert pushes.applied() == [("example.com", zone_text(3))]
     pushes.close()
+
+
+def test_dead_pushes_are_listed_and_queued_again_unless_a_newer_push_superseded_them(tmp_path: Path) -> None:
+    pushes = PushQueue(tmp_path / "pushes.db", lease=0, max_attempts=1)
+    for zone in ("a.example", "b.example"):
+        pushes.put(zone, SAVE, text=zone_text(5), serial=5, hostname="h", username="u")
+    for push in pushes.take(2):
+        assert pushes.failed(push, f"powerdns: {push.zone} refused")
+    # b.example gets a newer push, applied: its dead one is superseded.
+    pushes.put("b.example", SAVE, text=zone_text(6), serial=6, hostname="h", username="u")
+    (newer,) = pushes.take()
+    pushes.done(newer)
+    pushes.close()
+    config = tmp_path / "dnsmill.yaml"
+    config.write_text(f"sync: {{pushes: {tmp_path / 'pushes.db'}}}\n")
+    command = [sys.executable, "-m", "dnsmill", "sync", "--config", str(config)]
+    listed = subprocess.run([*command, "--dead"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [
+        "a.example\tsave\tpowerdns: a.example refused",
+        "b.example\tsave\tpowerdns: b.example refused",
+    ]
+    retried = subprocess.run([*command, "--retry-dead"], capture_output=True, text=True, timeout=60)
+    assert retried.returncode == 0, retried.stderr
+    assert "1 dead pushes queued again; 1 superseded" in retried.stdout
+    again = PushQueue(tmp_path / "pushes.db")
+    (push,) = again.take(10)
+    assert (push.zone, push.serial, push.attempts) == ("a.example", 5, 1)
+    assert again.dead() == []
+    again.close()

@@ -11,6 +11,7 @@ import typer
 
 from dnsmill.cli.app import CONFIG_HELP, METRICS_HELP, app, settings_or_exit
 from dnsmill.service import run_service
+from dnsmill.sync.pushes import PushQueue
 from dnsmill.sync.service import reconcile_sync, serve_sync
 
 
@@ -29,6 +30,18 @@ def sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="With --reconcile: report the drift, change nothing.")
     ] = False,
+    dead: Annotated[
+        bool,
+        typer.Option(
+            "--dead", help="List the pushes that failed for good (zone, action, last error), and exit."
+        ),
+    ] = False,
+    retry_dead: Annotated[
+        bool,
+        typer.Option(
+            "--retry-dead", help="Queue the dead pushes again (the running service applies them), and exit."
+        ),
+    ] = False,
 ) -> None:
     """Take DirectAdmin's zone pushes and write them to the configured DNS backends.
 
@@ -36,6 +49,18 @@ def sync(
     sync.coredns_mysql, sync.powerdns) in the settings. Stops on SIGTERM or Ctrl-C once the
     pushes in hand are applied."""
     settings = settings_or_exit("sync", config, metrics_port=metrics_port, sync={"listen": listen})
+    if dead or retry_dead:
+        pushes = PushQueue(settings.sync.pushes)
+        try:
+            if retry_dead:
+                queued, superseded = pushes.retry_dead()
+                print(f"{queued} dead pushes queued again; {superseded} superseded by newer pushes, dropped")
+            else:
+                for zone, action, error in pushes.dead():
+                    print(f"{zone}\t{action}\t{error}")
+        finally:
+            pushes.close()
+        raise typer.Exit(0)
     if reconcile:
         report = asyncio.run(reconcile_sync(settings.sync, dry_run=dry_run or None))
         print(

@@ -409,6 +409,24 @@ class PushQueue:
         with self._transaction() as db:
             return [tuple(row) for row in db.execute("SELECT zone, action, error FROM sync_dead ORDER BY id")]
 
+    def retry_dead(self) -> tuple[int, int]:
+        """Queues the dead pushes again, each as the push it was (a zone's newest only, and
+        not over a newer one applied or waiting since); returns (queued, superseded). The dead
+        pushes are gone afterwards either way."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT zone, action, text, serial, hostname, username FROM sync_dead "
+                "WHERE id IN (SELECT MAX(id) FROM sync_dead GROUP BY zone) ORDER BY id"
+            ).fetchall()
+            total = db.execute("SELECT COUNT(*) FROM sync_dead").fetchone()[0]
+            db.execute("DELETE FROM sync_dead")
+            now = time.time()
+            queued = sum(
+                self._put_in(db, _Put(zone, action, hostname, username, text, serial), now)
+                for zone, action, text, serial, hostname, username in rows
+            )
+        return queued, total - queued
+
 
 def _release_newer(db: sqlite3.Connection, push: Push) -> None:
     """The push that replaced ``push`` while it was being applied waited for that to end (it
