@@ -28,7 +28,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -38,6 +46,7 @@ from pydantic_settings import (
 )
 
 from dnsmill._core import ConfigError
+from dnsmill.ingest.subjects import check_name, check_pattern, matches, overlap
 
 RECORD_TYPES = ("A", "AAAA", "MX", "CNAME", "TXT", "NS", "SRV", "CAA")
 RESOLVE_TYPES = ("A", "AAAA", "MX", "NS", "SOA", "CNAME", "TXT")
@@ -307,6 +316,80 @@ class SyncSettings(Section):
         )
 
 
+class IngestStreamSettings(Section):
+    """A JetStream stream ``dnsmill ingest`` drains, through one durable pull consumer that
+    every writer process shares."""
+
+    #: The stream's name.
+    name: Annotated[str, AfterValidator(lambda name: check_name(name, "stream"))]
+    #: The subjects it holds (``*`` one token, ``>`` the rest).
+    subjects: Annotated[
+        list[Annotated[str, AfterValidator(check_pattern)]], BeforeValidator(_names), NoDecode
+    ] = Field(min_length=1)
+    #: The durable consumer's name.
+    durable: Annotated[str, AfterValidator(lambda name: check_name(name, "durable"))] = "dnsmill-ingest"
+    #: Where messages that cannot be written go (None: ``<name>.DLQ``); outside the stream's
+    #: own subjects, or a dead letter would come back as a message.
+    dead_letter_subject: (
+        Annotated[str, AfterValidator(lambda subject: check_pattern(subject, wildcards=False))] | None
+    ) = None
+    #: Deliveries of a message before it is dead-lettered.
+    max_deliver: int = Field(5, ge=1)
+    #: How long a delivery may stay unacknowledged before it is delivered again.
+    ack_wait: Duration = timedelta(seconds=60)
+
+    @model_validator(mode="after")
+    def _dead_letters_outside(self) -> IngestStreamSettings:
+        subject = self.dead_letter_subject or f"{self.name}.DLQ"
+        caught = [pattern for pattern in self.subjects if matches(pattern, subject)]
+        if caught:
+            raise ValueError(
+                f"stream {self.name}: dead letters go to {subject}, which its own subject {caught[0]} takes "
+                "back in; set dead_letter_subject outside it"
+            )
+        return self
+
+
+class IngestRouteSettings(Section):
+    """Which processor writes the messages of some subjects, into which table, in what batches."""
+
+    subject: Annotated[str, AfterValidator(check_pattern)]
+    #: The processor's name (records, results, events, or one registered).
+    processor: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    #: The table (None: the processor's own default).
+    table: str | None = None
+    #: A batch is written when it holds this many messages, or ``batch_timeout`` after its
+    #: first, whichever comes first.
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    batch_timeout: Duration = timedelta(milliseconds=200)
+
+
+class IngestSettings(Section):
+    """``dnsmill ingest``: NATS JetStream streams drained into tables (being built)."""
+
+    nats: str = "nats://127.0.0.1:4222"
+    #: The database written to (None: the top-level ``db``).
+    db: str | None = None
+    streams: list[IngestStreamSettings] = Field(default_factory=list)
+    #: Tried in order: a message goes to the first route whose subject matches its own.
+    routes: list[IngestRouteSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _routes_reach_streams(self) -> IngestSettings:
+        names = [stream.name for stream in self.streams]
+        if len(set(names)) != len(names):
+            raise ValueError(f"streams need names of their own: {names}")
+        for route in self.routes:
+            if not any(
+                overlap(route.subject, pattern) for stream in self.streams for pattern in stream.subjects
+            ):
+                raise ValueError(
+                    f"route {route.subject} ({route.processor}): no stream holds any of its subjects "
+                    f"(streams: {', '.join(names) or 'none'})"
+                )
+        return self
+
+
 class Settings(BaseSettings):
     """All of dnsmill's settings."""
 
@@ -332,6 +415,7 @@ class Settings(BaseSettings):
     work: WorkSettings = Field(default_factory=WorkSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
@@ -441,6 +525,9 @@ def shown(settings: Settings) -> dict[str, Any]:
         shown_data[key] = redacted(shown_data[key])
     if shown_data["sync"]["password"]:
         shown_data["sync"]["password"] = "***"
+    shown_data["ingest"]["nats"] = redacted(shown_data["ingest"]["nats"])
+    if shown_data["ingest"]["db"] is not None:
+        shown_data["ingest"]["db"] = redacted(shown_data["ingest"]["db"])
     for backend in ("coredns_mysql", "powerdns"):
         if shown_data["sync"][backend] is not None:
             shown_data["sync"][backend]["url"] = redacted(shown_data["sync"][backend]["url"])
