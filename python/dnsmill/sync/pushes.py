@@ -19,7 +19,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -153,6 +154,8 @@ class PushQueue:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._read_lock = threading.Lock()
+        self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         with self._lock:
             self._db.executescript(_SCHEMA)
             for table, column, declaration in _ADDED_COLUMNS:
@@ -165,6 +168,19 @@ class PushQueue:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._read_lock:
+            self._reader.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A read on a connection of its own: in WAL mode it sees the last commit and never
+        waits for a writer, so ``exists`` and ownership checks do not queue behind commits."""
+        with self._read_lock:
+            self._reader.execute("BEGIN")
+            try:
+                yield self._reader
+            finally:
+                self._reader.execute("COMMIT")
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
@@ -364,7 +380,7 @@ class PushQueue:
     def owner(self, zone: str) -> Owner | None:
         """Who the zone belongs to: the sender of the push waiting for it, else of the last
         one applied (None for a zone never pushed, or deleted)."""
-        with self._transaction() as db:
+        with self._reading() as db:
             row = db.execute(
                 "SELECT hostname, username FROM sync_pushes WHERE zone = ? AND action = 'save' UNION ALL "
                 "SELECT hostname, username FROM sync_applied WHERE zone = ? AND deleted = 0",
@@ -383,14 +399,14 @@ class PushQueue:
             "AND sync_dead.failed_at > sync_applied.applied_at)"
         )
         select = f"SELECT zone, CASE WHEN deleted THEN NULL ELSE text END FROM sync_applied WHERE {settled}"
-        with self._transaction() as db:
+        with self._reading() as db:
             if zone is not None:
                 return [tuple(row) for row in db.execute(select + " AND zone = ?", (zone,))]
             return [tuple(row) for row in db.execute(select + " ORDER BY zone")]
 
     def known(self) -> set[str]:
         """Every zone pushed here: applied, deleted, waiting or dead."""
-        with self._transaction() as db:
+        with self._reading() as db:
             return {
                 zone
                 for (zone,) in db.execute(
@@ -400,13 +416,13 @@ class PushQueue:
 
     def waiting(self) -> int:
         """Pushes not applied yet (due or leased)."""
-        with self._transaction() as db:
+        with self._reading() as db:
             (count,) = db.execute("SELECT COUNT(*) FROM sync_pushes").fetchone()
         return int(count)
 
     def dead(self) -> list[tuple[str, str, str]]:
         """The dead pushes: (zone, action, last error), oldest first."""
-        with self._transaction() as db:
+        with self._reading() as db:
             return [tuple(row) for row in db.execute("SELECT zone, action, error FROM sync_dead ORDER BY id")]
 
     def retry_dead(self) -> tuple[int, int]:
