@@ -116,3 +116,16 @@ def test_lists_come_from_variables_comma_separated_or_as_json(monkeypatch: pytes
     monkeypatch.setenv("DNSMILL_WORK__TYPES", '["A", ')
     with pytest.raises(ConfigError, match=r"work.types: .*not a JSON list"):
         load_settings()
+
+
+def test_durations_that_may_be_switched_off_take_a_word_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DNSMILL_SYNC__RECONCILE_EVERY", "never")
+    monkeypatch.setenv("DNSMILL_PUBLISH__REQUEUE_AFTER", "Off")
+    settings = load_settings()
+    assert settings.sync.reconcile_every is None and settings.publish.requeue_after is None
+    monkeypatch.setenv("DNSMILL_SYNC__RECONCILE_EVERY", "0")
+    with pytest.raises(ConfigError, match=r"reconcile_every.*more than 0"):
+        load_settings()
+    monkeypatch.setenv("DNSMILL_SYNC__RECONCILE_EVERY", "sometimes")
+    with pytest.raises(ConfigError, match="not a duration"):
+        load_settings()

@@ -71,6 +71,19 @@ def parse_duration(value: object) -> timedelta:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
+#: Words that turn an optional duration off, where YAML's null cannot be written (a variable).
+_NEVER = {"never", "off", "none", "null"}
+
+
+def _optional_duration(value: object) -> timedelta | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NEVER):
+        return None
+    return parse_duration(value)
+
+
+#: A duration, or None (``null`` in YAML; ``never``, ``off``, ``none`` or ``null`` as text).
+OptionalDuration = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
+
 
 def _names(value: object) -> object:
     """A comma-separated string (from a flag or a variable) as a list; a JSON list too."""
@@ -161,7 +174,7 @@ class SeedSettings(Section):
     #: Domains per batch handed to the writer.
     batch_size: int = Field(500, ge=1)
     #: Run again this long after a run starts (None: once).
-    every: Duration | None = None
+    every: OptionalDuration = None
     #: Each wait is stretched or shrunk by up to this fraction, so seeders do not march in step.
     jitter: float = Field(0.1, ge=0, le=1)
     #: Top-level domains of generated names.
@@ -207,7 +220,7 @@ class PublishSettings(Section):
     max_attempts: int = Field(3, ge=1)
     #: A domain queued longer ago than this is published again: its message was lost (a broker
     #: lost it, or it was dead-lettered). Longer than a full queue takes to drain (None: never).
-    requeue_after: Duration | None = timedelta(hours=6)
+    requeue_after: OptionalDuration = timedelta(hours=6)
 
 
 class WorkSettings(Section):
@@ -233,7 +246,7 @@ class ServeSettings(Section):
 
     listen: str = "127.0.0.1:5353"
     #: Look for new records this often (None or 0: only on the seeder's event, in the same process).
-    poll: Duration | None = timedelta(seconds=10)
+    poll: OptionalDuration = timedelta(seconds=10)
 
 
 class BindBackendSettings(Section):
@@ -302,11 +315,18 @@ class SyncSettings(Section):
     #: How long a backend may take over a batch before it counts as failed for that batch.
     backend_timeout: Duration = timedelta(minutes=5)
     #: How often every backend is compared with every zone and repaired (None: never).
-    reconcile_every: Duration | None = timedelta(hours=1)
+    reconcile_every: OptionalDuration = timedelta(hours=1)
     #: Report drift and change nothing.
     reconcile_dry_run: bool = False
     #: Rows and zones one reconcile run may remove; past it, it reports and leaves them.
     reconcile_max_deletions: int = Field(1000, ge=0)
+
+    @field_validator("reconcile_every")
+    @classmethod
+    def _reconcile_sometimes(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() <= 0:
+            raise ValueError("must be more than 0 (never, or null in YAML, turns the reconciler off)")
+        return value
 
     @field_validator("allowed_sources", "allowed_suffixes", mode="before")
     @classmethod
