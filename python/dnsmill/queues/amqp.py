@@ -96,6 +96,10 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_HEARTBEAT = 60
 #: Seconds between looks at a lost connection that aio-pika calls ready when it is not.
 RECHECK_SECONDS = 0.1
+#: Seconds a closing consumer or queue waits for the broker (settles in flight, the channel's
+#: and the connection's close). A broker that is gone never answers: the process then exits
+#: anyway, and RabbitMQ returns whatever was unacked when it sees the connection drop.
+CLOSE_SECONDS = 5.0
 #: Publishes of one ``put_many`` awaiting their confirms at a time.
 CONFIRM_WINDOW = 256
 #: Rounds of publishing in a row that may lose their connection before any confirm arrives,
@@ -619,8 +623,12 @@ class AmqpConsumer(Consumer):
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._starting
         # Settles under way finish first, so that what is held below is final.
+        deadline = asyncio.get_running_loop().time() + CLOSE_SECONDS
         while self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            await asyncio.wait(list(self._in_flight), timeout=remaining)
         channel, self._channel = self._channel, None
         held = list(self._held.values())
         self._held.clear()
@@ -633,9 +641,13 @@ class AmqpConsumer(Consumer):
         if channel is not None and not channel.is_closed:
             # Closing the channel returns everything unacked on it to the queue; between
             # transactions, as in _abandon.
-            async with self._transaction:
-                with contextlib.suppress(Exception):
-                    await channel.close()
+            async def close_channel() -> None:
+                async with self._transaction:
+                    with contextlib.suppress(Exception):
+                        await channel.close()
+
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(close_channel(), CLOSE_SECONDS)
 
 
 class AmqpQueue(Queue):
@@ -1143,4 +1155,4 @@ class AmqpQueue(Queue):
             robust, self._robust = self._robust, None
             if robust is not None:
                 with contextlib.suppress(Exception):
-                    await robust.close()
+                    await asyncio.wait_for(robust.close(), CLOSE_SECONDS)
