@@ -209,6 +209,25 @@ def test_a_new_zone_named_conf_refuses_fails_alone_and_blocks_no_later_reconfigu
     assert not [path for path in backend.settings.zones_dir.iterdir() if path.name.startswith(".")]
 
 
+def test_a_refused_reconfiguration_never_removes_a_zone_that_was_there_before(named: Named) -> None:
+    """After a restart the backend does not know which zones named has. A zone it holds is
+    pushed again while named.conf refuses any configuration with it (an administrator
+    declared it there too): the push fails, and the zone's file stays."""
+    first = ZoneContent("old.example", ZONE.format(zone="old.example", serial=1, address="192.0.2.1"))
+    assert asyncio.run(named.backend.apply([first])) == [None]
+    conf = named.backend.settings.named_conf
+    assert conf is not None
+    static = named.workdir / "old.example.static"
+    static.write_text(ZONE.format(zone="old.example", serial=1, address="192.0.2.77"))
+    conf.write_text(conf.read_text() + f'zone "old.example" {{ type master; file "{static}"; }};\n')
+    restarted = BindBackend(named.backend.settings)
+    changed = ZoneContent("old.example", ZONE.format(zone="old.example", serial=2, address="192.0.2.2"))
+    (outcome,) = asyncio.run(restarted.apply([changed]))
+    assert "named-checkconf" in str(outcome), outcome
+    assert asyncio.run(restarted.zones()) == ["old.example"]
+    assert 'zone "old.example"' in named.backend.settings.include_file.read_text()
+
+
 def test_a_zone_written_before_a_crash_and_never_reconfigured_is_loaded_after_the_restart(
     named: Named,
 ) -> None:

@@ -117,6 +117,14 @@ class BindBackend:
         told = self._told
         new: list[str] = []
         changed: list[str] = []
+        # Zones with a file before this batch: a refused reconfiguration never removes those.
+        existed = await asyncio.to_thread(
+            lambda: {
+                zone.name
+                for zone in saves
+                if zone_path(self.settings.zones_dir, zone.name, EXTENSION).exists()
+            }
+        )
         if saves:
             for name, error in (await self._install(saves)).items():
                 outcome[name] = error
@@ -131,7 +139,8 @@ class BindBackend:
                     changed.append(name)
         hidden = await asyncio.to_thread(self._hide, deletions)
         if new or hidden or any(told is None or name in told for name in deletions):
-            outcome.update(await self._reconfigure_with(new, hidden))
+            fresh = [name for name in new if name not in existed]
+            outcome.update(await self._reconfigure_with(new, fresh, hidden))
         changed = [name for name in changed if outcome.get(name) is None]
         if changed:
             try:
@@ -141,23 +150,24 @@ class BindBackend:
         return [outcome.get(change.name) for change in changes]
 
     async def _reconfigure_with(
-        self, new: list[str], hidden: dict[str, Path]
+        self, new: list[str], fresh: list[str], hidden: dict[str, Path]
     ) -> dict[str, BaseException | None]:
         """Reconfigures named for the batch's new zones and deletions; each one's error. When
-        named refuses, the new zones are set aside and tried again one at a time, so the one
-        at fault fails alone and never blocks the reconfigurations after it."""
+        named refuses, the zones whose files this batch created (``fresh``) are set aside and
+        tried again one at a time, so the one at fault fails alone and never blocks the
+        reconfigurations after it. A file that was there before is never removed."""
         try:
             await self._reconfigure()
         except Exception as error:
-            if not new:
+            if not fresh:
                 await asyncio.to_thread(self._unhide, hidden)
-                return dict.fromkeys(hidden, error)
+                return dict.fromkeys([*new, *hidden], error)
             refused = error
         else:
             await asyncio.to_thread(_unlink_all, list(hidden.values()))
             return {}
         outcome: dict[str, BaseException | None] = {}
-        aside = await asyncio.to_thread(self._set_aside, new)
+        aside = await asyncio.to_thread(self._set_aside, fresh)
         try:
             await self._reconfigure()
         except Exception as error:  # named refuses even without them: nothing of the batch goes in
@@ -166,7 +176,7 @@ class BindBackend:
             return dict.fromkeys([*new, *hidden], error)
         await asyncio.to_thread(_unlink_all, list(hidden.values()))
         for name, path in aside.items():
-            if len(new) == 1:
+            if len(fresh) == 1:
                 outcome[name] = refused
                 path.unlink(missing_ok=True)
                 continue
