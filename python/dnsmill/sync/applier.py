@@ -141,6 +141,8 @@ class Applier:
     async def _apply(self, taken: list[Push]) -> Applied:
         errors: dict[str, list[str]] = {push.zone: [] for push in taken}
         succeeded: dict[str, set[str]] = {push.zone: set() for push in taken}
+        # One change per push for every backend: a zone parsed for one is parsed for all.
+        changes = {push.zone: _change(push) for push in taken}
 
         async def to(backend: ZoneBackend) -> None:
             todo = [push for push in taken if backend.name not in push.backends_done]
@@ -148,7 +150,7 @@ class Applier:
                 return
             try:
                 results = await asyncio.wait_for(
-                    backend.apply([_change(push) for push in todo]), self.backend_timeout
+                    backend.apply([changes[push.zone] for push in todo]), self.backend_timeout
                 )
             except asyncio.TimeoutError:
                 timed_out = BackendError(f"no answer within {self.backend_timeout:g} s")

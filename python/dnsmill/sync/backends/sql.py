@@ -822,7 +822,8 @@ class SqlBackend:
         deletions = [change.name for change in changes if isinstance(change, ZoneDeletion)]
 
         async def save_some(zones: list[ZoneContent]) -> None:
-            expected = {zone.name: self.layout.rows(zone) for zone in zones}
+            # The zones parsed and made rows off the event loop: the endpoint answers meanwhile.
+            expected = await asyncio.to_thread(lambda: {zone.name: self.layout.rows(zone) for zone in zones})
             try:
                 await self._write(expected)
                 held = await self._held(list(expected))
@@ -909,10 +910,3 @@ class SqlBackend:
 
 def _zones_said(zones: Sequence[str]) -> str:
     return f"zone {zones[0]}" if len(zones) == 1 else f"{len(zones)} zones ({zones[0]}, ...)"
-
-
-LAYOUTS: dict[str, type[CoreDnsExtendLayout] | type[CoreDnsCloud66Layout] | type[PowerDnsLayout]] = {
-    CoreDnsExtendLayout.name: CoreDnsExtendLayout,
-    CoreDnsCloud66Layout.name: CoreDnsCloud66Layout,
-    PowerDnsLayout.name: PowerDnsLayout,
-}
