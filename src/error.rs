@@ -32,6 +32,12 @@ pub enum Error {
     /// A queue message can never be processed (it is not a batch).
     #[error("{0}")]
     Message(String),
+    /// A message broker could not be reached or used (NATS for the event writer).
+    #[error("{0}")]
+    Queue(String),
+    /// Settings that cannot work (a live consumer that differs and cannot be updated).
+    #[error("{0}")]
+    Config(String),
     /// The authoritative server could not start or reload.
     #[error("{0}")]
     Serve(String),

@@ -1,11 +1,12 @@
 //! dnsmill's Rust core: zone parsing and writing, bulk resolution, batch storage, the
 //! authoritative server and the work pipeline, exposed to Python as `dnsmill._core`.
 //!
-//! The core ([`record`], [`zone`], [`resolve`], [`store`], [`serve`], [`pipeline`]) is plain
+//! The core ([`record`], [`zone`], [`resolve`], [`store`], [`serve`], [`pipeline`], [`ingest`]) is plain
 //! Rust and compiles and tests without Python. The binding layer is each folder's `py.rs`, the
 //! shared parts in `py/`, and this file, which only registers what they define.
 
 pub mod error;
+pub mod ingest;
 pub mod pipeline;
 mod py;
 pub mod record;
@@ -20,6 +21,8 @@ pub mod zone;
 mod _core {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use crate::ingest::py::PyIngest;
     #[pymodule_export]
     use crate::pipeline::py::{PyBatch, PyBatchJob};
     #[pymodule_export]

@@ -416,3 +416,24 @@ def serve(
     table: str = "dns_records",
     poll: float | None = 10.0,
 ) -> Server: ...
+
+@final
+class Ingest:
+    """The event writer: JetStream streams drained into tables."""
+
+    def __new__(
+        cls,
+        nats: str,
+        db: str,
+        streams: Sequence[dict[str, Any]],
+        routes: Sequence[dict[str, Any]],
+        processors: dict[
+            str, tuple[Callable[[list[tuple[str, bytes, str | None, str, int]]], list[Any]], str]
+        ]
+        | None = None,
+        connections_per_route: int = 2,
+    ) -> Ingest: ...
+    def run(self) -> None: ...
+    def run_async(self) -> Coroutine[Any, Any, None]: ...
+    def stop(self) -> None: ...
+    def stats(self) -> dict[str, Any]: ...

@@ -385,11 +385,15 @@ class IngestRouteSettings(Section):
 
 
 class IngestSettings(Section):
-    """``dnsmill ingest``: NATS JetStream streams drained into tables (being built)."""
+    """``dnsmill ingest``: NATS JetStream streams drained into tables."""
 
     nats: str = "nats://127.0.0.1:4222"
     #: The database written to (None: the top-level ``db``).
     db: str | None = None
+    #: Modules imported at start, for the processors they register (``@dnsmill.ingest.processor``).
+    processor_modules: Annotated[list[str], BeforeValidator(_names), NoDecode] = Field(default_factory=list)
+    #: Batches of one route written side by side, each on a connection of its own.
+    connections_per_route: int = Field(2, ge=1, le=32)
     streams: list[IngestStreamSettings] = Field(default_factory=list)
     #: Tried in order: a message goes to the first route whose subject matches its own.
     routes: list[IngestRouteSettings] = Field(default_factory=list)

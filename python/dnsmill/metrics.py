@@ -92,3 +92,35 @@ SYNC_RECONCILED_ZONES = Counter(
 def serve(port: int, address: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY) -> None:
     """Serves ``/metrics`` on ``address:port`` from a background thread."""
     start_http_server(port, addr=address, registry=registry)
+
+
+INGEST_ROUTE = {
+    name: Counter(f"dnsmill_ingest_{name}_total", help_text, ["route"])
+    for name, help_text in (
+        ("messages", "Messages the event writer took, by route."),
+        ("rows", "Rows the event writer wrote (records, outcomes, events), by route."),
+        ("batches", "Batches the event writer committed, by route."),
+        ("acked", "Messages acked after their batch's commit, by route."),
+        ("dead_lettered", "Messages set aside on the dead-letter subject, by route."),
+        ("naks", "Deliveries given back for redelivery later, by route."),
+        ("redeliveries", "Messages that arrived delivered before, by route."),
+        ("retries", "Batch writes tried again after the store failed, by route."),
+        ("batch_seconds", "Seconds spent writing batches, by route."),
+    )
+}
+INGEST_STREAM = {
+    name: Counter(f"dnsmill_ingest_stream_{name}_total", help_text, ["stream"])
+    for name, help_text in (
+        ("received", "Deliveries the event writer received, by stream."),
+        ("unrouted", "Messages no route takes (dead-lettered), by stream."),
+        ("read_errors", "Errors reading deliveries (missed heartbeats, a lost connection), by stream."),
+    )
+}
+INGEST_LAG = Gauge(
+    "dnsmill_ingest_consumer_lag_messages",
+    "Messages in the stream not yet delivered to the writer.",
+    ["stream"],
+)
+INGEST_BREAKER_OPEN = Gauge(
+    "dnsmill_ingest_breaker_open", "1 while the store breaker is open (the store is down; reading paused)."
+)

@@ -199,6 +199,8 @@ impl From<Error> for PyErr {
             Error::Store(store_error) => store_error_to_py(store_error),
             Error::Message(message) => MessageError::new_err(printable(&message).into_owned()),
             Error::Serve(message) => ServeError::new_err(printable(&message).into_owned()),
+            Error::Queue(message) => QueueConnectionError::new_err(printable(&message).into_owned()),
+            Error::Config(message) => ConfigError::new_err(printable(&message).into_owned()),
             Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
             Error::Internal(message) => PyRuntimeError::new_err(message),
         }

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod domains;
 mod error;
+pub mod events;
 pub(crate) mod py;
 pub mod schema;
 mod time;

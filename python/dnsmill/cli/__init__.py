@@ -7,7 +7,7 @@ import logging
 import sys
 
 from dnsmill._core import ConfigError, DnsmillError, StoreSchemaError
-from dnsmill.cli import config, db, pipeline, resolve, seed, serve, sync, zone
+from dnsmill.cli import config, db, ingest, pipeline, resolve, seed, serve, sync, zone
 from dnsmill.cli.app import Options, app, describe, err_console
 
 #: Failures that mean the command was given something it cannot use: exit 2, as for a bad flag.
@@ -25,7 +25,7 @@ USAGE_ERRORS = (
 #: Command groups: their commands are named with two words.
 GROUPS = frozenset({"config", "db", "domains", "queue", "zone"})
 
-__all__ = ["app", "config", "db", "main", "pipeline", "resolve", "seed", "serve", "sync", "zone"]
+__all__ = ["app", "config", "db", "ingest", "main", "pipeline", "resolve", "seed", "serve", "sync", "zone"]
 
 
 def main() -> None:
