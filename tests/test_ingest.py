@@ -20,7 +20,7 @@ import pytest
 import yaml
 from dnsmill.config import load_settings
 from dnsmill.ingest import build_ingest, processor, unregister
-from jetstream import NATS, NatsServer, consumer_info, own_stream, publish, read_stream
+from jetstream import NATS, NatsServer, consumer_info, create_stream, own_stream, publish, read_stream
 from nats.js.api import AckPolicy, ConsumerConfig
 from stores import admin, postgresql_database
 from tcp_proxy import TcpProxy
@@ -255,10 +255,8 @@ def test_valid_messages_land_once_duplicates_and_redeliveries_do_not_double_and_
     assert stats["breaker"]["state"] == "closed"
 
 
-async def create_stream_for(stream: str) -> None:
-    from jetstream import create_stream
-
-    await create_stream(NATS, stream, [f"{stream.lower()}.>"])
+async def create_stream_for(stream: str, url: str = NATS) -> None:
+    await create_stream(url, stream, [f"{stream.lower()}.>"])
 
 
 async def take_and_give_back(stream: str, how_many: int) -> None:
@@ -313,7 +311,8 @@ def test_a_consumer_that_differs_and_cannot_be_updated_is_refused_with_the_diffe
 def test_kill_9_mid_batch_then_a_restart_writes_every_message_exactly_once(
     stream: str, db: str, tmp_path: Path
 ) -> None:
-    total = 20_000
+    # Enough that the writer is still busy when it is killed (tens of thousands a second).
+    total = 100_000
     root = stream.lower()
     asyncio.run(create_stream_for(stream))
     asyncio.run(publish(NATS, [(f"{root}.events", cloud_event(i), None) for i in range(total)]))
@@ -399,7 +398,7 @@ def test_the_nats_server_restarted_mid_run_and_the_writer_resumes(db: str, tmp_p
     server = NatsServer()
     stream = "RESTARTED"
     try:
-        asyncio.run(publish_setup(server.url, stream))
+        asyncio.run(create_stream_for(stream, server.url))
         writer = InProcess(settings_for(stream, db, nats_url=server.url, batch_size=200), tmp_path)
         try:
             wait_for(lambda: writer.stats()["running"], 30, "the writer to start")
@@ -418,12 +417,6 @@ def test_the_nats_server_restarted_mid_run_and_the_writer_resumes(db: str, tmp_p
     finally:
         server.close()
     assert count(db, "dns_records") == 2000
-
-
-async def publish_setup(url: str, stream: str) -> None:
-    from jetstream import create_stream
-
-    await create_stream(url, stream, [f"{stream.lower()}.>"])
 
 
 def test_two_writers_on_one_durable_share_the_work_and_write_each_message_once(
@@ -556,7 +549,9 @@ def test_resolution_results_become_records_and_domain_outcomes(stream: str, db: 
         wait_for(lambda: consumer_state(stream) == (0, 0), 30, "the delivery acked")
     finally:
         writer.stop()
-    assert admin(db, "SELECT name, status, coalesce(last_error, '') FROM domains ORDER BY name").split("\n") == [
+    assert admin(db, "SELECT name, status, coalesce(last_error, '') FROM domains ORDER BY name").split(
+        "\n"
+    ) == [
         "gone.example.|nxdomain|",
         "ok.example.|resolved|",
         "slow.example.|failed|A timeout",

@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::jetstream::{consumer_config, dead_letter, ensure_consumer, ensure_streams, settle, Origin};
-use super::processors::{MessageView, Output, Rows};
+use super::processors::{MessageView, Output, Processor, Rows};
 use super::{subject_matches, IngestConfig, RouteConfig, RouteStats, Stats, StreamConfig};
 use crate::error::Error;
 use crate::record::RecordSet;
@@ -240,7 +240,10 @@ async fn read_stream(
             .filter_map(|(batch, route)| batch.since.map(|since| since + route.config.batch_timeout))
             .min();
         if shared.stats.breaker.is_open() {
-            // The store is down: read nothing more until a batch in hand commits.
+            // The store is down: read nothing more until a batch in hand commits. The pull
+            // subscription goes, or its client would keep pulling deliveries nobody reads
+            // (they return to the durable after their ack wait, and are read again later).
+            deliveries = None;
             tokio::select! {
                 _ = shared.stop.cancelled() => break Ok(()),
                 _ = shared.stats.breaker.closed() => {}
@@ -304,8 +307,7 @@ async fn read_stream(
                             batch.since.get_or_insert_with(Instant::now);
                             batch.messages.push(message);
                             if batch.messages.len() >= route.config.batch_size {
-                                let messages = std::mem::take(batch).messages;
-                                start_write(&shared, route, &stream, messages, &mut writes, true).await;
+                                start_write(&shared, route, &stream, batch, &mut writes, true).await;
                             }
                         }
                         None => {
@@ -342,10 +344,23 @@ async fn read_stream(
             }
         }
     };
+    // No more pulls: what the client holds unread comes back to the durable after its ack wait.
+    drop(deliveries);
+    if outcome.is_err() {
+        // The other streams stop too, and batches waiting out a store outage give up.
+        shared.stop.cancel();
+    }
     // Whatever is in hand is written (and acked) before returning.
     for route in &shared.routes {
-        let messages = std::mem::take(&mut gathering[route.index]).messages;
-        start_write(&shared, route, &stream, messages, &mut writes, false).await;
+        start_write(
+            &shared,
+            route,
+            &stream,
+            &mut gathering[route.index],
+            &mut writes,
+            false,
+        )
+        .await;
     }
     let mut outcome = outcome;
     while let Some(done) = writes.join_next().await {
@@ -369,41 +384,34 @@ async fn write_expired(
     let now = Instant::now();
     for route in &shared.routes {
         let batch = &mut gathering[route.index];
-        if batch
+        let due = batch
             .since
-            .is_some_and(|since| since + route.config.batch_timeout <= now)
-        {
-            let messages = std::mem::take(batch).messages;
-            if !start_write(shared, route, stream, messages, writes, true).await {
-                return;
-            }
+            .is_some_and(|since| since + route.config.batch_timeout <= now);
+        if due && !start_write(shared, route, stream, batch, writes, true).await {
+            return;
         }
     }
 }
 
-/// Starts writing `messages` on a free connection of `route`, waiting for one; false (and the
-/// deliveries given back) when stopped while waiting, if `stoppable`.
+/// Starts writing `batch` on a free connection of `route`, waiting for one; false when
+/// stopped while waiting (if `stoppable`), the batch then left where it is for the end of the
+/// reading to write.
 async fn start_write(
     shared: &Arc<Shared>,
     route: &Arc<Route>,
     stream: &Arc<StreamConfig>,
-    messages: Vec<jetstream::Message>,
+    batch: &mut Gathering,
     writes: &mut JoinSet<Result<(), Error>>,
     stoppable: bool,
 ) -> bool {
-    if messages.is_empty() {
+    if batch.messages.is_empty() {
         return true;
     }
     let slot = Arc::clone(&route.slots);
     let permit = if stoppable {
         tokio::select! {
             permit = slot.acquire_owned() => permit,
-            _ = shared.stop.cancelled() => {
-                // Stopping: the loop's end writes them with no way out but waiting.
-                let stats = shared.route_stats(route.index);
-                give_back(&messages, stats).await;
-                return false;
-            }
+            _ = shared.stop.cancelled() => return false,
         }
     } else {
         slot.acquire_owned().await
@@ -411,6 +419,7 @@ async fn start_write(
     let Ok(permit) = permit else {
         return false;
     };
+    let messages = std::mem::take(batch).messages;
     let (shared, route, stream) = (Arc::clone(shared), Arc::clone(route), Arc::clone(stream));
     writes.spawn(write_batch(shared, route, stream, messages, permit));
     true
@@ -451,7 +460,6 @@ async fn write_with(
     stats.messages.fetch_add(messages.len() as u64, Ordering::Relaxed);
     let processor = route.config.processor.clone();
     let stream_name = stream.name.clone();
-    let max_deliver = i64::from(stream.max_deliver);
     // Reading JSON and zone text is CPU work: off the runtime's workers.
     let (messages, deliveries, processed) = tokio::task::spawn_blocking(move || {
         let deliveries: Vec<(u64, i64)> = messages.iter().map(delivery_of).collect();
@@ -470,13 +478,68 @@ async fn write_with(
                 sequence,
             })
             .collect();
-        let processed = processor.process(&views);
+        let processed = process_guarded(&processor, &views);
         drop(views);
         (messages, deliveries, processed)
     })
     .await
     .map_err(|e| Error::Internal(format!("a processor failed: {e}")))?;
 
+    // From here on every delivery of the batch is kept alive until it is settled (progress
+    // on one already settled is ignored by the server).
+    let every = (stream.ack_wait / 3).max(Duration::from_secs(1));
+    let all: Vec<&jetstream::Message> = messages.iter().collect();
+    let outcome = keep_alive(
+        settle_batch(shared, route, stream, &messages, &deliveries, processed, sink),
+        &all,
+        every,
+    )
+    .await;
+    if outcome.is_ok() {
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.batch_micros.fetch_add(
+            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+    outcome
+}
+
+/// The processor over `views`; a processor that panics is run again message by message, so
+/// the message it panics on is dead-lettered saying so and the rest go on.
+fn process_guarded(processor: &Processor, views: &[MessageView<'_>]) -> Vec<Result<Rows, String>> {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    catch_unwind(AssertUnwindSafe(|| processor.process(views))).unwrap_or_else(|_| {
+        views
+            .iter()
+            .map(|view| {
+                catch_unwind(AssertUnwindSafe(|| processor.process(std::slice::from_ref(view))))
+                    .ok()
+                    .and_then(|mut one| one.pop())
+                    .unwrap_or_else(|| {
+                        Err(format!(
+                            "the {} processor failed on this message (a bug)",
+                            processor.name()
+                        ))
+                    })
+            })
+            .collect()
+    })
+}
+
+/// Dead-letters the messages that mean nothing, writes the rest (see the module notes), acks
+/// what committed.
+async fn settle_batch(
+    shared: &Shared,
+    route: &Route,
+    stream: &StreamConfig,
+    messages: &[jetstream::Message],
+    deliveries: &[(u64, i64)],
+    processed: Vec<Result<Rows, String>>,
+    sink: &mut Sink,
+) -> Result<(), Error> {
+    let stats = shared.route_stats(route.index);
+    let max_deliver = i64::from(stream.max_deliver);
     let mut rejected: Vec<(usize, String)> = Vec::new();
     let mut parsed: Vec<Parsed> = Vec::with_capacity(messages.len());
     for (at, result) in processed.into_iter().enumerate() {
@@ -503,13 +566,13 @@ async fn write_with(
     stats.dead_lettered.fetch_add(dead.stored, Ordering::Relaxed);
     stats.naks.fetch_add(dead.given_back, Ordering::Relaxed);
 
-    let keep_alive_every = (stream.ack_wait / 3).max(Duration::from_secs(1));
     let mut remaining: Vec<usize> = (0..parsed.len()).collect();
     let mut tries = 0u32;
     while !remaining.is_empty() {
         // After a failure the batch goes in smaller parts: a part that timed out may fit.
         let part_size = (remaining.len() >> tries.min(16)).max(1);
         let mut failed = None;
+        let mut committed_any = false;
         let mut left = Vec::new();
         for part in remaining.chunks(part_size) {
             if failed.is_some() {
@@ -517,13 +580,15 @@ async fn write_with(
                 continue;
             }
             let rows: Vec<(usize, &Rows)> = part.iter().map(|&p| (p, &parsed[p].rows)).collect();
-            let held: Vec<&jetstream::Message> = part.iter().map(|&p| &messages[parsed[p].at]).collect();
-            let written = keep_alive(write_splitting(sink, &rows), &held, keep_alive_every).await;
+            let written = write_splitting(sink, &rows).await;
             stats.rows.fetch_add(written.rows, Ordering::Relaxed);
             for &p in &written.committed {
-                if settle(&messages[parsed[p].at], AckKind::Ack).await.is_ok() {
-                    stats.acked.fetch_add(1, Ordering::Relaxed);
+                if settle(&messages[parsed[p].at], AckKind::Ack).await.is_err() {
+                    // NATS is away: the rest would wait as long. They come back after their
+                    // ack wait and are written again as the same rows.
+                    break;
                 }
+                stats.acked.fetch_add(1, Ordering::Relaxed);
             }
             let refused: Vec<Refused<'_>> = written
                 .rejected
@@ -540,7 +605,9 @@ async fn write_with(
             let dead = dead_letter_each(&shared.context, stream, &route.config.subject, &refused).await;
             stats.dead_lettered.fetch_add(dead.stored, Ordering::Relaxed);
             stats.naks.fetch_add(dead.given_back, Ordering::Relaxed);
-            if !written.committed.is_empty() {
+            committed_any |= !written.committed.is_empty();
+            if written.error.is_none() {
+                // The store answered: it is up, whatever it thought of the data.
                 shared.stats.breaker.reset();
             }
             if let Some(error) = written.error {
@@ -557,9 +624,10 @@ async fn write_with(
             StoreErrorKind::Transient | StoreErrorKind::Unavailable => {
                 shared.stats.breaker.trip(&error.message);
                 stats.retries.fetch_add(1, Ordering::Relaxed);
-                tries += 1;
+                // Parts shrink with each failure in a row; a commit between starts them over.
+                tries = if committed_any { 1 } else { tries + 1 };
                 let pause = pause_after(tries).min(MAX_PROBE_PAUSE);
-                if !keep_alive(pause_unless_stopped(&shared.stop, pause), &held, keep_alive_every).await {
+                if !pause_unless_stopped(&shared.stop, pause).await {
                     continue;
                 }
                 // Stopping with the store down: the deliveries go back, to whoever is next.
@@ -574,11 +642,6 @@ async fn write_with(
             }
         }
     }
-    stats.batches.fetch_add(1, Ordering::Relaxed);
-    stats.batch_micros.fetch_add(
-        u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        Ordering::Relaxed,
-    );
     Ok(())
 }
 
@@ -610,10 +673,13 @@ async fn write_splitting(sink: &mut Sink, rows: &[(usize, &Rows)]) -> Written {
                 written.rows += count;
                 written.committed.extend(rows[part].iter().map(|(at, _)| *at));
             }
-            Err(error) if error.kind == StoreErrorKind::Rejected && part.len() == 1 => {
+            // An error the store does not class (a JSON document nested too deep for MySQL, a
+            // packet too large) is taken for the data's, as a refusal is: a message at fault
+            // is set aside rather than stopping the writer over and over.
+            Err(error) if data_fault(&error) && part.len() == 1 => {
                 written.rejected.push((rows[part.start].0, error.message));
             }
-            Err(error) if error.kind == StoreErrorKind::Rejected => {
+            Err(error) if data_fault(&error) => {
                 let middle = part.start + part.len() / 2;
                 parts.push(middle..part.end);
                 parts.push(part.start..middle);
@@ -628,6 +694,10 @@ async fn write_splitting(sink: &mut Sink, rows: &[(usize, &Rows)]) -> Written {
         }
     }
     written
+}
+
+fn data_fault(error: &StoreError) -> bool {
+    matches!(error.kind, StoreErrorKind::Rejected | StoreErrorKind::Other)
 }
 
 /// Dead letters stored and deliveries given back instead.
@@ -688,12 +758,11 @@ async fn dead_letter_each(
 /// Gives deliveries back to the stream, to be delivered again after a pause.
 async fn give_back(messages: &[impl std::borrow::Borrow<jetstream::Message>], stats: &RouteStats) {
     for message in messages {
-        if settle(message.borrow(), AckKind::Nak(Some(GIVE_BACK_DELAY)))
-            .await
-            .is_ok()
-        {
-            stats.naks.fetch_add(1, Ordering::Relaxed);
+        let given = settle(message.borrow(), AckKind::Nak(Some(GIVE_BACK_DELAY))).await;
+        if given.is_err() {
+            break; // NATS is away: they come back after their ack wait all the same
         }
+        stats.naks.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -707,7 +776,9 @@ async fn keep_alive<F: Future>(work: F, held: &[&jetstream::Message], every: Dur
             output = &mut work => return output,
             _ = ticks.tick() => {
                 for message in held {
-                    let _ = settle(message, AckKind::Progress).await;
+                    if settle(message, AckKind::Progress).await.is_err() {
+                        break;
+                    }
                 }
             }
         }

@@ -11,6 +11,9 @@ use async_nats::HeaderMap;
 use super::StreamConfig;
 use crate::error::Error;
 
+/// Longest a delivery waits to be settled while NATS is away.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Longest a dead letter's error header gets: the reason, not a novel.
 const MAX_ERROR_HEADER: usize = 1024;
 
@@ -192,48 +195,48 @@ pub async fn ensure_consumer(
 
 /// What differs between a live consumer and the wanted one, as `field: live -> wanted`.
 pub fn differences(live: &jetstream::consumer::Config, wanted: &pull::Config) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut compare = |field: &str, live: String, wanted: String| {
-        if live != wanted {
-            found.push(format!("{field}: {live} -> {wanted}"));
-        }
-    };
-    compare(
-        "ack_policy",
-        format!("{:?}", live.ack_policy),
-        format!("{:?}", wanted.ack_policy),
-    );
-    compare(
-        "ack_wait",
-        format!("{:?}", live.ack_wait),
-        format!("{:?}", wanted.ack_wait),
-    );
-    compare(
-        "max_deliver",
-        live.max_deliver.to_string(),
-        wanted.max_deliver.to_string(),
-    );
-    compare(
-        "max_ack_pending",
-        live.max_ack_pending.to_string(),
-        wanted.max_ack_pending.to_string(),
-    );
-    compare(
-        "filter_subject",
-        format!("{:?}", live.filter_subject),
-        format!("{:?}", wanted.filter_subject),
-    );
-    compare(
-        "deliver_policy",
-        format!("{:?}", live.deliver_policy),
-        format!("{:?}", wanted.deliver_policy),
-    );
-    compare(
-        "push delivery",
-        format!("{:?}", live.deliver_subject),
-        "None".into(),
-    );
-    found
+    let fields = [
+        (
+            "ack_policy",
+            format!("{:?}", live.ack_policy),
+            format!("{:?}", wanted.ack_policy),
+        ),
+        (
+            "ack_wait",
+            format!("{:?}", live.ack_wait),
+            format!("{:?}", wanted.ack_wait),
+        ),
+        (
+            "max_deliver",
+            live.max_deliver.to_string(),
+            wanted.max_deliver.to_string(),
+        ),
+        (
+            "max_ack_pending",
+            live.max_ack_pending.to_string(),
+            wanted.max_ack_pending.to_string(),
+        ),
+        (
+            "filter_subject",
+            format!("{:?}", live.filter_subject),
+            format!("{:?}", wanted.filter_subject),
+        ),
+        (
+            "deliver_policy",
+            format!("{:?}", live.deliver_policy),
+            format!("{:?}", wanted.deliver_policy),
+        ),
+        (
+            "push delivery",
+            format!("{:?}", live.deliver_subject),
+            "None".into(),
+        ),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, live, wanted)| live != wanted)
+        .map(|(field, live, wanted)| format!("{field}: {live} -> {wanted}"))
+        .collect()
 }
 
 /// Where a message came from, for its dead letter.
@@ -262,14 +265,15 @@ pub async fn dead_letter(
     let mut headers = HeaderMap::new();
     if let Some(original) = &message.headers {
         for (name, values) in original.iter() {
+            // JetStream acts on its own headers (an id, an expected stream or sequence, a
+            // rollup): in a dead letter they are kept under another name, as information.
             let name: &str = name.as_ref();
-            let name = if name == "Nats-Msg-Id" {
-                "Dnsmill-Original-Msg-Id"
-            } else {
-                name
+            let name = match name.strip_prefix("Nats-") {
+                Some(rest) => format!("Dnsmill-Original-{rest}"),
+                None => name.to_string(),
             };
             for value in values {
-                headers.append(name, value.as_str());
+                headers.append(name.as_str(), value.as_str());
             }
         }
     }
@@ -299,8 +303,13 @@ pub async fn dead_letter(
             .await?
             .await?;
         Ok::<(), async_nats::Error>(())
-    }
-    .await;
+    };
+    // While NATS is away a publish waits for it: a dead letter gives up after a while, and the
+    // message comes back to be dead-lettered again.
+    let stored = match tokio::time::timeout(SETTLE_TIMEOUT * 2, stored).await {
+        Ok(stored) => stored,
+        Err(_) => Err("no answer from JetStream".into()),
+    };
     match stored {
         Ok(()) => settle(message, AckKind::Term).await,
         Err(error) => {
@@ -312,12 +321,15 @@ pub async fn dead_letter(
     }
 }
 
-/// Acks, naks, terminates or extends one delivery.
+/// Acks, naks, terminates or extends one delivery. While NATS is away, gives up after
+/// [`SETTLE_TIMEOUT`]: an ack lost that way means a redelivery, which writes the same rows.
 pub async fn settle(message: &jetstream::Message, kind: AckKind) -> Result<(), Error> {
-    message
-        .ack_with(kind)
-        .await
-        .map_err(|e| Error::Queue(format!("cannot settle a delivery: {e}")))
+    match tokio::time::timeout(SETTLE_TIMEOUT, message.ack_with(kind)).await {
+        Ok(settled) => settled.map_err(|e| Error::Queue(format!("cannot settle a delivery: {e}"))),
+        Err(_) => Err(Error::Queue(
+            "cannot settle a delivery: NATS is not answering".into(),
+        )),
+    }
 }
 
 #[cfg(test)]

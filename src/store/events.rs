@@ -16,9 +16,13 @@ use super::time::Timestamp;
 use super::url::{validate_identifier, Dialect, StoreUrl};
 use super::writer::{backoff, RECONNECT_TRIES};
 
-/// Rows per INSERT statement: ten values each, well under every store's limit on bound
+/// Most rows per INSERT statement: nine values each, well under every store's limit on bound
 /// values (SQLite's is 32,766).
 const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Most bytes of event data per INSERT statement, well under MySQL's smallest usual
+/// `max_allowed_packet` (4 MB).
+const BYTES_PER_STATEMENT: usize = 1 << 20;
 
 /// One event, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +155,8 @@ impl EventStore {
         })
     }
 
-    /// Writes `rows` in one transaction; returns how many were new. A lost connection is
+    /// Writes `rows` in one transaction; returns the rows the store says it wrote (those new;
+    /// MySQL also counts the keys it found stored). A lost connection is
     /// retried (reconnecting, with backoff) and then [`StoreErrorKind::Unavailable`]; data
     /// the store refuses is [`StoreErrorKind::Rejected`] and nothing of the batch is kept.
     pub async fn write(&mut self, rows: &[&EventRow]) -> Result<u64, StoreError> {
@@ -220,14 +225,25 @@ impl EventStore {
 async fn write_once(db: &mut Db, table: &str, rows: &[&EventRow]) -> Result<u64, StoreError> {
     let _turn = db.begin_write().await?;
     let mut added = 0;
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        match insert(db, table, chunk).await {
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < rows.len()
+            && end - start < ROWS_PER_STATEMENT
+            && (end == start || bytes < BYTES_PER_STATEMENT)
+        {
+            bytes += rows[end].data.len() + rows[end].source.len() + rows[end].id.len();
+            end += 1;
+        }
+        match insert(db, table, &rows[start..end]).await {
             Ok(rows) => added += rows,
             Err(error) => {
                 let _ = db.execute_raw("ROLLBACK").await;
                 return Err(StoreError::from_sqlx("writing events", error));
             }
         }
+        start = end;
     }
     db.commit().await?;
     Ok(added)

@@ -55,12 +55,20 @@ pub struct Parallelism {
 impl Parallelism {
     /// How many parts `len` bytes of input make.
     fn parts_for(&self, len: usize) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        self.max_parts
-            .unwrap_or(cores)
-            .min(len / self.min_part_bytes.max(1))
-            .max(1)
+        let most = len / self.min_part_bytes.max(1);
+        if most <= 1 {
+            // Most inputs (a message, a pushed zone) are small: no cores to count.
+            return 1;
+        }
+        self.max_parts.unwrap_or_else(available_cores).min(most).max(1)
     }
+}
+
+/// The cores this process may use, read once: the standard library reads the cgroup files
+/// afresh on every call, which costs more than parsing a small input.
+fn available_cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 impl Default for Parallelism {
