@@ -19,9 +19,11 @@ import nats
 import pytest
 import yaml
 from dnsmill.config import load_settings
-from dnsmill.ingest import build_ingest, processor, unregister
+from dnsmill.events import EventBus
+from dnsmill.ingest import build_ingest, processor, serve_ingest, unregister
 from jetstream import NATS, NatsServer, consumer_info, create_stream, own_stream, publish, read_stream
 from nats.js.api import AckPolicy, ConsumerConfig
+from prometheus_client import REGISTRY
 from stores import admin, postgresql_database
 from tcp_proxy import TcpProxy
 
@@ -222,6 +224,10 @@ def test_valid_messages_land_once_duplicates_and_redeliveries_do_not_double_and_
         stats = writer.stats()
     finally:
         writer.stop()
+    # The durable the other consumer made was brought to the writer's settings.
+    live: Any = asyncio.run(consumer_info(NATS, stream, "writer"))
+    assert (live.config.ack_wait, live.config.max_deliver) == (60, -1)
+    assert live.config.max_ack_pending > 100
 
     assert count(db, "dns_records") == 300
     names = admin(db, "SELECT name FROM dns_records ORDER BY name").split("\n")
@@ -557,3 +563,79 @@ def test_resolution_results_become_records_and_domain_outcomes(stream: str, db: 
         "slow.example.|failed|A timeout",
     ]
     assert admin(db, "SELECT name, type, rdata FROM dns_records") == "ok.example.|A|192.0.2.1"
+
+
+def test_a_batch_slower_than_the_ack_wait_is_kept_alive_and_not_delivered_again(
+    stream: str, db: str, tmp_path: Path
+) -> None:
+    root = stream.lower()
+
+    @processor("slow_test", writes="records")
+    def slow(message: Any) -> bytes:
+        time.sleep(0.1)  # 20 messages: 2 s a batch, twice the ack wait
+        return bytes(message.data)
+
+    try:
+        asyncio.run(create_stream_for(stream))
+        asyncio.run(publish(NATS, [(f"{root}.slow", record(i), None) for i in range(20)]))
+        routes = [
+            {"subject": f"{root}.slow", "processor": "slow_test", "batch_size": 20, "batch_timeout": "1s"}
+        ]
+        writer = InProcess(settings_for(stream, db, routes=routes, ack_wait="1s"), tmp_path)
+        try:
+            wait_rows(db, "dns_records", 20)
+            wait_for(lambda: consumer_state(stream) == (0, 0), 30, "every delivery acked")
+            time.sleep(1.5)  # a delivery whose ack wait ran out would be back by now
+            stats = writer.stats()
+        finally:
+            writer.stop()
+    finally:
+        unregister("slow_test")
+    assert stats["streams"][stream]["received"] == 20
+    assert stats["routes"][f"{root}.slow"]["redeliveries"] == 0
+    assert count(db, "dns_records") == 20
+
+
+def test_the_service_reports_metrics_and_bus_events(stream: str, db: str, tmp_path: Path) -> None:
+    root = stream.lower()
+    route = f"{root}.records"
+    path = tmp_path / "dnsmill.yaml"
+    path.write_text(yaml.safe_dump(settings_for(stream, db)))
+    settings = load_settings(path)
+    bus = EventBus()
+    asyncio.run(create_stream_for(stream))
+    asyncio.run(publish(NATS, [(route, record(i), None) for i in range(300)] + [(route, b"{bad", None)]))
+    before = REGISTRY.get_sample_value("dnsmill_ingest_messages_total", {"route": route}) or 0
+
+    async def run() -> dict[str, Any]:
+        stop = asyncio.Event()
+        with bus.subscribe("ingest") as events:
+            service = asyncio.create_task(
+                serve_ingest(settings.ingest, settings.db, stop, bus=bus, report_every=0.2)
+            )
+            deadline = time.monotonic() + 60
+            while count(db, "dns_records") < 300:
+                assert time.monotonic() < deadline, "the rows did not arrive"
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
+            stop.set()
+            final = await service
+            seen = []
+            while (event := events.get(timeout=1)) is not None:
+                seen.append(event)
+                if event.name == "stopped":
+                    break
+        return {"final": final, "events": seen}
+
+    result = asyncio.run(run())
+    names = [event.name for event in result["events"]]
+    assert names[0] == "started" and names[-1] == "stopped", names
+    batches = [event.data["routes"][route] for event in result["events"] if event.name == "batches"]
+    assert sum(moved.get("messages", 0) for moved in batches) == 301
+    assert sum(moved.get("dead_lettered", 0) for moved in batches) == 1
+    assert REGISTRY.get_sample_value("dnsmill_ingest_messages_total", {"route": route}) - before == 301
+    assert REGISTRY.get_sample_value("dnsmill_ingest_rows_total", {"route": route}) >= 300
+    assert REGISTRY.get_sample_value("dnsmill_ingest_dead_lettered_total", {"route": route}) >= 1
+    assert REGISTRY.get_sample_value("dnsmill_ingest_breaker_open") == 0
+    assert REGISTRY.get_sample_value("dnsmill_ingest_consumer_lag_messages", {"stream": stream}) == 0
+    assert result["final"]["routes"][route]["acked"] == 300

@@ -41,7 +41,8 @@ use crate::store::{StoreError, StoreErrorKind};
 /// Longest pause between two tries of a batch while the store is down.
 const MAX_PROBE_PAUSE: Duration = Duration::from_secs(30);
 
-/// Delay of a delivery given back because the store is down or the writer is stopping.
+/// Delay of a delivery given back (the store is down, the writer is stopping) the first time;
+/// it doubles with each delivery.
 const GIVE_BACK_DELAY: Duration = Duration::from_secs(5);
 
 /// Runs the writer until `stop` is cancelled (then drains) or a fault no retry mends (a
@@ -460,37 +461,40 @@ async fn write_with(
     stats.messages.fetch_add(messages.len() as u64, Ordering::Relaxed);
     let processor = route.config.processor.clone();
     let stream_name = stream.name.clone();
-    // Reading JSON and zone text is CPU work: off the runtime's workers.
-    let (messages, deliveries, processed) = tokio::task::spawn_blocking(move || {
-        let deliveries: Vec<(u64, i64)> = messages.iter().map(delivery_of).collect();
-        let views: Vec<MessageView<'_>> = messages
-            .iter()
-            .zip(&deliveries)
-            .map(|(message, &(sequence, _))| MessageView {
-                subject: message.subject.as_str(),
-                payload: &message.payload,
-                msg_id: message
-                    .headers
-                    .as_ref()
-                    .and_then(|headers| headers.get("Nats-Msg-Id"))
-                    .map(|value| value.as_str()),
-                stream: &stream_name,
-                sequence,
-            })
-            .collect();
-        let processed = process_guarded(&processor, &views);
-        drop(views);
-        (messages, deliveries, processed)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("a processor failed: {e}")))?;
-
-    // From here on every delivery of the batch is kept alive until it is settled (progress
-    // on one already settled is ignored by the server).
-    let every = (stream.ack_wait / 3).max(Duration::from_secs(1));
+    let messages = Arc::new(messages);
+    // Every delivery of the batch is kept alive until it is settled, from here on: reading
+    // it, writing it, waiting out the store (progress on one already settled is ignored).
+    let every = (stream.ack_wait / 3).max(Duration::from_millis(100));
     let all: Vec<&jetstream::Message> = messages.iter().collect();
     let outcome = keep_alive(
-        settle_batch(shared, route, stream, &messages, &deliveries, processed, sink),
+        async {
+            // Reading JSON and zone text is CPU work (a Python processor's too): off the
+            // runtime's workers.
+            let reading = Arc::clone(&messages);
+            let (deliveries, processed) = tokio::task::spawn_blocking(move || {
+                let deliveries: Vec<(u64, i64)> = reading.iter().map(delivery_of).collect();
+                let views: Vec<MessageView<'_>> = reading
+                    .iter()
+                    .zip(&deliveries)
+                    .map(|(message, &(sequence, _))| MessageView {
+                        subject: message.subject.as_str(),
+                        payload: &message.payload,
+                        msg_id: message
+                            .headers
+                            .as_ref()
+                            .and_then(|headers| headers.get("Nats-Msg-Id"))
+                            .map(|value| value.as_str()),
+                        stream: &stream_name,
+                        sequence,
+                    })
+                    .collect();
+                let processed = process_guarded(&processor, &views);
+                (deliveries, processed)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("a processor failed: {e}")))?;
+            settle_batch(shared, route, stream, &messages, &deliveries, processed, sink).await
+        },
         &all,
         every,
     )
@@ -758,7 +762,11 @@ async fn dead_letter_each(
 /// Gives deliveries back to the stream, to be delivered again after a pause.
 async fn give_back(messages: &[impl std::borrow::Borrow<jetstream::Message>], stats: &RouteStats) {
     for message in messages {
-        let given = settle(message.borrow(), AckKind::Nak(Some(GIVE_BACK_DELAY))).await;
+        let message = message.borrow();
+        // 5 s, doubling with each delivery, at most a minute: never a hot loop.
+        let delivered = u32::try_from(delivery_of(message).1.clamp(1, 5)).unwrap_or(1);
+        let delay = (GIVE_BACK_DELAY * 2u32.pow(delivered - 1)).min(Duration::from_secs(60));
+        let given = settle(message, AckKind::Nak(Some(delay))).await;
         if given.is_err() {
             break; // NATS is away: they come back after their ack wait all the same
         }

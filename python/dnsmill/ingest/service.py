@@ -149,7 +149,11 @@ async def serve_ingest(
     being read."""
     ingest = build_ingest(settings, db)
     telemetry = Telemetry(bus)
-    running = asyncio.ensure_future(ingest.run_async())
+    # The blocking run on a thread of the loop's executor, not run_async(): a coroutine's
+    # result arrives from a runtime thread that calls into the interpreter, and a process that
+    # exits right after (as this command does) can catch that thread inside the interpreter
+    # while it shuts down, which aborts. The executor's thread is joined before the loop closes.
+    running = asyncio.ensure_future(asyncio.to_thread(ingest.run))
     bus_ = bus if bus is not None else default_bus
     bus_.publish("ingest", "started", {"streams": [s.name for s in settings.streams]})
     stopping = asyncio.ensure_future(stop.wait())
@@ -175,9 +179,8 @@ async def serve_ingest(
         await running  # its error, if it failed
     finally:
         stopping.cancel()
-        if not running.done():  # cancelled (a second signal): no drain, unacked deliveries come back
+        if not running.done():  # cancelled (a second signal): the drain goes on in its thread
             ingest.stop()
-            running.cancel()
     final = ingest.stats()
     telemetry.report(final)
     bus_.publish("ingest", "stopped", {})
