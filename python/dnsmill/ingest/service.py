@@ -155,9 +155,9 @@ async def serve_ingest(
     # while it shuts down, which aborts. The executor's thread is joined before the loop closes.
     running = asyncio.ensure_future(asyncio.to_thread(ingest.run))
     bus_ = bus if bus is not None else default_bus
-    bus_.publish("ingest", "started", {"streams": [s.name for s in settings.streams]})
     stopping = asyncio.ensure_future(stop.wait())
     announced = False
+    failure: BaseException | None = None
     try:
         while not running.done():
             await asyncio.wait(
@@ -166,22 +166,26 @@ async def serve_ingest(
                 return_when=asyncio.FIRST_COMPLETED,
             )
             stats = ingest.stats()
-            telemetry.report(stats)
             if stats["running"] and not announced:
                 announced = True
                 log.info("ingest: reading %s", ", ".join(s.name for s in settings.streams))
+                bus_.publish("ingest", "started", {"streams": [s.name for s in settings.streams]})
                 if ready is not None:
                     ready()
+            telemetry.report(stats)
             if stopping.done() and not running.done():
                 log.info("ingest: stopping; writing the batches in hand")
                 ingest.stop()
                 await asyncio.wait({running})
         await running  # its error, if it failed
+    except BaseException as error:
+        failure = error
+        raise
     finally:
         stopping.cancel()
         if not running.done():  # cancelled (a second signal): the drain goes on in its thread
             ingest.stop()
-    final = ingest.stats()
-    telemetry.report(final)
-    bus_.publish("ingest", "stopped", {})
+        final = ingest.stats()
+        telemetry.report(final)
+        bus_.publish("ingest", "stopped", {"error": None if failure is None else str(failure)})
     return final
