@@ -122,21 +122,24 @@ def run_dnsmill(db: str, stream: str, subject: str, count: int) -> tuple[float, 
     return elapsed, cpu
 
 
-async def pull(js: object, stream: str, durable: str) -> object:
-    await js.add_consumer(  # type: ignore[attr-defined]
-        stream, ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=20_000)
+async def peer_setup(connection: object, store: asyncpg.Connection, stream: str, table: str) -> object:
+    """The peer's table (a plain one, unique on name, type and rdata) and its own durable, named
+    after the table; returns the pull subscription."""
+    await store.execute(
+        f"CREATE TABLE {table} (name TEXT NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL, "
+        "rdata TEXT NOT NULL, UNIQUE (name, type, rdata))"
     )
-    return await js.pull_subscribe_bind(durable, stream=stream)  # type: ignore[attr-defined]
+    js = connection.jetstream()  # type: ignore[attr-defined]
+    await js.add_consumer(
+        stream, ConsumerConfig(durable_name=table, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=20_000)
+    )
+    return await js.pull_subscribe_bind(table, stream=stream)
 
 
 async def run_per_row(db: str, stream: str, count: int) -> tuple[float, float]:
     connection = await nats.connect(NATS)
     store = await asyncpg.connect(db)
-    await store.execute(
-        "CREATE TABLE peer_rows (name TEXT NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL, "
-        "rdata TEXT NOT NULL, UNIQUE (name, type, rdata))"
-    )
-    subscription = await pull(connection.jetstream(), stream, "per_row")
+    subscription = await peer_setup(connection, store, stream, "peer_rows")
     cpu = cpu_seconds()
     started = time.perf_counter()
     done = 0
@@ -162,11 +165,7 @@ async def run_per_row(db: str, stream: str, count: int) -> tuple[float, float]:
 async def run_fetch_copy(db: str, stream: str, count: int) -> tuple[float, float]:
     connection = await nats.connect(NATS)
     store = await asyncpg.connect(db)
-    await store.execute(
-        "CREATE TABLE peer_copy (name TEXT NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL, "
-        "rdata TEXT NOT NULL, UNIQUE (name, type, rdata))"
-    )
-    subscription = await pull(connection.jetstream(), stream, "fetch_copy")
+    subscription = await peer_setup(connection, store, stream, "peer_copy")
     cpu = cpu_seconds()
     started = time.perf_counter()
     done = 0

@@ -36,17 +36,15 @@ pub async fn connect(url: &str) -> Result<async_nats::Client, Error> {
         .map_err(|e| Error::Queue(format!("cannot connect to NATS at {}: {e}", redacted(url))))
 }
 
-/// `url` without its password.
+/// `url` without its password, as store URLs are shown; and where the credentials are one
+/// word, without them: for NATS that is a token, a secret, not a user name.
 pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => format!("{}***{}", &url[..scheme + 3], &url[at..]),
-            }
-        }
-        _ => url.to_string(),
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((token, host)) if !token.contains(':') => format!("{scheme}://***@{host}"),
+            _ => crate::store::url::redact(url),
+        },
+        None => url.to_string(),
     }
 }
 

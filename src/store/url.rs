@@ -154,7 +154,7 @@ fn seconds(option: &str, value: &str) -> Result<Duration, String> {
 }
 
 /// `scheme://user:secret@host` becomes `scheme://user:***@host`.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -26,9 +26,6 @@ DEFAULT_TABLES = {"records": "dns_records", "results": "dns_records", "events": 
 #: How often the counters become metrics and events.
 REPORT_EVERY = 2.0
 
-#: Route counters exported as Prometheus counters (and in the ``batches`` bus event).
-ROUTE_COUNTERS = ("messages", "rows", "batches", "acked", "dead_lettered", "naks", "redeliveries", "retries")
-
 
 def import_processor_modules(modules: Iterable[str]) -> None:
     """Imports the modules that register processors (their ``@processor`` decorators run)."""
@@ -103,27 +100,29 @@ class Telemetry:
         self._last: dict[str, dict[str, float]] = {}
         self._breaker_open = False
 
+    def _moved(self, key: str, counters: Mapping[str, float], names: Iterable[str]) -> dict[str, float]:
+        """The counters of ``names`` that grew since the last report under ``key``, by how much."""
+        last = self._last.setdefault(key, {})
+        moved = {}
+        for name in names:
+            delta = counters[name] - last.get(name, 0)
+            last[name] = counters[name]
+            if delta > 0:
+                moved[name] = delta
+        return moved
+
     def report(self, stats: Mapping[str, Any]) -> None:
         batches: dict[str, dict[str, float]] = {}
         for route, counters in stats["routes"].items():
-            last = self._last.setdefault(route, {})
-            moved = {}
-            for name in (*ROUTE_COUNTERS, "batch_seconds"):
-                delta = counters[name] - last.get(name, 0)
-                last[name] = counters[name]
-                if delta > 0:
-                    moved[name] = delta
-                    metrics.INGEST_ROUTE[name].labels(route=route).inc(delta)
+            moved = self._moved(f"route:{route}", counters, metrics.INGEST_ROUTE)
+            for name, delta in moved.items():
+                metrics.INGEST_ROUTE[name].labels(route=route).inc(delta)
             if moved:
                 batches[route] = moved
         for stream, counters in stats["streams"].items():
             metrics.INGEST_LAG.labels(stream=stream).set(counters["lag"])
-            for name in ("received", "unrouted", "read_errors"):
-                last = self._last.setdefault(f"stream:{stream}", {})
-                delta = counters[name] - last.get(name, 0)
-                last[name] = counters[name]
-                if delta > 0:
-                    metrics.INGEST_STREAM[name].labels(stream=stream).inc(delta)
+            for name, delta in self._moved(f"stream:{stream}", counters, metrics.INGEST_STREAM).items():
+                metrics.INGEST_STREAM[name].labels(stream=stream).inc(delta)
         breaker = stats["breaker"]
         is_open = breaker["state"] == "open"
         metrics.INGEST_BREAKER_OPEN.set(1 if is_open else 0)
