@@ -26,11 +26,13 @@ mod _core {
     #[pymodule_export]
     use crate::pipeline::py::{PyBatch, PyBatchJob};
     #[pymodule_export]
-    use crate::resolve::py::{PyQueryResult, PyResolver, PyResultSet, PyResultStream, ResultIterator};
+    use crate::resolve::py::{
+        soa_serial, transfer_zone, PyQueryResult, PyResolver, PyResultSet, PyResultStream, ResultIterator,
+    };
     #[pymodule_export]
     use crate::serve::py::{serve, PyServer};
     #[pymodule_export]
-    use crate::store::py::{db_stats, init_db, PyDomains, PyDuePage, PyWriter};
+    use crate::store::py::{db_stats, init_db, PyDomains, PyDuePage, PyStreamStore, PyWriter};
     #[pymodule_export]
     use crate::zone::py::{parse_zone, PyRecord, PyZone, ZoneIterator};
 

@@ -21,7 +21,7 @@ def total(stats: dict[str, dict[str, int]]) -> int:
 
 
 def test_schema_is_created_once(store: str) -> None:
-    assert dnsmill.init_db(store) == [1, 2]
+    assert dnsmill.init_db(store) == [1, 2, 3]
     assert dnsmill.init_db(store) == []
     assert dnsmill.db_stats(store) == {"records_by_type": {}, "domains_by_status": {}, "dead_letters": {}}
 
@@ -108,7 +108,7 @@ def test_cli_loads_a_zone_and_reports(store: str, tmp_path: Path) -> None:
     path.write_text(realistic_zone(500))
     command = [sys.executable, "-m", "dnsmill"]
     init = subprocess.run([*command, "db", "init", store], capture_output=True, text=True, check=True)
-    assert "applied migrations [1, 2]" in init.stdout
+    assert "applied migrations [1, 2, 3]" in init.stdout
     records = len(dnsmill.parse_zone(path))
     for report in (
         f"{records} added, 0 refreshed, 0 unchanged",

@@ -33,6 +33,7 @@ from dnsmill._core import (
     StoreRejectedError,
     StoreSchemaError,
     StoreUnavailableError,
+    StreamStore,
     Writer,
     Zone,
     ZoneSyntaxError,
@@ -40,6 +41,8 @@ from dnsmill._core import (
     db_stats,
     init_db,
     parse_zone,
+    soa_serial,
+    transfer_zone,
 )
 from dnsmill.server import serve
 
@@ -70,6 +73,7 @@ __all__ = [
     "StoreRejectedError",
     "StoreSchemaError",
     "StoreUnavailableError",
+    "StreamStore",
     "Writer",
     "Zone",
     "ZoneSyntaxError",
@@ -78,4 +82,6 @@ __all__ = [
     "init_db",
     "parse_zone",
     "serve",
+    "soa_serial",
+    "transfer_zone",
 ]

@@ -154,6 +154,7 @@ class Zone:
         name: str | None = None,
         under: str | None = None,
     ) -> Zone: ...
+    def diff(self, before: Zone) -> tuple[Zone, Zone]: ...
     def stats(self) -> dict[str, Any]: ...
     def to_text(self, format: _Format = "zone") -> str: ...
     def write(self, path: str | os.PathLike[str], format: _Format | None = None) -> None: ...
@@ -285,6 +286,86 @@ class Writer:
     def stats(self) -> dict[str, int]: ...
     def __enter__(self) -> Writer: ...
     def __exit__(self, *_exc: object) -> bool: ...
+
+class _SourceRow(TypedDict):
+    name: str
+    kind: str
+    config: str
+    poll_interval: float
+    restart: str
+
+class _StreamRow(TypedDict):
+    name: str
+    status: str
+    reason: str | None
+    created_at: str
+    updated_at: str
+    sources: list[_SourceRow]
+
+class _Written(TypedDict):
+    records: int
+    events: int
+
+@final
+class StreamStore:
+    def __new__(
+        cls,
+        url: str = "sqlite://dnsmill.db",
+        *,
+        events_table: str = "dns_events",
+        records_table: str = "dns_records",
+    ) -> StreamStore: ...
+    def create_stream(self, name: str) -> bool: ...
+    def delete_stream(self, name: str) -> bool: ...
+    def add_source(
+        self, stream: str, name: str, kind: str, config: str, poll_interval: float, restart: str
+    ) -> None: ...
+    def remove_source(self, stream: str, source: str) -> bool: ...
+    def set_status(self, stream: str, status: str, reason: str | None = None) -> bool: ...
+    def streams(self) -> list[_StreamRow]: ...
+    def revision(self) -> tuple[int, int]: ...
+    def checkpoints(self, stream: str, source: str) -> list[tuple[str, str, str | None]]: ...
+    def save_checkpoints(
+        self,
+        stream: str,
+        source: str,
+        checkpoints: Sequence[tuple[str, str, str | None]],
+        forgotten: Sequence[str] = ...,
+    ) -> None: ...
+    def clear_checkpoints(self, stream: str, source: str | None = None) -> int: ...
+    def write_changes(
+        self,
+        stream: str,
+        source: str,
+        changes: Sequence[tuple[str, str, Zone, Zone]],
+        checkpoints: Sequence[tuple[str, str, str | None]] = ...,
+        forgotten: Sequence[str] = ...,
+        *,
+        records: bool = True,
+    ) -> _Written: ...
+    def write_events(
+        self,
+        stream: str,
+        source: str,
+        events: Sequence[tuple[str, str, str, str, str]],
+        checkpoints: Sequence[tuple[str, str, str | None]] = ...,
+        forgotten: Sequence[str] = ...,
+    ) -> int: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> StreamStore: ...
+    def __exit__(self, *_exc: object) -> bool: ...
+
+class _Transferred(TypedDict):
+    kind: Literal["axfr", "ixfr", "current"]
+    serial: int
+    zone: Zone
+    added: Zone
+    removed: Zone
+
+def soa_serial(primary: str, zone: str, *, timeout: float = 5.0) -> int: ...
+def transfer_zone(
+    primary: str, zone: str, *, known: Zone | None = None, timeout: float = 30.0
+) -> _Transferred: ...
 
 @final
 class Domains:

@@ -220,6 +220,21 @@ impl RecordSet {
         }
     }
 
+    /// The records of this set that `other` does not hold, each once, in this set's order,
+    /// sharing this set's text. Records are compared whole: owner, type, class, TTL and rdata
+    /// (all canonical), so a TTL change is the old record gone and the new one come.
+    pub fn difference(&self, other: &RecordSet) -> RecordSet {
+        let theirs: HashSet<RecordRef<'_>> = other.iter().collect();
+        let mut seen = HashSet::with_capacity(self.len());
+        let kept: Vec<usize> = self
+            .iter()
+            .enumerate()
+            .filter(|(_, record)| !theirs.contains(record) && seen.insert(*record))
+            .map(|(index, _)| index)
+            .collect();
+        self.gather(kept)
+    }
+
     /// Total bytes of record text held (names and rdata).
     pub fn text_bytes(&self) -> usize {
         self.arenas.iter().map(String::len).sum()

@@ -1088,3 +1088,65 @@ fn arrow_reader(
     });
     RecordBatchIterator::new(batches, schema)
 }
+
+/// The serial of `zone`'s SOA as `primary` serves it (one query over TCP).
+#[pyfunction]
+#[pyo3(signature = (primary, zone, *, timeout=5.0))]
+pub(crate) fn soa_serial(py: Python<'_>, primary: &str, zone: &str, timeout: f64) -> PyResult<u32> {
+    let server = parse_nameserver(primary).map_err(PyValueError::new_err)?;
+    let timeout = arguments::seconds("timeout", timeout, false)?;
+    let zone = zone.to_string();
+    detach::wait(py, async move {
+        super::transfer::soa_serial(server, &zone, timeout)
+            .await
+            .map_err(Error::Resolve)
+    })
+}
+
+/// Transfers `zone` from `primary` over TCP: with `known` (the zone as last transferred, with
+/// its SOA) an IXFR from its serial, else an AXFR. Returns `{"kind": "axfr" | "ixfr" |
+/// "current", "serial", "zone", "added", "removed"}`: the zone now and what changed from
+/// `known`, as `Zone`s. `timeout` bounds the whole transfer.
+#[pyfunction]
+#[pyo3(signature = (primary, zone, *, known=None, timeout=30.0))]
+pub(crate) fn transfer_zone<'py>(
+    py: Python<'py>,
+    primary: &str,
+    zone: &str,
+    known: Option<PyRef<'py, PyZone>>,
+    timeout: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    use super::transfer::{soa_serial_of, transfer, Known};
+    let server = parse_nameserver(primary).map_err(PyValueError::new_err)?;
+    let timeout = arguments::seconds("timeout", timeout, false)?;
+    let held = known.map(|zone| zone.shared_records());
+    let serial = match &held {
+        Some(records) => Some(
+            records
+                .iter()
+                .find(|record| record.rtype == RecordType::SOA)
+                .and_then(|soa| soa_serial_of(soa.rdata))
+                .ok_or_else(|| {
+                    PyValueError::new_err("known: the zone held has no SOA record to ask changes from")
+                })?,
+        ),
+        None => None,
+    };
+    let zone = zone.to_string();
+    let done = detach::wait(py, async move {
+        let known = held
+            .as_deref()
+            .zip(serial)
+            .map(|(records, serial)| Known { serial, records });
+        transfer(server, &zone, known, timeout)
+            .await
+            .map_err(Error::Resolve)
+    })?;
+    let result = PyDict::new(py);
+    result.set_item("kind", done.kind.name())?;
+    result.set_item("serial", done.serial)?;
+    result.set_item("zone", PyZone::from_records(Arc::new(done.zone)))?;
+    result.set_item("added", PyZone::from_records(Arc::new(done.added)))?;
+    result.set_item("removed", PyZone::from_records(Arc::new(done.removed)))?;
+    Ok(result)
+}

@@ -8,10 +8,9 @@
 
 use std::time::Duration;
 
-use sqlx::{AssertSqlSafe, Row};
-
 use super::error::StoreError;
 use super::schema::Db;
+use super::sql::{time_placeholder, time_text, Param};
 use super::time::Timestamp;
 use super::url::Dialect;
 
@@ -39,127 +38,6 @@ pub struct DuePolicy {
     /// Queued longer ago than this: its message is taken for lost, and it is due again
     /// (None: a queued domain waits for its worker however long).
     pub requeue_after: Option<Duration>,
-}
-
-/// A value bound to a statement.
-enum Param {
-    Text(String),
-    MaybeText(Option<String>),
-    Int(i64),
-}
-
-/// The `?` placeholders of `sql` as PostgreSQL's `$1, $2, ...`. The SQL here holds no `?`
-/// inside literals.
-fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A placeholder for a timestamp bound as text.
-fn time_placeholder(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => "CAST(? AS TIMESTAMPTZ)",
-        Dialect::Sqlite | Dialect::MySql => "?",
-    }
-}
-
-/// A timestamp as the text `time_placeholder` takes.
-fn time_text(dialect: Dialect, moment: Timestamp) -> String {
-    match dialect {
-        Dialect::Postgres => format!("{}+00", moment.text()),
-        Dialect::Sqlite | Dialect::MySql => moment.text(),
-    }
-}
-
-macro_rules! bound {
-    ($query:expr, $params:expr) => {{
-        let mut query = $query;
-        for param in $params {
-            query = match param {
-                Param::Text(text) => query.bind(text.as_str()),
-                Param::MaybeText(text) => query.bind(text.as_deref()),
-                Param::Int(value) => query.bind(*value),
-            };
-        }
-        query
-    }};
-}
-
-impl Db {
-    /// Runs `sql` (with `?` placeholders) with `params`; returns the rows it affected.
-    async fn run(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
-        let context = |e: sqlx::Error| {
-            let statement = sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
-            StoreError::from_sqlx(&statement, e)
-        };
-        match self {
-            Db::Sqlite(connection, _) => bound!(sqlx::query(AssertSqlSafe(sql.to_string())), params)
-                .execute(connection)
-                .await
-                .map(|done| done.rows_affected()),
-            Db::MySql(connection) => bound!(sqlx::query(AssertSqlSafe(sql.to_string())), params)
-                .execute(connection)
-                .await
-                .map(|done| done.rows_affected()),
-            Db::Postgres(connection) => bound!(sqlx::query(AssertSqlSafe(numbered(sql))), params)
-                .execute(connection)
-                .await
-                .map(|done| done.rows_affected()),
-        }
-        .map_err(context)
-    }
-
-    /// Runs every statement in one write transaction (rolled back if one fails); returns the
-    /// rows they affected.
-    async fn run_in_transaction(
-        &mut self,
-        statements: impl Iterator<Item = (String, Vec<Param>)>,
-    ) -> Result<u64, StoreError> {
-        let _turn = self.begin_write().await?;
-        let mut affected = 0;
-        for (sql, params) in statements {
-            match self.run(&sql, &params).await {
-                Ok(rows) => affected += rows,
-                Err(error) => {
-                    let _ = self.execute("ROLLBACK").await;
-                    return Err(error);
-                }
-            }
-        }
-        self.commit().await?;
-        Ok(affected)
-    }
-
-    /// Rows of (id, name) from `sql` with `params`.
-    async fn ids_and_names(&mut self, sql: &str, params: &[Param]) -> Result<Vec<(i64, String)>, StoreError> {
-        macro_rules! fetch {
-            ($connection:expr, $sql:expr) => {
-                bound!(sqlx::query(AssertSqlSafe($sql)), params)
-                    .fetch_all($connection)
-                    .await
-                    .and_then(|rows| {
-                        rows.iter()
-                            .map(|row| Ok((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?)))
-                            .collect()
-                    })
-            };
-        }
-        match self {
-            Db::Sqlite(connection, _) => fetch!(connection, sql.to_string()),
-            Db::MySql(connection) => fetch!(connection, sql.to_string()),
-            Db::Postgres(connection) => fetch!(connection, numbered(sql)),
-        }
-        .map_err(|e| StoreError::from_sqlx("reading domains", e))
-    }
 }
 
 /// Most rows in one multi-row statement (5 values each stays far below every store's limit).

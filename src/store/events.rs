@@ -224,6 +224,21 @@ impl EventStore {
 
 async fn write_once(db: &mut Db, table: &str, rows: &[&EventRow]) -> Result<u64, StoreError> {
     let _turn = db.begin_write().await?;
+    match insert_events(db, table, rows).await {
+        Ok(added) => {
+            db.commit().await?;
+            Ok(added)
+        }
+        Err(error) => {
+            let _ = db.execute_raw("ROLLBACK").await;
+            Err(error)
+        }
+    }
+}
+
+/// Inserts `rows` into `table` inside the transaction the caller holds, skipping stored keys,
+/// in statements bounded by rows and bytes; returns the rows the store says it wrote.
+pub async fn insert_events(db: &mut Db, table: &str, rows: &[&EventRow]) -> Result<u64, StoreError> {
     let mut added = 0;
     let mut start = 0;
     while start < rows.len() {
@@ -236,16 +251,11 @@ async fn write_once(db: &mut Db, table: &str, rows: &[&EventRow]) -> Result<u64,
             bytes += rows[end].data.len() + rows[end].source.len() + rows[end].id.len();
             end += 1;
         }
-        match insert(db, table, &rows[start..end]).await {
-            Ok(rows) => added += rows,
-            Err(error) => {
-                let _ = db.execute_raw("ROLLBACK").await;
-                return Err(StoreError::from_sqlx("writing events", error));
-            }
-        }
+        added += insert(db, table, &rows[start..end])
+            .await
+            .map_err(|error| StoreError::from_sqlx("writing events", error))?;
         start = end;
     }
-    db.commit().await?;
     Ok(added)
 }
 

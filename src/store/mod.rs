@@ -11,6 +11,8 @@ mod error;
 pub mod events;
 pub(crate) mod py;
 pub mod schema;
+mod sql;
+pub mod streams;
 mod time;
 pub mod url;
 pub mod writer;

@@ -1,15 +1,19 @@
-//! Python bindings for the stores: `Writer`, `init_db`, `db_stats`.
+//! Python bindings for the stores: `Writer`, `init_db`, `db_stats`, `Domains`, and
+//! `StreamStore` (the coordinator's tables and writes).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 
+use super::batch::BatchStore;
 use super::domains;
 use super::error::{StoreError, StoreErrorKind};
+use super::events::EventRow;
 use super::schema::{migrate, stats, Db};
+use super::streams;
 use super::url::StoreUrl;
 use super::writer::{WriteCounters, Writer, WriterConfig};
 use crate::error::Error;
@@ -540,4 +544,375 @@ impl PyDuePage {
             self.page.last_id
         )
     }
+}
+
+/// A connection kept for a binding, `None` once closed; calls take turns on it.
+type Held<T> = Arc<tokio::sync::Mutex<Option<T>>>;
+
+/// The coordinator's tables of a store (streams, sources, checkpoints) and its writes of
+/// what sources see (records and events). Each call is one statement or one transaction.
+#[pyclass(module = "dnsmill._core", name = "StreamStore", frozen)]
+pub(crate) struct PyStreamStore {
+    db: Held<Db>,
+    records: Held<BatchStore>,
+    url: StoreUrl,
+    events_table: String,
+    records_table: String,
+}
+
+impl PyStreamStore {
+    /// Runs `work` on the tables' connection.
+    fn with_db<T, W>(&self, py: Python<'_>, work: W) -> PyResult<T>
+    where
+        T: Send + 'static,
+        W: for<'c> FnOnce(
+                &'c mut Db,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'c>,
+            > + Send
+            + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        let url = self.url.redacted();
+        run_on_store(py, async move {
+            let mut guard = db.lock().await;
+            let connection = guard
+                .as_mut()
+                .ok_or_else(|| StoreError::other(format!("the StreamStore of {url} is closed")))?;
+            work(connection).await
+        })
+    }
+}
+
+fn source_dict<'py>(py: Python<'py>, source: &streams::SourceRow) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("name", &source.name)?;
+    dict.set_item("kind", &source.kind)?;
+    dict.set_item("config", &source.config)?;
+    dict.set_item("poll_interval", source.poll_interval)?;
+    dict.set_item("restart", &source.restart)?;
+    Ok(dict)
+}
+
+#[pymethods]
+impl PyStreamStore {
+    #[new]
+    #[pyo3(signature = (url="sqlite://dnsmill.db", *, events_table="dns_events", records_table="dns_records"))]
+    fn new(py: Python<'_>, url: &str, events_table: &str, records_table: &str) -> PyResult<Self> {
+        let parsed = store_url(url)?;
+        for table in [events_table, records_table] {
+            crate::store::url::validate_identifier(table).map_err(PyValueError::new_err)?;
+        }
+        let opened = parsed.clone();
+        let events = events_table.to_string();
+        let db = run_on_store(py, async move {
+            let mut db = Db::connect(&opened).await?;
+            migrate(&mut db).await?;
+            // The events table from the start, so it can be read before the first event.
+            db.execute(&crate::store::events::events_table(db.dialect(), &events)?)
+                .await?;
+            Ok(db)
+        })?;
+        Ok(PyStreamStore {
+            db: Arc::new(tokio::sync::Mutex::new(Some(db))),
+            records: Arc::new(tokio::sync::Mutex::new(None)),
+            url: parsed,
+            events_table: events_table.to_string(),
+            records_table: records_table.to_string(),
+        })
+    }
+
+    /// Creates the stream `name` (pending); False when it exists.
+    fn create_stream(&self, py: Python<'_>, name: String) -> PyResult<bool> {
+        self.with_db(py, move |db| {
+            Box::pin(async move { streams::create_stream(db, &name).await })
+        })
+    }
+
+    /// Deletes the stream `name` with its checkpoints (and the sources only it used).
+    fn delete_stream(&self, py: Python<'_>, name: String) -> PyResult<bool> {
+        self.with_db(py, move |db| {
+            Box::pin(async move { streams::delete_stream(db, &name).await })
+        })
+    }
+
+    /// Adds a source to `stream`; one of that name must have the same settings.
+    #[allow(clippy::too_many_arguments)] // the source's columns, as Python passes them
+    #[pyo3(signature = (stream, name, kind, config, poll_interval, restart))]
+    fn add_source(
+        &self,
+        py: Python<'_>,
+        stream: String,
+        name: String,
+        kind: String,
+        config: String,
+        poll_interval: f64,
+        restart: String,
+    ) -> PyResult<()> {
+        let source = streams::SourceRow {
+            name,
+            kind,
+            config,
+            poll_interval,
+            restart,
+        };
+        self.with_db(py, move |db| {
+            Box::pin(async move { streams::add_source(db, &stream, &source).await })
+        })
+    }
+
+    /// Takes `source` out of `stream`; False when it was not in it.
+    fn remove_source(&self, py: Python<'_>, stream: String, source: String) -> PyResult<bool> {
+        self.with_db(py, move |db| {
+            Box::pin(async move { streams::remove_source(db, &stream, &source).await })
+        })
+    }
+
+    /// Sets a stream's status and reason; False when there is no such stream.
+    #[pyo3(signature = (stream, status, reason=None))]
+    fn set_status(
+        &self,
+        py: Python<'_>,
+        stream: String,
+        status: String,
+        reason: Option<String>,
+    ) -> PyResult<bool> {
+        self.with_db(py, move |db| {
+            Box::pin(async move { streams::set_status(db, &stream, &status, reason.as_deref()).await })
+        })
+    }
+
+    /// Every stream with its sources: a list of dicts.
+    fn streams<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let rows = self.with_db(py, |db| Box::pin(async move { streams::streams(db).await }))?;
+        let list = PyList::empty(py);
+        for row in &rows {
+            let dict = PyDict::new(py);
+            dict.set_item("name", &row.name)?;
+            dict.set_item("status", &row.status)?;
+            dict.set_item("reason", &row.reason)?;
+            dict.set_item("created_at", &row.created_at)?;
+            dict.set_item("updated_at", &row.updated_at)?;
+            let sources = PyList::empty(py);
+            for source in &row.sources {
+                sources.append(source_dict(py, source)?)?;
+            }
+            dict.set_item("sources", sources)?;
+            list.append(dict)?;
+        }
+        Ok(list)
+    }
+
+    /// `(latest change, number of streams)`: when neither moved, no stream changed.
+    fn revision(&self, py: Python<'_>) -> PyResult<(i64, i64)> {
+        self.with_db(py, |db| Box::pin(async move { streams::revision(db).await }))
+    }
+
+    /// The checkpoints of `source` in `stream`: `[(item, position, state), ...]`.
+    fn checkpoints(
+        &self,
+        py: Python<'_>,
+        stream: String,
+        source: String,
+    ) -> PyResult<Vec<(String, String, Option<String>)>> {
+        let saved = self.with_db(py, move |db| {
+            Box::pin(async move { streams::checkpoints(db, &stream, &source).await })
+        })?;
+        Ok(saved
+            .into_iter()
+            .map(|checkpoint| (checkpoint.item, checkpoint.position, checkpoint.state))
+            .collect())
+    }
+
+    /// Saves checkpoints `[(item, position, state), ...]` and forgets the `forgotten` items, in
+    /// one transaction.
+    #[pyo3(signature = (stream, source, checkpoints, forgotten=Vec::new()))]
+    fn save_checkpoints(
+        &self,
+        py: Python<'_>,
+        stream: String,
+        source: String,
+        checkpoints: Vec<(String, String, Option<String>)>,
+        forgotten: Vec<String>,
+    ) -> PyResult<()> {
+        let checkpoints: Vec<streams::Checkpoint> = checkpoints
+            .into_iter()
+            .map(|(item, position, state)| streams::Checkpoint {
+                item,
+                position,
+                state,
+            })
+            .collect();
+        self.with_db(py, move |db| {
+            Box::pin(async move {
+                streams::save_checkpoints(db, &stream, &source, &checkpoints, &forgotten).await
+            })
+        })
+    }
+
+    /// Forgets the checkpoints of `source` in `stream` (every source when None); returns how
+    /// many.
+    #[pyo3(signature = (stream, source=None))]
+    fn clear_checkpoints(&self, py: Python<'_>, stream: String, source: Option<String>) -> PyResult<u64> {
+        self.with_db(py, move |db| {
+            Box::pin(async move { streams::clear_checkpoints(db, &stream, source.as_deref()).await })
+        })
+    }
+
+    /// Writes what `source` of `stream` saw change: `changes` is `[(zone, version, added,
+    /// removed), ...]` with two `Zone`s each. The added records go into the records table
+    /// first (one transaction); then every change becomes an event row, written in one
+    /// transaction with the source's `checkpoints` `[(item, position, state), ...]` (and
+    /// `forgotten` items dropped). Event keys are made of the change and its version, so
+    /// writing the same change again adds nothing. Returns `{"records", "events"}`: the
+    /// records written and the events new to the table.
+    #[allow(clippy::too_many_arguments)] // the call's parts, as Python passes them
+    #[pyo3(signature = (stream, source, changes, checkpoints=Vec::new(), forgotten=Vec::new(), *, records=true))]
+    fn write_changes<'py>(
+        &self,
+        py: Python<'py>,
+        stream: String,
+        source: String,
+        changes: Vec<(String, String, Bound<'py, PyZone>, Bound<'py, PyZone>)>,
+        checkpoints: Vec<(String, String, Option<String>)>,
+        forgotten: Vec<String>,
+        records: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let changes: Vec<(String, String, Arc<RecordSet>, Arc<RecordSet>)> = changes
+            .into_iter()
+            .map(|(zone, version, added, removed)| {
+                (
+                    zone,
+                    version,
+                    added.get().shared_records(),
+                    removed.get().shared_records(),
+                )
+            })
+            .collect();
+        let checkpoints = checkpoint_rows(checkpoints);
+        let (db, store) = (Arc::clone(&self.db), Arc::clone(&self.records));
+        let (url, events_table, records_table) = (
+            self.url.clone(),
+            self.events_table.clone(),
+            self.records_table.clone(),
+        );
+        let (written, new_events) = run_on_store(py, async move {
+            let mut written = 0;
+            let sets: Vec<&RecordSet> = changes.iter().map(|change| change.2.as_ref()).collect();
+            if records && sets.iter().any(|set| !set.is_empty()) {
+                let mut held = store.lock().await;
+                if held.is_none() {
+                    *held = Some(
+                        BatchStore::open(url.clone(), &records_table, Some("coordinator".into())).await?,
+                    );
+                }
+                if let Some(batch_store) = held.as_mut() {
+                    written = batch_store.store(&sets, &[], true).await?.records;
+                }
+            }
+            let rows: Vec<EventRow> = changes
+                .iter()
+                .flat_map(|(zone, version, added, removed)| {
+                    let origin = streams::ChangeOrigin {
+                        stream: &stream,
+                        source: &source,
+                        subject: zone,
+                        version,
+                    };
+                    streams::change_events(&origin, added, removed)
+                })
+                .collect();
+            let mut guard = db.lock().await;
+            let connection = guard.as_mut().ok_or_else(|| {
+                StoreError::other(format!("the StreamStore of {} is closed", url.redacted()))
+            })?;
+            let new_events = streams::record_changes(
+                connection,
+                &events_table,
+                &rows,
+                &stream,
+                &source,
+                &checkpoints,
+                &forgotten,
+            )
+            .await?;
+            Ok((written, new_events))
+        })?;
+        let result = PyDict::new(py);
+        result.set_item("records", written)?;
+        result.set_item("events", new_events)?;
+        Ok(result)
+    }
+
+    /// Writes events of other kinds, `[(subject, version, kind, data_json, identity), ...]`, in
+    /// one transaction with the source's `checkpoints` (and `forgotten` items dropped);
+    /// returns the events new to the table.
+    #[pyo3(signature = (stream, source, events, checkpoints=Vec::new(), forgotten=Vec::new()))]
+    fn write_events(
+        &self,
+        py: Python<'_>,
+        stream: String,
+        source: String,
+        events: Vec<(String, String, String, String, String)>,
+        checkpoints: Vec<(String, String, Option<String>)>,
+        forgotten: Vec<String>,
+    ) -> PyResult<u64> {
+        let checkpoints = checkpoint_rows(checkpoints);
+        let table = self.events_table.clone();
+        self.with_db(py, move |db| {
+            Box::pin(async move {
+                let rows: Vec<EventRow> = events
+                    .iter()
+                    .map(|(subject, version, kind, data, identity)| {
+                        let origin = streams::ChangeOrigin {
+                            stream: &stream,
+                            source: &source,
+                            subject,
+                            version,
+                        };
+                        streams::source_event(&origin, kind, data.clone(), identity)
+                    })
+                    .collect();
+                streams::record_changes(db, &table, &rows, &stream, &source, &checkpoints, &forgotten).await
+            })
+        })
+    }
+
+    /// Closes the connections.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let (db, records) = (Arc::clone(&self.db), Arc::clone(&self.records));
+        run_on_store(py, async move {
+            if let Some(connection) = db.lock().await.take() {
+                connection.close().await;
+            }
+            if let Some(mut store) = records.lock().await.take() {
+                store.close().await;
+            }
+            Ok(())
+        })
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("StreamStore({:?})", self.url.redacted())
+    }
+}
+
+fn checkpoint_rows(rows: Vec<(String, String, Option<String>)>) -> Vec<streams::Checkpoint> {
+    rows.into_iter()
+        .map(|(item, position, state)| streams::Checkpoint {
+            item,
+            position,
+            state,
+        })
+        .collect()
 }

@@ -314,6 +314,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "when each domain was queued",
         statements: queued_at,
     },
+    Migration {
+        version: 3,
+        description: "coordinator streams, sources and checkpoints",
+        statements: super::streams::coordination_schema,
+    },
 ];
 
 /// `domains.queued_at`: a domain queued longer ago than the publisher's `requeue_after` lost

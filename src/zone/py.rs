@@ -346,6 +346,17 @@ impl PyZone {
         Ok(self.derived(subset))
     }
 
+    /// What changed from `before` to this zone: `(added, removed)`, two new zones. Records
+    /// are compared whole (owner, type, class, TTL, rdata, all canonical), so a TTL change is
+    /// in both: the old record removed, the new one added.
+    fn diff(&self, py: Python<'_>, before: PyRef<'_, PyZone>) -> PyResult<(PyZone, PyZone)> {
+        let (now, then) = (Arc::clone(&self.records), Arc::clone(&before.records));
+        let (added, removed) = detach::compute(py, move || {
+            Ok::<_, Error>((now.difference(&then), then.difference(&now)))
+        })?;
+        Ok((self.derived(added), before.derived(removed)))
+    }
+
     /// The first SOA record, or None.
     #[getter]
     fn soa(&self) -> Option<PyRecord> {
