@@ -414,6 +414,30 @@ class IngestSettings(Section):
         return self
 
 
+class CoordinatorSettings(Section):
+    """``dnsmill coordinate`` and ``dnsmill streams``: the coordinator's API, status page and
+    restart limits."""
+
+    #: HOST:PORT of the JSON API and the status page (None: neither).
+    listen: str | None = "127.0.0.1:8053"
+    #: A token the API's changing requests (POST) must send as ``Authorization: Bearer ...``
+    #: (empty: none asked, for an API on loopback only).
+    api_token: str = ""
+    #: The store of the streams and their events (None: the top-level ``db``).
+    db: str | None = None
+    #: The table the sources' events go into.
+    events_table: str = "dns_events"
+    #: A stream fails when its sources restart more than ``max_restarts`` times within
+    #: ``max_seconds``.
+    max_restarts: int = Field(10, ge=0)
+    max_seconds: Duration = timedelta(seconds=60)
+    #: The first wait before a restart; it doubles with each death in a row, up to ``max_backoff``.
+    backoff: Duration = timedelta(milliseconds=500)
+    max_backoff: Duration = timedelta(seconds=5)
+    #: How often the store is checked for changes made by other processes (the CLI).
+    refresh: Duration = timedelta(seconds=1)
+
+
 class Settings(BaseSettings):
     """All of dnsmill's settings."""
 
@@ -440,6 +464,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    coordinator: CoordinatorSettings = Field(default_factory=CoordinatorSettings)
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
@@ -550,6 +575,10 @@ def shown(settings: Settings) -> dict[str, Any]:
     if shown_data["sync"]["password"]:
         shown_data["sync"]["password"] = "***"
     shown_data["ingest"]["nats"] = redacted(shown_data["ingest"]["nats"])
+    if shown_data["coordinator"]["api_token"]:
+        shown_data["coordinator"]["api_token"] = "***"
+    if shown_data["coordinator"]["db"] is not None:
+        shown_data["coordinator"]["db"] = redacted(shown_data["coordinator"]["db"])
     if shown_data["ingest"]["db"] is not None:
         shown_data["ingest"]["db"] = redacted(shown_data["ingest"]["db"])
     for backend in ("coredns_mysql", "powerdns"):

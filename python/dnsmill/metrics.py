@@ -124,3 +124,30 @@ INGEST_LAG = Gauge(
 INGEST_BREAKER_OPEN = Gauge(
     "dnsmill_ingest_breaker_open", "1 while the store breaker is open (the store is down; reading paused)."
 )
+
+COORDINATOR_STREAMS = Gauge(
+    "dnsmill_coordinator_streams", "Streams the coordinator knows, by status.", ["status"]
+)
+COORDINATOR_WORKERS = Gauge(
+    "dnsmill_coordinator_workers", "Sources running under the coordinator's supervisors."
+)
+COORDINATOR_RESTARTS = Counter(
+    "dnsmill_coordinator_restarts_total",
+    "Sources restarted by their stream's supervisor, by stream.",
+    ["stream"],
+)
+COORDINATOR_WORKER_EXITS = Counter(
+    "dnsmill_coordinator_worker_exits_total",
+    "Sources that ended by themselves, by stream and outcome (error, normal).",
+    ["stream", "outcome"],
+)
+COORDINATOR_FAILURES = Counter(
+    "dnsmill_coordinator_stream_failures_total",
+    "Streams failed because a source restarted past the limit, by stream.",
+    ["stream"],
+)
+COORDINATOR_EVENTS = Counter(
+    "dnsmill_coordinator_events_total",
+    "Events the coordinator's sources wrote (new ones), by stream.",
+    ["stream"],
+)

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from dnsmill._core import ConfigError, DnsmillError, StoreSchemaError
-from dnsmill.cli import config, db, ingest, pipeline, resolve, seed, serve, sync, zone
+from dnsmill.cli import config, db, ingest, pipeline, resolve, seed, serve, streams, sync, zone
 from dnsmill.cli.app import Options, app, describe, err_console
 
 #: Failures that mean the command was given something it cannot use: exit 2, as for a bad flag.
@@ -23,9 +23,22 @@ USAGE_ERRORS = (
 )
 
 #: Command groups: their commands are named with two words.
-GROUPS = frozenset({"config", "db", "domains", "queue", "zone"})
+GROUPS = frozenset({"config", "db", "domains", "queue", "streams", "zone"})
 
-__all__ = ["app", "config", "db", "ingest", "main", "pipeline", "resolve", "seed", "serve", "sync", "zone"]
+__all__ = [
+    "app",
+    "config",
+    "db",
+    "ingest",
+    "main",
+    "pipeline",
+    "resolve",
+    "seed",
+    "serve",
+    "streams",
+    "sync",
+    "zone",
+]
 
 
 def main() -> None:
