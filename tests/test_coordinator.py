@@ -142,8 +142,31 @@ def test_the_model_keeps_streams_sources_and_checkpoints_in_every_store(store: s
     assert coordinator.resume_stream("zones")["status"] == "active"
     store_.save_checkpoints("zones", "lab", [("a.zone", "fp3", "new")], ["b.zone"])
     assert store_.checkpoints("zones", "lab") == [("a.zone", "fp3", "new")]
+    # A change and the checkpoint after it: one transaction, in every store.
+    before = dnsmill.parse_zone(zone_text("a.example.", 1, "192.0.2.1").encode(), origin="a.example.")
+    after = dnsmill.parse_zone(zone_text("a.example.", 2, "192.0.2.2").encode(), origin="a.example.")
+    added, removed = after.diff(before)
+    transferred = ("a.example.", "2:2", "dnsmill.zone.transferred", '{"serial": 2}', "")
+    written = store_.write_changes(
+        "zones",
+        "lab",
+        [("a.example.", "2:2", added, removed)],
+        [("a.zone", "2:2", "text")],
+        events=[transferred],
+    )
+    assert written == {"records": 2, "events": 5}
+    store_.write_changes("zones", "lab", [("a.example.", "2:2", added, removed)], [("a.zone", "2:2", "text")])
+    assert admin(store, "SELECT COUNT(*) FROM dns_events") == "5"  # written twice, stored once
+    assert ("a.zone", "2:2", "text") in store_.checkpoints("zones", "lab")
+    revision = store_.revision()
     assert coordinator.stop_stream("zones")["status"] == "stopped"
+    assert store_.revision() != revision
     assert store_.checkpoints("zones", "lab") == []
+    # A write that ends after the stream stopped saves no checkpoint.
+    store_.write_changes("zones", "lab", [("a.example.", "3:3", removed, added)], [("a.zone", "3:3", None)])
+    assert store_.checkpoints("zones", "lab") == []
+    assert not store_.set_status("zones", "failed", "late", expected="active")
+    assert coordinator.stream_status("zones")["status"] == "stopped"
     assert coordinator.stats() | {"running": False} == {
         "streams": 1,
         "pending": 0,
@@ -184,15 +207,14 @@ async def test_start_pause_resume_and_stop_run_the_sources_from_their_checkpoint
         await coordinator.resume_stream_async("lab")
         await until(lambda: len(events(db)) == 4)
         assert ("dnsmill.record.added", "a.example.", "host1.a.example. A 192.0.2.2") in events(db)
-        # Stopped: the checkpoints go, so the next start reads every file as new: each record is
-        # added under the file's current version. host1 already was (its event's key is the
-        # record and that version), so only the other three are new rows.
+        # Stopped: the checkpoints go, so the next start reads every file as new, from its
+        # first generation: each of its four records is added again.
         await coordinator.stop_stream_async("lab")
         await until(lambda: source_states(coordinator, "lab")["dir"]["state"] == "stopped")
         assert coordinator.store.checkpoints("lab", "dir") == []
         await coordinator.start_stream_async("lab")
         await until(lambda: coordinator.store.checkpoints("lab", "dir") != [])
-        await until(lambda: len(events(db)) == 4 + 3)
+        await until(lambda: len(events(db)) == 4 + 4)
     assert coordinator.stats()["workers"] == 0
 
 
@@ -288,21 +310,31 @@ async def test_a_zone_file_edit_is_exactly_its_changed_records_and_the_same_edit
                 ),
                 ("dnsmill.record.removed", "a.example.", "host0.a.example. A 192.0.2.1"),
             ]
-            # The same edit again (rewritten, same content), and a touch: nothing.
+            # The same edit again (rewritten, same content), and a touch: nothing, not even
+            # an event that would have been a second row.
+            changes_so_far = [event for event in drained(source_events) if event.name == "records_changed"]
             (zones / "a.example.zone").write_text(
                 zone_text("a.example.", 2, "192.0.2.7", "192.0.2.2", "192.0.2.3")
             )
             os.utime(zones / "b.example.zone")
             await asyncio.sleep(1.0)
             assert len(events(db)) == 13
+            assert [event for event in drained(source_events) if event.name == "records_changed"] == []
+            # Back to the first content: the change back is new events, not the first ones.
+            (zones / "a.example.zone").write_text(zone_text("a.example.", 1, "192.0.2.1", "192.0.2.2"))
+            await until(lambda: len(events(db)) == 13 + 5)
             # A file that does not parse is reported and skipped; a removed file is every
             # record removed.
             (zones / "bad.example.zone").write_text("@ 300 IN A not-an-address\n")
+            b_text = (zones / "b.example.zone").read_text()
             (zones / "b.example.zone").unlink()
-            await until(lambda: len(events(db)) == 13 + 4)
+            await until(lambda: len(events(db)) == 18 + 4)
             assert [kind for kind, zone, _ in events(db) if zone == "b.example."].count(
                 "dnsmill.record.removed"
             ) == 4
+            # Restored as it was: its records are added again, as new events.
+            (zones / "b.example.zone").write_text(b_text)
+            await until(lambda: len(events(db)) == 22 + 4)
             status = source_states(coordinator, "lab")["dir"]
             assert "bad.example.zone:1:" in status["last_error"] and "not-an-address" in status["last_error"]
             assert status["state"] == "running" and status["restarts"] == 0
@@ -311,10 +343,14 @@ async def test_a_zone_file_edit_is_exactly_its_changed_records_and_the_same_edit
             "worker_started",
             "source_problem",
         }
-        changed = [event.data for event in drained(source_events) if event.name == "records_changed"]
-        assert {"zone": "a.example.", "added": 3, "removed": 2} | {"version": changed[2]["version"]} in [
-            {key: data[key] for key in ("zone", "added", "removed", "version")} for data in changed
-        ]
+        # The first edit of a.example was its second generation.
+        edited = zone_text("a.example.", 2, "192.0.2.7", "192.0.2.2", "192.0.2.3").encode()
+        assert {
+            "zone": "a.example.",
+            "added": 3,
+            "removed": 2,
+            "version": f"2:{hashlib.sha256(edited).hexdigest()}",
+        } in [{key: event.data[key] for key in ("zone", "added", "removed", "version")} for event in changes_so_far]
     # The added records are in the records table too.
     assert "192.0.2.7" in admin(db, "SELECT rdata FROM dns_records WHERE name = 'host0.a.example.'")
 
@@ -394,6 +430,8 @@ class Primary:
         self.port = free_port()
         self.control = free_port()
         self.zones: list[str] = []
+        #: Where named sends NOTIFY after a change (None: nowhere).
+        self.notify_port: int | None = None
         self.process: subprocess.Popen[str] | None = None
         key = (
             'key "test" { algorithm hmac-sha256; secret "c3luYy10ZXN0LWtleS1mb3ItZG5zbWlsbC10ZXN0cw=="; };\n'
@@ -410,15 +448,20 @@ class Primary:
             self.zones.append(zone)
 
     def start(self) -> None:
+        notify = (
+            f"notify explicit; also-notify {{ 127.0.0.1 port {self.notify_port}; }}; "
+            if self.notify_port is not None
+            else "notify no; "
+        )
         zones = "".join(
             f'zone "{zone}" {{ type primary; file "{self.workdir}/{zone}zone"; ixfr-from-differences yes; max-ixfr-ratio unlimited; '
-            "allow-transfer { 127.0.0.1; }; };\n"
+            f"allow-transfer {{ 127.0.0.1; }}; {notify}}};\n"
             for zone in self.zones
         )
         conf = self.workdir / "named.conf"
         conf.write_text(
             self.key + f'options {{ directory "{self.workdir}"; pid-file "{self.workdir}/named.pid"; '
-            f"listen-on port {self.port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; notify no; }};\n"
+            f"listen-on port {self.port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; }};\n"
             f'controls {{ inet 127.0.0.1 port {self.control} allow {{ 127.0.0.1; }} keys {{ "test"; }}; }};\n'
             + zones
         )
@@ -456,11 +499,12 @@ class Primary:
 
 
 @pytest.fixture
-def primary(tmp_path: Path) -> Iterator[Primary]:
+def primary(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Primary]:
     require_tool("rndc")
     workdir = tmp_path / "primary"
     workdir.mkdir()
     server = Primary(workdir)
+    server.notify_port = getattr(request, "param", None)
     server.write("a.example.", zone_text("a.example.", 1, "192.0.2.1", "192.0.2.2"))
     server.write("b.example.", zone_text("b.example.", 10, "198.51.100.1"))
     server.start()
@@ -532,17 +576,19 @@ async def test_the_transfer_source_writes_only_what_changed_after_a_serial_bump(
             ),
         ]
         transferred = [json.loads(data) for kind, _, data in new if kind == "dnsmill.zone.transferred"]
-        assert transferred[0] | {"version": "2"} == {
-            "transfer": "ixfr",
-            "serial": 2,
-            "records": 5,
-            "added": 2,
-            "removed": 1,
-            "version": "2",
-        }
+        assert transferred == [
+            {
+                "transfer": "ixfr",
+                "serial": 2,
+                "records": 5,
+                "added": 2,
+                "removed": 1,
+            }
+        ]
+    # Per zone: the generation (one more per transfer written) and the serial.
     assert [point[:2] for point in coordinator.store.checkpoints("xfr", "primary")] == [
-        ("a.example.", "2"),
-        ("b.example.", "10"),
+        ("a.example.", "2:2"),
+        ("b.example.", "1:10"),
     ]
 
 
@@ -572,15 +618,20 @@ def test_a_coordinator_killed_with_sigkill_resumes_from_its_checkpoints_and_writ
     coordinator.start_stream("lab")
     coordinator.store.close()
     port = free_port()
-    for cycle, delay in enumerate((0.3, 0.8, 1.5)):
+    first = {zone: path.read_text() for zone, path in files.items()}
+    for cycle, delay in enumerate((1.0, 1.6, 2.4)):
         process = coordinate(db, port)
         time.sleep(delay)  # somewhere in starting, reading or writing
         process.send_signal(signal.SIGKILL)
         process.wait(10)
-        # Changed while no coordinator runs: edits, a zone gone, a zone new.
+        # Changed while no coordinator runs: edits, a zone gone, a zone new, and in the last
+        # round the first edits undone (the zones as they first were).
         for index in range(cycle * 10, cycle * 10 + 10):
             zone = f"z{index}.example"
             files[zone].write_text(zone_text(f"{zone}.", cycle + 2, f"192.0.{cycle}.{index}"))
+        if cycle == 2:
+            for index in range(10):
+                files[f"z{index}.example"].write_text(first[f"z{index}.example"])
         files.pop(f"z{199 - cycle}.example").unlink()
         files[f"new{cycle}.example"] = zones / f"new{cycle}.example.zone"
         files[f"new{cycle}.example"].write_text(zone_text(f"new{cycle}.example.", 1, "198.51.100.1"))
@@ -590,8 +641,12 @@ def test_a_coordinator_killed_with_sigkill_resumes_from_its_checkpoints_and_writ
 
         def caught_up() -> bool:
             rows = admin(db, "SELECT item, position FROM source_checkpoints")
-            held = dict(line.split(" ") for line in rows.splitlines())
-            return held == {f"{name}.zone": fingerprint for name, fingerprint in wanted.items()}
+            held = {
+                item: position.split(":")[1]
+                for item, position in (line.split(" ") for line in rows.splitlines())
+            }
+            present = {item: fingerprint for item, fingerprint in held.items() if fingerprint != "-"}
+            return present == {f"{name}.zone": fingerprint for name, fingerprint in wanted.items()}
 
         deadline = time.monotonic() + 30
         while not caught_up():
@@ -719,3 +774,29 @@ def test_a_jetstream_source_writes_a_subject_through_the_event_writer(db: str) -
                 await until(lambda: admin(db, "SELECT COUNT(*) FROM dns_records") == "51", timeout=30)
 
         asyncio.run(scenario())
+
+
+NOTIFY_PORT = free_port()
+
+
+@pytest.mark.parametrize("primary", [NOTIFY_PORT], indirect=True)
+@run_async
+async def test_a_notify_from_the_primary_transfers_at_once(db: str, primary: Primary) -> None:
+    coordinator = Coordinator(db, intensity=FAST, refresh=0.1, bus=EventBus())
+    config = {
+        "primary": f"127.0.0.1:{primary.port}",
+        "zones": ["a.example"],
+        "notify": f"127.0.0.1:{NOTIFY_PORT}",
+    }
+    # Polled once an hour: only the NOTIFY can bring the change in time.
+    coordinator.create_stream(
+        "xfr", [{"name": "primary", "kind": "zone_transfer", "config": config, "poll_interval": 3600}]
+    )
+    coordinator.start_stream("xfr")
+    async with running(coordinator):
+        await until(lambda: len(events(db)) == 4 + 1)
+        primary.write("a.example.", zone_text("a.example.", 2, "192.0.2.1", "192.0.2.2", "192.0.2.5"))
+        primary.reload("a.example.", 2)
+        await until(
+            lambda: ("dnsmill.record.added", "a.example.", "host2.a.example. A 192.0.2.5") in events(db)
+        )

@@ -56,6 +56,16 @@ def test_the_api_does_every_control_call_and_answers_errors_plainly(tmp_path: Pa
 
                 status, body = await call("POST", "/api/streams", json={"name": "lab"})
                 assert status == 401 and "Authorization: Bearer" in body["error"]
+                # What a page of another site can make a browser send: refused, token or not.
+                status, body = await call(
+                    "POST",
+                    "/api/streams",
+                    data='{"name": "lab"}',
+                    headers={**auth, "Content-Type": "text/plain"},
+                )
+                assert status == 415 and "application/json" in body["error"]
+                status, body = await call("GET", "/api/streams", headers={"Host": "rebound.example:80"})
+                assert status == 403
                 status, body = await call("POST", "/api/streams", json={"name": "lab"}, headers=auth)
                 assert status == 201 and body["status"] == "pending"
                 source = {
@@ -69,9 +79,9 @@ def test_the_api_does_every_control_call_and_answers_errors_plainly(tmp_path: Pa
                 bad = {"name": "feed", "kind": "rss"}
                 status, body = await call("POST", "/api/streams/lab/sources", json=bad, headers=auth)
                 assert status == 400 and "unknown source kind 'rss' (known: " in body["error"]
-                status, body = await call("POST", "/api/streams/nope/start", headers=auth)
+                status, body = await call("POST", "/api/streams/nope/start", json={}, headers=auth)
                 assert status == 404 and body["error"] == "no stream named 'nope'"
-                status, body = await call("POST", "/api/streams/lab/start", headers=auth)
+                status, body = await call("POST", "/api/streams/lab/start", json={}, headers=auth)
                 assert status == 200 and body["status"] == "active"
                 deadline = time.monotonic() + 10
                 while True:
@@ -89,19 +99,19 @@ def test_the_api_does_every_control_call_and_answers_errors_plainly(tmp_path: Pa
                 )
                 await asyncio.sleep(0.2)
                 assert not waiting.done()
-                status, body = await call("POST", "/api/streams/lab/pause", headers=auth)
+                status, body = await call("POST", "/api/streams/lab/pause", json={}, headers=auth)
                 assert status == 200 and body["status"] == "paused"
                 _, moved = await asyncio.wait_for(waiting, 5)
                 assert moved["version"] > listing["version"]
-                status, body = await call("POST", "/api/streams/lab/pause", headers=auth)
+                status, body = await call("POST", "/api/streams/lab/pause", json={}, headers=auth)
                 assert (status == 400 and "is paused" not in body["error"]) or status == 200
                 status, stats = await call("GET", "/api/stats")
                 assert stats["paused"] == 1 and stats["streams"] == 1
                 status, body = await call("GET", "/api/kinds")
                 assert "zone_transfer" in body["kinds"]
-                status, body = await call("DELETE", "/api/streams/lab/sources/dir", headers=auth)
+                status, body = await call("DELETE", "/api/streams/lab/sources/dir", json={}, headers=auth)
                 assert status == 200 and body["sources"] == []
-                status, body = await call("DELETE", "/api/streams/lab", headers=auth)
+                status, body = await call("DELETE", "/api/streams/lab", json={}, headers=auth)
                 assert status == 200
                 async with http.get(base + "/metrics") as response:
                     assert "dnsmill_coordinator_workers" in await response.text()

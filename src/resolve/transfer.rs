@@ -86,20 +86,49 @@ pub async fn soa_serial(server: SocketAddr, zone: &str, timeout: Duration) -> Re
 }
 
 /// Transfers `zone` from `server`: IXFR from `known`'s serial when given, else AXFR.
-/// `timeout` bounds the whole transfer.
+/// `timeout` bounds each exchange. When the IXFR answer cannot be trusted (its changes do not
+/// lead to the serial it announced, or the primary's serial went back behind the one held:
+/// the zone was made anew), the whole zone is transferred and compared with `known` instead.
 pub async fn transfer(
     server: SocketAddr,
     zone: &str,
     known: Option<Known<'_>>,
     timeout: Duration,
 ) -> Result<Transferred, String> {
-    let kind = if known.is_some() { "IXFR" } else { "AXFR" };
+    let since = known.as_ref().map(|known| known.serial);
+    let reading = exchange(server, zone, since, timeout).await?;
+    let held = known.as_ref().map(|known| known.records);
+    match reading.finish(held) {
+        Ok(done) if done.kind == TransferKind::Current && since.is_some_and(|since| since != done.serial) => {
+            tracing::info!(
+                "{zone} at {server}: serial {} is behind the {} held; transferring the whole zone",
+                done.serial,
+                since.unwrap_or(0)
+            );
+        }
+        Ok(done) => return Ok(done),
+        Err(problem) if since.is_some() => {
+            tracing::warn!("IXFR of {zone} from {server}: {problem}; transferring the whole zone");
+        }
+        Err(problem) => return Err(format!("AXFR of {zone} from {server}: {problem}")),
+    }
+    exchange(server, zone, None, timeout)
+        .await?
+        .finish(held)
+        .map_err(|problem| format!("AXFR of {zone} from {server}: {problem}"))
+}
+
+/// One transfer exchange: the query and every message of the answer.
+async fn exchange(
+    server: SocketAddr,
+    zone: &str,
+    since: Option<u32>,
+    timeout: Duration,
+) -> Result<Reading, String> {
+    let kind = if since.is_some() { "IXFR" } else { "AXFR" };
     let exchange = async {
         let mut connection = connect(server).await?;
-        let (qtype, since) = match &known {
-            Some(known) => (RecordType(251), Some(known.serial)),
-            None => (RecordType(252), None),
-        };
+        let qtype = RecordType(if since.is_some() { 251 } else { 252 });
         send(&mut connection, &transfer_query(zone, qtype, since)?).await?;
         let mut reading = Reading::new(since);
         while !reading.done {
@@ -109,11 +138,10 @@ pub async fn transfer(
         }
         Ok(reading)
     };
-    let reading = tokio::time::timeout(timeout, exchange)
+    tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| format!("{kind} of {zone} from {server}: not complete within {timeout:?}"))?
-        .map_err(|error: String| format!("{kind} of {zone} from {server}: {error}"))?;
-    Ok(reading.finish(known))
+        .map_err(|error: String| format!("{kind} of {zone} from {server}: {error}"))
 }
 
 async fn connect(server: SocketAddr) -> Result<TcpStream, String> {
@@ -221,6 +249,8 @@ struct Reading {
     incremental: Option<bool>,
     /// In an incremental answer: SOAs seen after the first, which mark deletions and additions.
     markers: usize,
+    /// Why the answer is not a transfer, when it is not.
+    problem: Option<String>,
     done: bool,
 }
 
@@ -232,6 +262,7 @@ impl Reading {
             records: Vec::new(),
             incremental: None,
             markers: 0,
+            problem: None,
             done: false,
         }
     }
@@ -242,17 +273,28 @@ impl Reading {
         }
         let Some(serial) = self.serial else {
             // The answer starts with the zone's SOA; anything else is not a transfer.
-            self.serial = Some(if record.rtype == RecordType::SOA {
-                soa_serial_of(&record.rdata).unwrap_or(0)
-            } else {
-                0
-            });
+            match (record.rtype == RecordType::SOA)
+                .then(|| soa_serial_of(&record.rdata))
+                .flatten()
+            {
+                Some(serial) => self.serial = Some(serial),
+                None => {
+                    self.problem = Some(format!(
+                        "the answer starts with {} {}, not the zone's SOA",
+                        record.name, record.rtype
+                    ));
+                    self.done = true;
+                }
+            }
             self.records.push(record);
             return;
         };
         let is_soa = record.rtype == RecordType::SOA;
         if self.incremental.is_none() {
-            self.incremental = Some(is_soa && self.since.is_some());
+            // Changes open with the SOA of the serial asked from; a whole zone of one SOA
+            // would show its own serial there.
+            self.incremental =
+                Some(is_soa && self.since.is_some() && soa_serial_of(&record.rdata) == self.since);
         }
         if self.incremental == Some(true) {
             if is_soa {
@@ -283,34 +325,47 @@ impl Reading {
         }
     }
 
-    fn finish(self, known: Option<Known<'_>>) -> Transferred {
+    /// The outcome, compared with the zone held (`before`, when there is one).
+    fn finish(self, before: Option<&RecordSet>) -> Result<Transferred, String> {
+        if let Some(problem) = self.problem {
+            return Err(problem);
+        }
         let serial = self.serial.unwrap_or(0);
-        let before = known
-            .as_ref()
-            .map_or_else(RecordSet::default, |k| k.records.clone());
+        let before = before.cloned().unwrap_or_default();
         if self.records.len() == 1 && self.incremental.is_none() {
-            return Transferred {
+            return Ok(Transferred {
                 kind: TransferKind::Current,
                 serial,
                 zone: before,
                 added: RecordSet::default(),
                 removed: RecordSet::default(),
-            };
+            });
         }
         let (kind, zone) = if self.incremental == Some(true) {
             // The first record is the new SOA that heads the answer, not a change marker.
             let changes = self.records.into_iter().skip(1).collect();
-            (TransferKind::Incremental, apply_changes(&before, changes))
+            let zone = apply_changes(&before, changes);
+            let now: Vec<u32> = zone
+                .iter()
+                .filter(|record| record.rtype == RecordType::SOA)
+                .filter_map(|soa| soa_serial_of(soa.rdata))
+                .collect();
+            if now != [serial] {
+                return Err(format!(
+                    "its changes lead to SOA serials {now:?}, not to the serial {serial} it announced"
+                ));
+            }
+            (TransferKind::Incremental, zone)
         } else {
             (TransferKind::Full, self.records.into_iter().collect())
         };
-        Transferred {
+        Ok(Transferred {
             kind,
             serial,
             added: zone.difference(&before),
             removed: before.difference(&zone),
             zone,
-        }
+        })
     }
 }
 
@@ -411,10 +466,7 @@ mod tests {
             reading.take(r);
         }
         assert!(reading.done);
-        let done = reading.finish(Some(Known {
-            serial: 1,
-            records: &before,
-        }));
+        let done = reading.finish(Some(&before)).unwrap();
         assert_eq!(done.kind, TransferKind::Incremental);
         assert_eq!(done.serial, 3);
         assert_eq!(
@@ -444,10 +496,7 @@ mod tests {
             reading.take(r);
         }
         assert!(reading.done);
-        let done = reading.finish(Some(Known {
-            serial: 1,
-            records: &before,
-        }));
+        let done = reading.finish(Some(&before)).unwrap();
         assert_eq!(done.kind, TransferKind::Full);
         assert_eq!(lines(&done.added).len(), 2);
         assert_eq!(lines(&done.removed).len(), 2);
@@ -460,12 +509,42 @@ mod tests {
         reading.take(soa(5));
         reading.message_ended();
         assert!(reading.done);
-        let done = reading.finish(Some(Known {
-            serial: 5,
-            records: &before,
-        }));
+        let done = reading.finish(Some(&before)).unwrap();
         assert_eq!(done.kind, TransferKind::Current);
         assert!(done.added.is_empty() && done.removed.is_empty());
+    }
+
+    #[test]
+    fn an_answer_that_is_not_a_transfer_or_does_not_add_up_is_refused() {
+        let mut reading = Reading::new(None);
+        reading.take(record("a.example.com. A 300 192.0.2.1"));
+        assert!(reading.done);
+        assert!(reading.finish(None).unwrap_err().contains("not the zone's SOA"));
+        // Changes that delete a record the zone held with another SOA: the result's SOA is
+        // not the announced one.
+        let before: RecordSet = [soa(1)].into_iter().collect();
+        let mut reading = Reading::new(Some(1));
+        for r in [soa(3), soa(1), soa(2), soa(3)] {
+            reading.take(r);
+        }
+        assert!(reading.done);
+        assert!(reading
+            .finish(Some(&before))
+            .unwrap_err()
+            .contains("not to the serial 3"));
+    }
+
+    #[test]
+    fn a_zone_of_one_soa_sent_whole_is_not_taken_for_changes() {
+        let before: RecordSet = [soa(4)].into_iter().collect();
+        let mut reading = Reading::new(Some(4));
+        for r in [soa(5), soa(5)] {
+            reading.take(r);
+        }
+        assert!(reading.done);
+        let done = reading.finish(Some(&before)).unwrap();
+        assert_eq!(done.kind, TransferKind::Full);
+        assert_eq!(lines(&done.zone), vec![soa(5).to_string_line()]);
     }
 
     #[test]

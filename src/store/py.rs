@@ -573,14 +573,28 @@ impl PyStreamStore {
             + 'static,
     {
         let db = Arc::clone(&self.db);
-        let url = self.url.redacted();
+        let url = self.url.clone();
         run_on_store(py, async move {
             let mut guard = db.lock().await;
-            let connection = guard
-                .as_mut()
-                .ok_or_else(|| StoreError::other(format!("the StreamStore of {url} is closed")))?;
-            work(connection).await
+            let connection = guard.as_mut().ok_or_else(|| {
+                StoreError::other(format!("the StreamStore of {} is closed", url.redacted()))
+            })?;
+            let outcome = work(connection).await;
+            if let Err(error) = &outcome {
+                renew_after(&mut guard, &url, error).await;
+            }
+            outcome
         })
+    }
+}
+
+/// After a transient failure the connection may be gone: the next call gets a new one (the
+/// caller, a source under its supervisor or the coordinator's loop, tries again).
+async fn renew_after(held: &mut Option<Db>, url: &StoreUrl, error: &StoreError) {
+    if error.kind == StoreErrorKind::Transient {
+        if let Ok(fresh) = Db::connect(url).await {
+            *held = Some(fresh);
+        }
     }
 }
 
@@ -668,17 +682,21 @@ impl PyStreamStore {
         })
     }
 
-    /// Sets a stream's status and reason; False when there is no such stream.
-    #[pyo3(signature = (stream, status, reason=None))]
+    /// Sets a stream's status and reason, only while its status is `expected` when given;
+    /// False when there is no such stream (or it had another status).
+    #[pyo3(signature = (stream, status, reason=None, *, expected=None))]
     fn set_status(
         &self,
         py: Python<'_>,
         stream: String,
         status: String,
         reason: Option<String>,
+        expected: Option<String>,
     ) -> PyResult<bool> {
         self.with_db(py, move |db| {
-            Box::pin(async move { streams::set_status(db, &stream, &status, reason.as_deref()).await })
+            Box::pin(async move {
+                streams::set_status(db, &stream, &status, reason.as_deref(), expected.as_deref()).await
+            })
         })
     }
 
@@ -703,8 +721,9 @@ impl PyStreamStore {
         Ok(list)
     }
 
-    /// `(latest change, number of streams)`: when neither moved, no stream changed.
-    fn revision(&self, py: Python<'_>) -> PyResult<(i64, i64)> {
+    /// `(latest change, number of streams, sum of revisions)`: when none moved, no stream
+    /// changed.
+    fn revision(&self, py: Python<'_>) -> PyResult<(i64, i64, i64)> {
         self.with_db(py, |db| Box::pin(async move { streams::revision(db).await }))
     }
 
@@ -767,7 +786,7 @@ impl PyStreamStore {
     /// writing the same change again adds nothing. Returns `{"records", "events"}`: the
     /// records written and the events new to the table.
     #[allow(clippy::too_many_arguments)] // the call's parts, as Python passes them
-    #[pyo3(signature = (stream, source, changes, checkpoints=Vec::new(), forgotten=Vec::new(), *, records=true))]
+    #[pyo3(signature = (stream, source, changes, checkpoints=Vec::new(), forgotten=Vec::new(), *, records=true, events=Vec::new()))]
     fn write_changes<'py>(
         &self,
         py: Python<'py>,
@@ -777,6 +796,7 @@ impl PyStreamStore {
         checkpoints: Vec<(String, String, Option<String>)>,
         forgotten: Vec<String>,
         records: bool,
+        events: Vec<(String, String, String, String, String)>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let changes: Vec<(String, String, Arc<RecordSet>, Arc<RecordSet>)> = changes
             .into_iter()
@@ -810,7 +830,7 @@ impl PyStreamStore {
                     written = batch_store.store(&sets, &[], true).await?.records;
                 }
             }
-            let rows: Vec<EventRow> = changes
+            let mut rows: Vec<EventRow> = changes
                 .iter()
                 .flat_map(|(zone, version, added, removed)| {
                     let origin = streams::ChangeOrigin {
@@ -822,11 +842,12 @@ impl PyStreamStore {
                     streams::change_events(&origin, added, removed)
                 })
                 .collect();
+            rows.extend(source_events(&stream, &source, &events));
             let mut guard = db.lock().await;
             let connection = guard.as_mut().ok_or_else(|| {
                 StoreError::other(format!("the StreamStore of {} is closed", url.redacted()))
             })?;
-            let new_events = streams::record_changes(
+            let new_events = match streams::record_changes(
                 connection,
                 &events_table,
                 &rows,
@@ -835,7 +856,14 @@ impl PyStreamStore {
                 &checkpoints,
                 &forgotten,
             )
-            .await?;
+            .await
+            {
+                Ok(added) => added,
+                Err(error) => {
+                    renew_after(&mut guard, &url, &error).await;
+                    return Err(error);
+                }
+            };
             Ok((written, new_events))
         })?;
         let result = PyDict::new(py);
@@ -861,18 +889,7 @@ impl PyStreamStore {
         let table = self.events_table.clone();
         self.with_db(py, move |db| {
             Box::pin(async move {
-                let rows: Vec<EventRow> = events
-                    .iter()
-                    .map(|(subject, version, kind, data, identity)| {
-                        let origin = streams::ChangeOrigin {
-                            stream: &stream,
-                            source: &source,
-                            subject,
-                            version,
-                        };
-                        streams::source_event(&origin, kind, data.clone(), identity)
-                    })
-                    .collect();
+                let rows = source_events(&stream, &source, &events);
                 streams::record_changes(db, &table, &rows, &stream, &source, &checkpoints, &forgotten).await
             })
         })
@@ -905,6 +922,26 @@ impl PyStreamStore {
     fn __repr__(&self) -> String {
         format!("StreamStore({:?})", self.url.redacted())
     }
+}
+
+/// Event rows of `(subject, version, kind, data_json, identity)` tuples.
+fn source_events(
+    stream: &str,
+    source: &str,
+    events: &[(String, String, String, String, String)],
+) -> Vec<EventRow> {
+    events
+        .iter()
+        .map(|(subject, version, kind, data, identity)| {
+            let origin = streams::ChangeOrigin {
+                stream,
+                source,
+                subject,
+                version,
+            };
+            streams::source_event(&origin, kind, data.clone(), identity)
+        })
+        .collect()
 }
 
 fn checkpoint_rows(rows: Vec<(String, String, Option<String>)>) -> Vec<streams::Checkpoint> {

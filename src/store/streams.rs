@@ -342,13 +342,14 @@ pub async fn remove_source(db: &mut Db, stream: &str, source: &str) -> Result<bo
     Ok(true)
 }
 
-/// Sets the status of the stream `stream` (and its reason, None to clear it); false when
-/// there is no such stream.
+/// Sets the status of the stream `stream` (and its reason, None to clear it), only while its
+/// status is `expected` when given; false when there is no such stream (or it had another).
 pub async fn set_status(
     db: &mut Db,
     stream: &str,
     status: &str,
     reason: Option<&str>,
+    expected: Option<&str>,
 ) -> Result<bool, StoreError> {
     if !status::ALL.contains(&status) {
         return Err(StoreError::configuration(format!(
@@ -358,16 +359,20 @@ pub async fn set_status(
     }
     let dialect = db.dialect();
     let sql = format!(
-        "UPDATE streams SET status = ?, reason = ?, updated_at = {}, revision = ? WHERE name = ?",
-        time_placeholder(dialect)
+        "UPDATE streams SET status = ?, reason = ?, updated_at = {}, revision = ? WHERE name = ?{}",
+        time_placeholder(dialect),
+        if expected.is_some() { " AND status = ?" } else { "" }
     );
-    let params = [
+    let mut params = vec![
         Param::Text(status.to_string()),
         Param::MaybeText(reason.map(str::to_string)),
         now_param(dialect),
         Param::Int(now_micros()),
         Param::Text(stream.to_string()),
     ];
+    if let Some(expected) = expected {
+        params.push(Param::Text(expected.to_string()));
+    }
     Ok(db.run(&sql, &params).await? > 0)
 }
 
@@ -420,16 +425,19 @@ pub async fn streams(db: &mut Db) -> Result<Vec<StreamRow>, StoreError> {
     Ok(streams)
 }
 
-/// The latest change to any stream (microseconds) and the number of streams: when neither
-/// moved, nothing a coordinator acts on changed.
-pub async fn revision(db: &mut Db) -> Result<(i64, i64), StoreError> {
+/// The latest change to any stream (microseconds), the number of streams, and a sum of every
+/// stream's revision: when none moved, nothing a coordinator acts on changed (the sum catches
+/// a change stamped by a clock behind the latest).
+pub async fn revision(db: &mut Db) -> Result<(i64, i64, i64), StoreError> {
     let dialect = db.dialect();
     let rows = db
         .text_rows(
             &format!(
-                "SELECT {}, {} FROM streams",
+                "SELECT {}, {}, {} FROM streams",
                 number_text(dialect, "COALESCE(MAX(revision), 0)"),
-                number_text(dialect, "COUNT(*)")
+                number_text(dialect, "COUNT(*)"),
+                // Each term under 2^30: no sum of them overflows.
+                number_text(dialect, "COALESCE(SUM(revision % 1000000007), 0)")
             ),
             &[],
         )
@@ -440,7 +448,7 @@ pub async fn revision(db: &mut Db) -> Result<(i64, i64), StoreError> {
             .and_then(|text| text.parse().ok())
             .unwrap_or(0)
     };
-    Ok((number(0), number(1)))
+    Ok((number(0), number(1), number(2)))
 }
 
 /// The checkpoints of `source` in `stream`.
@@ -470,15 +478,16 @@ pub async fn save_checkpoints(
     checkpoints: &[Checkpoint],
     forgotten: &[String],
 ) -> Result<(), StoreError> {
-    let statements = checkpoint_statements(db.dialect(), stream, source, checkpoints, forgotten);
+    let statements = checkpoint_statements(db.dialect(), stream, source, checkpoints, forgotten, false);
     db.run_in_transaction(statements.into_iter()).await?;
     Ok(())
 }
 
 /// Writes `events` and then saves `checkpoints` (forgetting `forgotten`) in one transaction:
 /// a source's change and where it got to are stored together or not at all, so a source
-/// killed at any moment resumes exactly after the last change it wrote. Returns the events
-/// new to `events_table`.
+/// killed at any moment resumes exactly after the last change it wrote. The checkpoints are
+/// saved only while the stream is active: a write that finishes after the stream was stopped
+/// (which cleared them) leaves none behind. Returns the events new to `events_table`.
 pub async fn record_changes(
     db: &mut Db,
     events_table: &str,
@@ -488,7 +497,7 @@ pub async fn record_changes(
     checkpoints: &[Checkpoint],
     forgotten: &[String],
 ) -> Result<u64, StoreError> {
-    let statements = checkpoint_statements(db.dialect(), stream, source, checkpoints, forgotten);
+    let statements = checkpoint_statements(db.dialect(), stream, source, checkpoints, forgotten, true);
     let rows: Vec<&EventRow> = events.iter().collect();
     let _turn = db.begin_write().await?;
     let written = async {
@@ -511,22 +520,38 @@ pub async fn record_changes(
     }
 }
 
+/// The statements saving `checkpoints` and forgetting `forgotten`; with `while_active`, a
+/// checkpoint is saved only if the stream is active then.
 fn checkpoint_statements(
     dialect: Dialect,
     stream: &str,
     source: &str,
     checkpoints: &[Checkpoint],
     forgotten: &[String],
+    while_active: bool,
 ) -> Vec<(String, Vec<Param>)> {
     let at = time_placeholder(dialect);
     let columns = "stream, source, item, position, state, updated_at";
+    let values = if while_active {
+        let from = if dialect == Dialect::MySql {
+            " FROM DUAL"
+        } else {
+            ""
+        };
+        format!(
+            "SELECT ?, ?, ?, ?, ?, {at}{from} WHERE EXISTS \
+             (SELECT 1 FROM streams WHERE name = ? AND status = 'active')"
+        )
+    } else {
+        format!("VALUES (?, ?, ?, ?, ?, {at})")
+    };
     let sql = match dialect {
         Dialect::MySql => format!(
-            "INSERT INTO source_checkpoints ({columns}) VALUES (?, ?, ?, ?, ?, {at}) \
+            "INSERT INTO source_checkpoints ({columns}) {values} \
              ON DUPLICATE KEY UPDATE position = VALUES(position), state = VALUES(state), updated_at = VALUES(updated_at)"
         ),
         _ => format!(
-            "INSERT INTO source_checkpoints ({columns}) VALUES (?, ?, ?, ?, ?, {at}) \
+            "INSERT INTO source_checkpoints ({columns}) {values} \
              ON CONFLICT (stream, source, item) DO UPDATE SET position = excluded.position, \
              state = excluded.state, updated_at = excluded.updated_at"
         ),
@@ -540,6 +565,9 @@ fn checkpoint_statements(
             Param::MaybeText(checkpoint.state.clone()),
             now_param(dialect),
         ]);
+        if while_active {
+            params.push(Param::Text(stream.to_string()));
+        }
         (sql.clone(), params)
     });
     let forgets = forgotten.iter().map(|item| {

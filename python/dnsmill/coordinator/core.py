@@ -27,7 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from dnsmill import _core, metrics
-from dnsmill._core import ConfigError
+from dnsmill._core import ConfigError, DnsmillError
+from dnsmill.config import redacted
 from dnsmill.coordinator.sources import check_config
 from dnsmill.coordinator.supervisor import RESTART_TYPES, Intensity, Services, SourceSpec, StreamSupervisor
 from dnsmill.coordinator.watch import Watcher
@@ -78,6 +79,9 @@ class Coordinator:
         self._failed_supervisors: dict[str, StreamSupervisor] = {}
         self._statuses: dict[str, str] = {}
         self._nudge: asyncio.Event | None = None
+        #: Streams whose supervisor gave up, while their failure is written.
+        self._failing: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Bumped on every change worth showing (the status page's long poll waits on it).
         self.version = 0
@@ -93,8 +97,12 @@ class Coordinator:
             self._checked_source(**source)
         if not self.store.create_stream(name):
             raise ConfigError(f"a stream named {name!r} exists")
-        for source in sources or []:
-            self.add_source(name, **source)
+        try:
+            for source in sources or []:
+                self.add_source(name, **source)
+        except BaseException:
+            self.store.delete_stream(name)  # all or nothing
+            raise
         self._nudged()
         return self.stream_status(name)
 
@@ -190,7 +198,9 @@ class Coordinator:
 
     def stats(self) -> dict[str, Any]:
         """Streams per status, live workers and restarts."""
-        streams = self.store.streams()
+        return self._stats(self.store.streams())
+
+    def _stats(self, streams: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         counts = {status: 0 for status in STATUSES}
         for stream in streams:
             counts[stream["status"]] = counts.get(stream["status"], 0) + 1
@@ -210,7 +220,7 @@ class Coordinator:
             supervisor = self._failed_supervisors.get(stream["name"])
         sources = []
         for row in stream["sources"]:
-            source = {**row, "config": json.loads(row["config"])}
+            source = {**row, "config": _shown(json.loads(row["config"]))}
             worker = supervisor.workers.get(row["name"]) if supervisor is not None else None
             source.update(worker.as_dict() if worker is not None else {"state": "stopped", "restarts": 0})
             source["name"], source["kind"] = row["name"], row["kind"]
@@ -249,14 +259,17 @@ class Coordinator:
     async def delete_stream_async(self, name: str) -> None:
         await self._off_loop(self.delete_stream, name)
 
+    # The store is read on a worker thread; the live view is read here, on the loop that
+    # changes it.
+
     async def stream_status_async(self, name: str) -> dict[str, Any]:
-        return await self._off_loop(self.stream_status, name)
+        return self._with_live(await self._off_loop(self._stored, name))
 
     async def list_streams_async(self) -> list[dict[str, Any]]:
-        return await self._off_loop(self.list_streams)
+        return [self._with_live(dict(stream)) for stream in await self._off_loop(self.store.streams)]
 
     async def stats_async(self) -> dict[str, Any]:
-        return await self._off_loop(self.stats)
+        return self._stats(await self._off_loop(self.store.streams))
 
     async def _off_loop(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(call, *args)
@@ -278,15 +291,20 @@ class Coordinator:
         self._changed = asyncio.Condition()
         watcher = Watcher(loop)
         self._services = Services(self.store, self.bus, self.db, watcher, self._touched)
-        seen: tuple[int, int] | None = None
+        seen: tuple[int, int, int] | None = None
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
                 self._nudge.clear()
-                revision = await asyncio.to_thread(self.store.revision)
-                if revision != seen:
-                    seen = revision
-                    await self._reconcile(await asyncio.to_thread(self.store.streams))
+                try:
+                    revision = await asyncio.to_thread(self.store.revision)
+                    if revision != seen:
+                        await self._reconcile(await asyncio.to_thread(self.store.streams))
+                        seen = revision
+                except DnsmillError as error:
+                    # The store is away: the sources go on (theirs fail and restart on their
+                    # own), and the next look tries again.
+                    log.warning("cannot read the streams (%s); trying again", error)
                 nudged = asyncio.ensure_future(self._nudge.wait())
                 await asyncio.wait(
                     {stopping, nudged}, timeout=self.refresh, return_when=asyncio.FIRST_COMPLETED
@@ -336,15 +354,21 @@ class Coordinator:
         for stream in streams:
             name, status = stream["name"], stream["status"]
             before = self._statuses.get(name)
+            if name in self._failing:
+                continue  # its supervisor gave up; the failed status is being written
             if status == "active":
                 supervisor = self.supervisors.get(name)
                 if supervisor is None:
                     self._failed_supervisors.pop(name, None)
-                    supervisor = StreamSupervisor(name, self.intensity, self._services, self._failed)
+                    supervisor = StreamSupervisor(name, self.intensity, self._services, self._on_failed)
                     self.supervisors[name] = supervisor
                     self._lifecycle(name, "stream_resumed" if before == "paused" else "stream_started")
                 wanted = {row["name"]: SourceSpec.from_row(row) for row in stream["sources"]}
-                for gone in [source for source in supervisor.workers if source not in wanted]:
+                for gone in [
+                    source
+                    for source, worker in supervisor.workers.items()
+                    if source not in wanted or worker.spec != wanted[source]
+                ]:
                     await supervisor.stop_worker(gone)
                 for spec in wanted.values():
                     supervisor.start(spec)
@@ -369,17 +393,38 @@ class Coordinator:
         if supervisor is not None:
             await supervisor.stop()
 
-    async def _failed(self, name: str, reason: str) -> None:
-        """A supervisor gave up: the stream's sources stop and it is marked failed."""
+    def _on_failed(self, supervisor: StreamSupervisor, reason: str) -> None:
+        """A supervisor gave up (called from its worker's task): fail the stream from a task
+        of its own, kept until done."""
+        task = asyncio.get_running_loop().create_task(self._failed(supervisor, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _failed(self, supervisor: StreamSupervisor, reason: str) -> None:
+        """The stream's sources stop and it is marked failed, unless it changed meanwhile
+        (paused, stopped, or started anew with another supervisor)."""
+        name = supervisor.stream
+        if self.supervisors.get(name) is not supervisor:
+            return
         log.error("stream %s failed: %s", name, reason)
-        supervisor = self.supervisors.get(name)
-        await self._halt(name)
-        if supervisor is not None:
+        self._failing.add(name)
+        try:
+            await self._halt(name)
             self._failed_supervisors[name] = supervisor
-        await asyncio.to_thread(self.store.set_status, name, "failed", reason)
-        self._statuses[name] = "failed"
-        self._lifecycle(name, "stream_failed", reason=reason)
-        metrics.COORDINATOR_FAILURES.labels(stream=name).inc()
+            try:
+                marked = await asyncio.to_thread(
+                    self.store.set_status, name, "failed", reason, expected="active"
+                )
+            except DnsmillError as error:
+                log.error("cannot mark stream %s failed (%s)", name, error)
+                marked = False
+            if marked:
+                self._statuses[name] = "failed"
+                self._lifecycle(name, "stream_failed", reason=reason)
+                metrics.COORDINATOR_FAILURES.labels(stream=name).inc()
+        finally:
+            self._failing.discard(name)
+            self._nudged()
         self._touched()
 
     def _lifecycle(self, name: str, event: str, **data: Any) -> None:
@@ -387,6 +432,17 @@ class Coordinator:
         self.bus.publish("coordinator", event, payload)
         self.bus.publish(f"stream.{name}", event, payload)
         log.info("%s %s", event, name)
+
+
+def _shown(value: Any) -> Any:
+    """Settings as shown: passwords in URLs (a NATS server's, a database's) hidden."""
+    if isinstance(value, dict):
+        return {key: _shown(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shown(item) for item in value]
+    if isinstance(value, str) and "://" in value and "@" in value:
+        return redacted(value)
+    return value
 
 
 async def _notify(changed: asyncio.Condition) -> None:

@@ -14,6 +14,9 @@
 
 Errors are ``{"error": "..."}``: 400 for a request that cannot be done, 404 for an unknown
 stream, 401 without the token when ``coordinator.api_token`` is set (compared in constant time).
+Changing requests must carry ``Content-Type: application/json`` (415 otherwise), and on a
+loopback address the API answers only for loopback host names (403): a web page of another
+site can make a browser send neither.
 """
 
 from __future__ import annotations
@@ -41,9 +44,13 @@ MAX_BODY = 1 << 20
 MAX_WAIT = 60.0
 
 
-def application(coordinator: Coordinator, *, api_token: str = "") -> web.Application:
-    """The aiohttp application serving ``coordinator``."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors, _authorised(api_token)])
+def application(
+    coordinator: Coordinator, *, api_token: str = "", listen: str = "127.0.0.1:8053"
+) -> web.Application:
+    """The aiohttp application serving ``coordinator`` on ``listen``."""
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[_errors, _same_origin(listen), _authorised(api_token)]
+    )
     api = _Api(coordinator)
     app.router.add_get("/", api.page)
     app.router.add_get("/health", api.health)
@@ -72,6 +79,29 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.json_response({"error": str(error)}, status=503)
 
 
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
+
+
+def _same_origin(listen: str) -> Any:
+    """Refuses what a web page of another site could make a browser send: a changing request
+    without a JSON body (a form or a no-cors fetch cannot send one without asking first), and,
+    on a loopback address, a request for another host name (DNS rebinding)."""
+    host = listen.rpartition(":")[0].strip("[]")
+    loopback = host in LOOPBACK_NAMES or host.startswith("127.")
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if loopback and request.host.rpartition(":")[0].strip("[]") not in (*LOOPBACK_NAMES, host):
+            return web.json_response({"error": f"this API answers for {listen} only"}, status=403)
+        if request.method not in ("GET", "HEAD") and request.content_type != "application/json":
+            return web.json_response(
+                {"error": "send changing requests with Content-Type: application/json"}, status=415
+            )
+        return await handler(request)
+
+    return check
+
+
 def _authorised(token: str) -> Any:
     expected = f"Bearer {token}".encode()
 
@@ -96,7 +126,7 @@ class _Api:
         return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "running": self.coordinator.stats()["running"]})
+        return web.json_response({"ok": True, "running": (await self.coordinator.stats_async())["running"]})
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -55,10 +55,10 @@ function when(seconds) {
 }
 
 async function act(stream, action) {
-  const headers = {};
+  const headers = { "Content-Type": "application/json" };
   const token = sessionStorage.getItem("dnsmill-token");
   if (token) headers["Authorization"] = "Bearer " + token;
-  const response = await fetch("api/streams/" + encodeURIComponent(stream) + "/" + action, { method: "POST", headers });
+  const response = await fetch("api/streams/" + encodeURIComponent(stream) + "/" + action, { method: "POST", headers, body: "{}" });
   if (response.status === 401) {
     const given = prompt("API token");
     if (given) { sessionStorage.setItem("dnsmill-token", given); return act(stream, action); }

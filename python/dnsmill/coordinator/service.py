@@ -44,7 +44,9 @@ async def serve_coordinator(
     coordinator = await asyncio.to_thread(build_coordinator, settings, db)
     runner = None
     if settings.listen:
-        runner = await serve_http(application(coordinator, api_token=settings.api_token), settings.listen)
+        runner = await serve_http(
+            application(coordinator, api_token=settings.api_token, listen=settings.listen), settings.listen
+        )
     try:
         if ready is not None:
             ready(settings.listen)

@@ -23,7 +23,7 @@ import logging
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -111,7 +111,7 @@ class StreamSupervisor:
         stream: str,
         intensity: Intensity,
         services: Services,
-        on_failed: Callable[[str, str], Coroutine[Any, Any, None]],
+        on_failed: Callable[[StreamSupervisor, str], None],
     ) -> None:
         self.stream = stream
         self.intensity = intensity
@@ -216,8 +216,8 @@ class StreamSupervisor:
                 )
                 worker.state = "exited"
                 self.failed = reason
-                # Another task ends this stream's workers (this one included): not from inside.
-                asyncio.get_running_loop().create_task(self._on_failed(self.stream, reason))
+                # The coordinator ends this stream's workers from a task of its own.
+                self._on_failed(self, reason)
                 return
             delay = min(self.intensity.max_backoff, self.intensity.backoff * 2 ** (deaths_in_a_row - 1))
             worker.state = "backoff"

@@ -16,12 +16,13 @@ or ``temporary`` source is then not started again).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from dnsmill.coordinator.watch import Watcher
 
 log = logging.getLogger("dnsmill.coordinator")
+
+T = TypeVar("T")
 
 
 class SourceConfig(BaseModel):
@@ -119,18 +122,25 @@ class SourceContext:
         forgotten: list[str] | None = None,
         *,
         records: bool = True,
+        events: list[tuple[str, str, str, dict[str, Any], str]] | None = None,
     ) -> Mapping[str, int]:
         """Writes record changes ``[(zone, version, added, removed), ...]``: the added records
-        into the records table, then every change as an event in one transaction with
-        ``checkpoints`` (and ``forgotten`` items dropped); publishes a summary per zone."""
-        done = await asyncio.to_thread(
-            self.store.write_changes,
-            self.stream,
-            self.name,
-            changes,
-            _rows(checkpoints),
-            forgotten or [],
-            records=records,
+        into the records table, then every change as an event, and ``events`` of other kinds
+        (as :meth:`write_events` takes them), in one transaction with ``checkpoints`` (and
+        ``forgotten`` items dropped); publishes a summary per zone."""
+        other = [(s, v, k, json.dumps(d), i) for s, v, k, d, i in events or []]
+        done = await _finished(
+            asyncio.to_thread(
+                lambda: self.store.write_changes(
+                    self.stream,
+                    self.name,
+                    changes,
+                    _rows(checkpoints),
+                    forgotten or [],
+                    records=records,
+                    events=other,
+                )
+            )
         )
         written = {"records": done["records"], "events": done["events"]}
         for zone, version, added, removed in changes:
@@ -139,6 +149,8 @@ class SourceContext:
                     "records_changed",
                     {"zone": zone, "version": version, "added": len(added), "removed": len(removed)},
                 )
+        for subject, version, kind, data, _ in events or []:
+            self.announce(kind.removeprefix("dnsmill."), {"subject": subject, "version": version, **data})
         self._count(written)
         return written
 
@@ -184,6 +196,18 @@ class SourceContext:
         self.health.last_error = message
         self.health.last_error_at = time.time()
         self.announce("source_problem", {"error": message})
+
+
+async def _finished(write: Awaitable[T]) -> T:
+    """Awaits a write to its end even when the source is being stopped: the write goes on in
+    Rust regardless, and the source's stop should mean its last write is done."""
+    task = asyncio.ensure_future(write)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
 
 
 def _rows(checkpoints: Mapping[str, Checkpoint]) -> list[tuple[str, str, str | None]]:

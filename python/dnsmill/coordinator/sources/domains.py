@@ -1,15 +1,17 @@
 """``domain_list``: a file of domain names (one per line) that grows; new names go into the
 ``domains`` table for the publisher.
 
-The checkpoint is the file's identity (device and inode) and the offset read up to, after the
-last complete line. A file replaced (another inode) or cut shorter is read again from the
-start; names already in the table are left as they are. Each read is one
+The checkpoint is the file's identity (device, inode and a digest of its first kilobyte) and
+the offset read up to, after the last complete line. A file replaced (another inode, or the
+same inode with other first bytes) or cut shorter is read again from the start; names
+already in the table are left as they are. A last line without its newline waits for it. Each read is one
 ``dnsmill.domains.added`` event, keyed by the file and the byte range, with the counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,10 @@ class DomainListConfig(SourceConfig):
     path: Path
     #: Most bytes read per step (the rest follows at once).
     chunk_bytes: int = Field(4 << 20, ge=1024)
+
+
+#: Bytes at the start of the file that identify it, with its inode.
+HEAD_BYTES = 1024
 
 
 class DomainList:
@@ -57,6 +63,17 @@ class DomainList:
             if watched and watcher is not None:
                 watcher.unwatch(directory, wake)
             await asyncio.to_thread(domains.close)
+
+    def _same_file(self, identity: str, head: bytes) -> bool:
+        """Whether ``identity`` (of the file now, whose first bytes are ``head``) is the file
+        read so far: the same inode, starting with the bytes seen then."""
+        if not self._identity:
+            return False
+        device, inode, length, digest = self._identity.split(":")
+        now = identity.split(":")
+        if (device, inode) != (now[0], now[1]) or len(head) < int(length):
+            return False
+        return hashlib.sha256(head[: int(length)]).hexdigest()[:16] == digest
 
     async def look(self, domains: _core.Domains) -> bool:
         """Reads one chunk of new lines; True when there may be more."""
@@ -98,9 +115,14 @@ class DomainList:
         try:
             with open(self.config.path, "rb") as file:
                 info = os.fstat(file.fileno())
-                identity = f"{info.st_dev}:{info.st_ino}"
-                if identity != self._identity or info.st_size < self._offset:
+                # The file's device and inode, and a digest of its first bytes: an inode used
+                # again by a new file of the same name starts differently.
+                head = file.read(HEAD_BYTES)
+                identity = f"{info.st_dev}:{info.st_ino}:{len(head)}:{hashlib.sha256(head).hexdigest()[:16]}"
+                if not self._same_file(identity, head) or info.st_size < self._offset:
                     self._identity, self._offset = identity, 0
+                elif len(head) > int(self._identity.split(":")[2]):
+                    self._identity = identity  # the head grew: remember the longer one
                 if info.st_size <= self._offset:
                     return None
                 file.seek(self._offset)

@@ -45,6 +45,9 @@ class SeederSource:
             if wait > 0:
                 await asyncio.sleep(wait)
             last = time.time()
+            # Started is remembered first: a run cut short by a kill waits out the interval
+            # too (its records are written again by the next run, as the same rows).
+            await self.context.save_checkpoints({"": Checkpoint(f"{last:.6f}")})
             run = await asyncio.to_thread(seeder.run_once)
             await self.context.write_events(
                 [
