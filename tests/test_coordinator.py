@@ -350,7 +350,10 @@ async def test_a_zone_file_edit_is_exactly_its_changed_records_and_the_same_edit
             "added": 3,
             "removed": 2,
             "version": f"2:{hashlib.sha256(edited).hexdigest()}",
-        } in [{key: event.data[key] for key in ("zone", "added", "removed", "version")} for event in changes_so_far]
+        } in [
+            {key: event.data[key] for key in ("zone", "added", "removed", "version")}
+            for event in changes_so_far
+        ]
     # The added records are in the records table too.
     assert "192.0.2.7" in admin(db, "SELECT rdata FROM dns_records WHERE name = 'host0.a.example.'")
 
