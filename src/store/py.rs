@@ -247,10 +247,13 @@ impl PyWriter {
     }
 }
 
+/// A connection kept for a binding, `None` once closed; calls take turns on it.
+type Held<T> = Arc<tokio::sync::Mutex<Option<T>>>;
+
 /// The `domains` job table of a store: what to resolve, and how each resolution went.
 #[pyclass(module = "dnsmill._core", name = "Domains", frozen)]
 pub(crate) struct PyDomains {
-    db: Arc<tokio::sync::Mutex<Option<Db>>>,
+    db: Held<Db>,
     url: String,
 }
 
@@ -266,16 +269,41 @@ impl PyDomains {
             > + Send
             + 'static,
     {
-        let db = Arc::clone(&self.db);
-        let url = self.url.clone();
-        run_on_store(py, async move {
-            let mut guard = db.lock().await;
-            let connection = guard
-                .as_mut()
-                .ok_or_else(|| StoreError::other(format!("the Domains of {url} is closed")))?;
-            work(connection).await
-        })
+        on_connection(py, &self.db, format!("the Domains of {}", self.url), None, work)
     }
+}
+
+/// Runs `work` on the connection held in `held` (`what` names it once closed). With `renew`,
+/// a transient failure replaces the connection for the next call: it may be gone, and the
+/// caller (a source under its supervisor, the coordinator's loop) tries again.
+fn on_connection<T, W>(
+    py: Python<'_>,
+    held: &Held<Db>,
+    what: String,
+    renew: Option<StoreUrl>,
+    work: W,
+) -> PyResult<T>
+where
+    T: Send + 'static,
+    W: for<'c> FnOnce(
+            &'c mut Db,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'c>,
+        > + Send
+        + 'static,
+{
+    let held = Arc::clone(held);
+    run_on_store(py, async move {
+        let mut guard = held.lock().await;
+        let connection = guard
+            .as_mut()
+            .ok_or_else(|| StoreError::other(format!("{what} is closed")))?;
+        let outcome = work(connection).await;
+        if let (Err(error), Some(url)) = (&outcome, &renew) {
+            renew_after(&mut guard, url, error).await;
+        }
+        outcome
+    })
 }
 
 fn due_policy(max_age: f64, max_attempts: i64, requeue_after: Option<f64>) -> PyResult<domains::DuePolicy> {
@@ -546,9 +574,6 @@ impl PyDuePage {
     }
 }
 
-/// A connection kept for a binding, `None` once closed; calls take turns on it.
-type Held<T> = Arc<tokio::sync::Mutex<Option<T>>>;
-
 /// The coordinator's tables of a store (streams, sources, checkpoints) and its writes of
 /// what sources see (records and events). Each call is one statement or one transaction.
 #[pyclass(module = "dnsmill._core", name = "StreamStore", frozen)]
@@ -572,19 +597,8 @@ impl PyStreamStore {
             > + Send
             + 'static,
     {
-        let db = Arc::clone(&self.db);
-        let url = self.url.clone();
-        run_on_store(py, async move {
-            let mut guard = db.lock().await;
-            let connection = guard.as_mut().ok_or_else(|| {
-                StoreError::other(format!("the StreamStore of {} is closed", url.redacted()))
-            })?;
-            let outcome = work(connection).await;
-            if let Err(error) = &outcome {
-                renew_after(&mut guard, &url, error).await;
-            }
-            outcome
-        })
+        let what = format!("the StreamStore of {}", self.url.redacted());
+        on_connection(py, &self.db, what, Some(self.url.clone()), work)
     }
 }
 
