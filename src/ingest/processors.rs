@@ -15,12 +15,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::record::name::domain_name;
 use crate::record::RecordSet;
 use crate::store::domains::{status, Outcome};
-use crate::store::events::{EventRow, EventTime};
+use crate::store::events::{event_key, EventRow, EventTime};
 use crate::zone::{parse_bytes, ParseFailure, ParseOptions};
 
 /// What one message is, for the table it goes to.
@@ -376,11 +375,11 @@ pub fn event(message: &MessageView<'_>) -> Result<EventRow, String> {
     // The event's own identity when it has one, else the message's: a redelivery, or the same
     // event published again, lands on the same key.
     let (key, id) = match (id, message.msg_id) {
-        (Some(id), _) => (key_of(&["cloudevent", &source, &id]), id),
-        (None, Some(msg_id)) => (key_of(&["msg-id", message.stream, msg_id]), msg_id.to_string()),
+        (Some(id), _) => (event_key(&["cloudevent", &source, &id]), id),
+        (None, Some(msg_id)) => (event_key(&["msg-id", message.stream, msg_id]), msg_id.to_string()),
         (None, None) => {
             let id = format!("{}:{}", message.stream, message.sequence);
-            (key_of(&["sequence", &id]), id)
+            (event_key(&["sequence", &id]), id)
         }
     };
     Ok(EventRow {
@@ -394,16 +393,6 @@ pub fn event(message: &MessageView<'_>) -> Result<EventRow, String> {
         stream: message.stream.to_string(),
         sequence: message.sequence,
     })
-}
-
-/// SHA-256 of `parts`, each ended by a zero byte, in hex.
-fn key_of(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    data_encoding::HEXLOWER.encode(&hasher.finalize())
 }
 
 #[cfg(test)]

@@ -75,6 +75,18 @@ impl EventTime {
     }
 }
 
+/// An event's key: SHA-256 of `parts` (what makes it this event), each ended by a zero byte,
+/// in hex.
+pub fn event_key(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    data_encoding::HEXLOWER.encode(&hasher.finalize())
+}
+
 /// The statement creating the events `table`.
 pub fn events_table(dialect: Dialect, table: &str) -> Result<String, StoreError> {
     validate_identifier(table).map_err(StoreError::configuration)?;

@@ -14,10 +14,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
-
 use super::error::StoreError;
-use super::events::{insert_events, EventRow, EventTime};
+use super::events::{event_key, insert_events, EventRow, EventTime};
 use super::schema::Db;
 use super::sql::{time_placeholder, time_text, Param};
 use super::time::Timestamp;
@@ -163,6 +161,25 @@ fn insert_ignoring(dialect: Dialect, table: &str, columns: &str, values: &str, k
     }
 }
 
+/// Deletes the sources no stream uses any more.
+const FORGET_UNUSED_SOURCES: &str =
+    "DELETE FROM sources WHERE name NOT IN (SELECT source FROM stream_sources)";
+
+/// The statement marking `stream` changed now (for a coordinator's next look).
+fn touched(dialect: Dialect, stream: &str) -> (String, Vec<Param>) {
+    (
+        format!(
+            "UPDATE streams SET updated_at = {}, revision = ? WHERE name = ?",
+            time_placeholder(dialect)
+        ),
+        vec![
+            now_param(dialect),
+            Param::Int(now_micros()),
+            Param::Text(stream.to_string()),
+        ],
+    )
+}
+
 fn now_param(dialect: Dialect) -> Param {
     Param::Text(time_text(dialect, Timestamp::now()))
 }
@@ -195,10 +212,7 @@ pub async fn delete_stream(db: &mut Db, name: &str) -> Result<bool, StoreError> 
     let statements = [
         ("DELETE FROM source_checkpoints WHERE stream = ?", stream()),
         ("DELETE FROM stream_sources WHERE stream = ?", stream()),
-        (
-            "DELETE FROM sources WHERE name NOT IN (SELECT source FROM stream_sources)",
-            vec![],
-        ),
+        (FORGET_UNUSED_SOURCES, vec![]),
         ("DELETE FROM streams WHERE name = ?", stream()),
     ];
     let mut affected = 0;
@@ -268,7 +282,6 @@ pub async fn add_source(db: &mut Db, stream: &str, source: &SourceRow) -> Result
         "?, ?",
         "stream, source",
     );
-    let touch = format!("UPDATE streams SET updated_at = {at}, revision = ? WHERE name = ?");
     let statements = vec![
         (
             insert_source,
@@ -285,14 +298,7 @@ pub async fn add_source(db: &mut Db, stream: &str, source: &SourceRow) -> Result
             link,
             vec![Param::Text(stream.to_string()), Param::Text(source.name.clone())],
         ),
-        (
-            touch,
-            vec![
-                now_param(dialect),
-                Param::Int(now_micros()),
-                Param::Text(stream.to_string()),
-            ],
-        ),
+        touched(dialect, stream),
     ];
     db.run_in_transaction(statements.into_iter()).await?;
     Ok(())
@@ -312,10 +318,6 @@ pub async fn remove_source(db: &mut Db, stream: &str, source: &str) -> Result<bo
     if rows.is_empty() {
         return Ok(false);
     }
-    let touch = format!(
-        "UPDATE streams SET updated_at = {}, revision = ? WHERE name = ?",
-        time_placeholder(dialect)
-    );
     let statements = vec![
         (
             "DELETE FROM source_checkpoints WHERE stream = ? AND source = ?".to_string(),
@@ -325,18 +327,8 @@ pub async fn remove_source(db: &mut Db, stream: &str, source: &str) -> Result<bo
             "DELETE FROM stream_sources WHERE stream = ? AND source = ?".to_string(),
             pair(),
         ),
-        (
-            "DELETE FROM sources WHERE name NOT IN (SELECT source FROM stream_sources)".to_string(),
-            vec![],
-        ),
-        (
-            touch,
-            vec![
-                now_param(dialect),
-                Param::Int(now_micros()),
-                Param::Text(stream.to_string()),
-            ],
-        ),
+        (FORGET_UNUSED_SOURCES.to_string(), vec![]),
+        touched(dialect, stream),
     ];
     db.run_in_transaction(statements.into_iter()).await?;
     Ok(true)
@@ -631,7 +623,7 @@ pub fn change_events(origin: &ChangeOrigin<'_>, added: &RecordSet, removed: &Rec
     ] {
         for record in records.iter() {
             let line = record.to_string();
-            let key = key_of(&[
+            let key = event_key(&[
                 "coordinator",
                 origin.stream,
                 origin.source,
@@ -659,7 +651,7 @@ pub fn change_events(origin: &ChangeOrigin<'_>, added: &RecordSet, removed: &Rec
 /// One event of another kind (`dnsmill.zone.transferred`, `dnsmill.domains.added`): `data` is
 /// its JSON, `identity` what makes it this event and no other.
 pub fn source_event(origin: &ChangeOrigin<'_>, kind: &str, data: String, identity: &str) -> EventRow {
-    let key = key_of(&[
+    let key = event_key(&[
         "coordinator",
         origin.stream,
         origin.source,
@@ -691,16 +683,6 @@ fn record_data(origin: &ChangeOrigin<'_>, record: &RecordRef<'_>) -> String {
         "record": record,
     })
     .to_string()
-}
-
-/// SHA-256 of `parts`, each ended by a zero byte, in hex.
-fn key_of(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    data_encoding::HEXLOWER.encode(&hasher.finalize())
 }
 
 #[cfg(test)]
