@@ -215,6 +215,15 @@ async def test_start_pause_resume_and_stop_run_the_sources_from_their_checkpoint
         await coordinator.start_stream_async("lab")
         await until(lambda: coordinator.store.checkpoints("lab", "dir") != [])
         await until(lambda: len(events(db)) == 4 + 4)
+        # Stopped and started again by another process between two looks: the workers
+        # begin anew all the same (the stop started a new epoch).
+        began = source_states(coordinator, "lab")["dir"]["started_at"]
+        elsewhere = Coordinator(db, bus=EventBus())
+        elsewhere.stop_stream("lab")
+        elsewhere.start_stream("lab")
+        elsewhere.store.close()
+        await until(lambda: (source_states(coordinator, "lab")["dir"]["started_at"] or 0) > began)
+        await until(lambda: coordinator.store.checkpoints("lab", "dir") != [])
     assert coordinator.stats()["workers"] == 0
 
 

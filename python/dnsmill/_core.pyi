@@ -300,6 +300,7 @@ class _StreamRow(TypedDict):
     reason: str | None
     created_at: str
     updated_at: str
+    epoch: int
     sources: list[_SourceRow]
 
 class _Written(TypedDict):

@@ -725,6 +725,7 @@ impl PyStreamStore {
             dict.set_item("reason", &row.reason)?;
             dict.set_item("created_at", &row.created_at)?;
             dict.set_item("updated_at", &row.updated_at)?;
+            dict.set_item("epoch", row.epoch)?;
             let sources = PyList::empty(py);
             for source in &row.sources {
                 sources.append(source_dict(py, source)?)?;

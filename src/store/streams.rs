@@ -66,6 +66,10 @@ pub struct StreamRow {
     pub created_at: String,
     /// When it last changed (RFC 3339, UTC).
     pub updated_at: String,
+    /// When it was last stopped (microseconds; 0: never): a coordinator that finds it active
+    /// under another epoch than its workers began in starts them anew, even if it never saw
+    /// the stream stopped.
+    pub epoch: i64,
     /// Its sources, by name.
     pub sources: Vec<SourceRow>,
 }
@@ -97,7 +101,8 @@ pub fn coordination_schema(dialect: Dialect) -> Result<Vec<String>, StoreError> 
                 reason {long_text} NULL,
                 created_at {time} NOT NULL,
                 updated_at {time} NOT NULL,
-                revision BIGINT NOT NULL
+                revision BIGINT NOT NULL,
+                epoch BIGINT NOT NULL DEFAULT 0
             )"
         ),
         format!(
@@ -350,18 +355,25 @@ pub async fn set_status(
         )));
     }
     let dialect = db.dialect();
+    let now = now_micros();
+    // A stop starts a new epoch: what ran before it does not go on after the next start.
+    let stopped = status == status::STOPPED;
     let sql = format!(
-        "UPDATE streams SET status = ?, reason = ?, updated_at = {}, revision = ? WHERE name = ?{}",
+        "UPDATE streams SET status = ?, reason = ?, updated_at = {}, revision = ?{} WHERE name = ?{}",
         time_placeholder(dialect),
+        if stopped { ", epoch = ?" } else { "" },
         if expected.is_some() { " AND status = ?" } else { "" }
     );
     let mut params = vec![
         Param::Text(status.to_string()),
         Param::MaybeText(reason.map(str::to_string)),
         now_param(dialect),
-        Param::Int(now_micros()),
-        Param::Text(stream.to_string()),
+        Param::Int(now),
     ];
+    if stopped {
+        params.push(Param::Int(now));
+    }
+    params.push(Param::Text(stream.to_string()));
     if let Some(expected) = expected {
         params.push(Param::Text(expected.to_string()));
     }
@@ -374,9 +386,10 @@ pub async fn streams(db: &mut Db) -> Result<Vec<StreamRow>, StoreError> {
     let stream_rows = db
         .text_rows(
             &format!(
-                "SELECT name, status, reason, {}, {} FROM streams ORDER BY name",
+                "SELECT name, status, reason, {}, {}, {} FROM streams ORDER BY name",
                 time_text_of(dialect, "created_at"),
-                time_text_of(dialect, "updated_at")
+                time_text_of(dialect, "updated_at"),
+                number_text(dialect, "epoch")
             ),
             &[],
         )
@@ -400,6 +413,7 @@ pub async fn streams(db: &mut Db) -> Result<Vec<StreamRow>, StoreError> {
             reason: row[2].clone(),
             created_at: text(&row[3]),
             updated_at: text(&row[4]),
+            epoch: row[5].as_deref().and_then(|t| t.parse().ok()).unwrap_or(0),
             sources: Vec::new(),
         })
         .collect();

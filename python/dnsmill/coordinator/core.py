@@ -358,9 +358,16 @@ class Coordinator:
                 continue  # its supervisor gave up; the failed status is being written
             if status == "active":
                 supervisor = self.supervisors.get(name)
+                if supervisor is not None and supervisor.epoch != stream["epoch"]:
+                    # Stopped and started again between two looks: begin anew, as a stop asks.
+                    await self._halt(name)
+                    self._lifecycle(name, "stream_stopped")
+                    supervisor = None
+                    before = "stopped"
                 if supervisor is None:
                     self._failed_supervisors.pop(name, None)
                     supervisor = StreamSupervisor(name, self.intensity, self._services, self._on_failed)
+                    supervisor.epoch = stream["epoch"]
                     self.supervisors[name] = supervisor
                     self._lifecycle(name, "stream_resumed" if before == "paused" else "stream_started")
                 wanted = {row["name"]: SourceSpec.from_row(row) for row in stream["sources"]}

@@ -121,6 +121,8 @@ class StreamSupervisor:
         self.workers: dict[str, Worker] = {}
         self._restarts: deque[float] = deque()
         self.failed: str | None = None
+        #: The stream's epoch when its workers began (a stop starts a new one).
+        self.epoch = 0
 
     @property
     def restarts(self) -> int:
