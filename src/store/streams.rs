@@ -625,11 +625,6 @@ pub struct ChangeOrigin<'a> {
 /// record, keyed by the origin, the record and the version, so writing them twice writes them
 /// once.
 pub fn change_events(origin: &ChangeOrigin<'_>, added: &RecordSet, removed: &RecordSet) -> Vec<EventRow> {
-    let time = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .and_then(|since| EventTime::from_epoch_seconds(since.as_secs_f64()));
-    let sender = format!("dnsmill:coordinator/{}/{}", origin.stream, origin.source);
     let mut rows = Vec::with_capacity(added.len() + removed.len());
     for (kind, records) in [
         ("dnsmill.record.added", added),
@@ -637,33 +632,14 @@ pub fn change_events(origin: &ChangeOrigin<'_>, added: &RecordSet, removed: &Rec
     ] {
         for record in records.iter() {
             let line = record.to_string();
-            let key = event_key(&[
-                "coordinator",
-                origin.stream,
-                origin.source,
-                kind,
-                origin.subject,
-                origin.version,
-                &line,
-            ]);
-            rows.push(EventRow {
-                id: key.clone(),
-                key,
-                source: sender.clone(),
-                kind: kind.to_string(),
-                subject: Some(origin.subject.to_string()),
-                time,
-                data: record_data(origin, &record),
-                stream: origin.stream.to_string(),
-                sequence: 0,
-            });
+            rows.push(source_event(origin, kind, record_data(origin, &record), &line));
         }
     }
     rows
 }
 
-/// One event of another kind (`dnsmill.zone.transferred`, `dnsmill.domains.added`): `data` is
-/// its JSON, `identity` what makes it this event and no other.
+/// One event (a record changed, `dnsmill.zone.transferred`, `dnsmill.domains.added`): `data`
+/// is its JSON, `identity` what makes it this event and no other within its origin.
 pub fn source_event(origin: &ChangeOrigin<'_>, kind: &str, data: String, identity: &str) -> EventRow {
     let key = event_key(&[
         "coordinator",
