@@ -38,6 +38,8 @@ import threading
 import time
 from pathlib import Path
 
+from measure import cpu_seconds
+
 ZONE = """$ORIGIN {zone}
 @ 300 IN SOA ns1.example.net. hostmaster.example.net. {serial} 3600 600 86400 300
 @ 300 IN NS ns1.example.net.
@@ -137,11 +139,6 @@ def wait_for(db: str, table: str, wanted: int, timeout: float = 300) -> float:
             raise SystemExit(f"{table} in {db}: {have} rows, waited for {wanted}")
         time.sleep(0.01)
     return time.perf_counter()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_dnsmill(db: str, directories: list[Path]) -> subprocess.Popen[bytes]:

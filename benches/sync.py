@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import dnsmill
+from measure import cpu_seconds
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 EXISTING_TOOL = (35, 41)
@@ -196,9 +197,7 @@ def main() -> None:
             cursor.execute(f"SELECT COUNT(*) FROM {database}.zones")
             (in_mysql,) = cursor.fetchone()
             cursor.execute(f"DROP DATABASE {database}")
-        ticks = os.sysconf("SC_CLK_TCK")
-        utime, stime = open(f"/proc/{service.pid}/stat").read().rpartition(")")[2].split()[11:13]
-        service_cpu = (int(utime) + int(stime)) / ticks
+        service_cpu = cpu_seconds(service.pid)
         service.terminate()
         service.wait(30)
         log.close()

@@ -2,9 +2,11 @@
 //! authoritative server and the work pipeline, exposed to Python as `dnsmill._core`.
 //!
 //! The core ([`record`], [`zone`], [`resolve`], [`store`], [`serve`], [`pipeline`], [`ingest`]) is plain
-//! Rust and compiles and tests without Python. The binding layer is each folder's `py.rs`, the
-//! shared parts in `py/`, and this file, which only registers what they define.
+//! Rust and compiles and tests without Python; [`datagrams`] is the batched UDP I/O the resolver
+//! and the server share. The binding layer is each folder's `py.rs`, the shared parts in `py/`,
+//! and this file, which only registers what they define.
 
+pub mod datagrams;
 pub mod error;
 pub mod ingest;
 pub mod pipeline;

@@ -6,19 +6,22 @@
 //! accepted only when its source address, id and question all match a try in flight.
 //!
 //! Speed without tuning comes from two feedback loops per lane:
-//! - an in-flight window that grows while replies keep up and halves on loss (once per loss
-//!   episode), capped by `concurrency`;
+//! - an in-flight window that grows while replies keep up and their round trips stay short,
+//!   shrinks a little when round trips grow (replies queueing somewhere) and halves on loss
+//!   (once per loss episode), capped by `concurrency`;
 //! - a retransmission timer per nameserver from the measured round trips (RFC 6298), so a lost
 //!   datagram is retried after a few round trips rather than after the full `timeout`. The
 //!   earlier tries stay registered, so a reply to any of them completes the query.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -26,6 +29,7 @@ use tokio::sync::mpsc;
 use super::config::ResolverConfig;
 use super::message::{canonical_rdata, encode_query, message_id, rcode, Response};
 use super::results::{ResultRow, ResultTable, ResultsBuilder, RunStats, Status};
+use crate::datagrams::{Inbox, Outbox, MAX_BATCH};
 use crate::record::name::{query_name, write_name};
 use crate::record::RecordType;
 
@@ -114,6 +118,8 @@ const MIN_RTO: Duration = Duration::from_millis(10);
 const TICK: Duration = Duration::from_millis(50);
 /// Largest UDP payload read.
 const MAX_UDP: usize = 65_535;
+/// Batches of replies taken back to back before the lane looks at its other work.
+const RECEIVE_ROUNDS: usize = 4;
 
 /// Resolves every name of `input` for every type of `run`, sending results to `output` in
 /// batches. Ends when the input is closed and every query has finished, or on cancellation.
@@ -292,6 +298,13 @@ impl RoundTrip {
 /// The adaptive in-flight window of one lane: slow start, then additive increase; halved on
 /// loss, at most once per round of tries sent before the previous cut.
 ///
+/// Loss alone is a late signal where buffers are deep (a local server, loopback): the window
+/// would grow until every socket buffer on the way is full, each query would wait behind
+/// thousands of others, and round trips past the retransmission timer would send queries
+/// twice. So a round trip far above the least seen (twice it, plus [`QUEUE_ALLOWANCE`]) also
+/// ends growth and trims the window, once per round like a loss, by a fifth rather than half:
+/// it says the queue is long, not that anything was dropped.
+///
 /// A loss is a sign of congestion only while replies are coming back. When nothing has come
 /// back since the last cut (or ever), the nameservers are silent rather than busy: shrinking
 /// the window would leave a few queries at a time waiting out their whole timeout, so a silent
@@ -303,7 +316,14 @@ struct Window {
     cap: f64,
     last_cut: Instant,
     replies_since_cut: u64,
+    least_round_trip: Option<Duration>,
 }
+
+/// The queueing delay the window accepts on top of twice the least round trip: enough for a
+/// busy machine's scheduling hiccups, small beside the retransmission timer's floor.
+const QUEUE_ALLOWANCE: Duration = Duration::from_millis(4);
+/// The least the window is trimmed to on delay.
+const LEAST_WINDOW: f64 = 16.0;
 
 impl Window {
     fn new(cap: usize) -> Self {
@@ -314,6 +334,7 @@ impl Window {
             cap,
             last_cut: Instant::now(),
             replies_since_cut: 0,
+            least_round_trip: None,
         }
     }
 
@@ -321,8 +342,24 @@ impl Window {
         (in_flight as f64) < self.size.floor().max(1.0)
     }
 
-    fn on_reply(&mut self) {
+    /// A reply came; `timed` is its round trip and when its query was sent, for a reply to
+    /// the first try (Karn's rule: a retried query's round trip is ambiguous).
+    fn on_reply(&mut self, timed: Option<(Duration, Instant)>, now: Instant) {
         self.replies_since_cut += 1;
+        if let Some((round_trip, sent)) = timed {
+            let least = self
+                .least_round_trip
+                .map_or(round_trip, |least| least.min(round_trip));
+            self.least_round_trip = Some(least);
+            if round_trip > least * 2 + QUEUE_ALLOWANCE {
+                if sent > self.last_cut && self.size > LEAST_WINDOW {
+                    self.threshold = (self.size * 0.8).max(LEAST_WINDOW);
+                    self.size = self.threshold;
+                    self.last_cut = now;
+                }
+                return;
+            }
+        }
         let growth = if self.size < self.threshold {
             1.0
         } else {
@@ -345,6 +382,30 @@ impl Window {
         }
         self.last_cut = now;
         self.replies_since_cut = 0;
+    }
+}
+
+/// The in-flight table's hasher. Its keys are transaction ids drawn at random, so a
+/// multiplication spreads them well; the general-purpose hasher's flooding defence buys
+/// nothing here.
+type IdHasher = BuildHasherDefault<IdHash>;
+
+#[derive(Default)]
+struct IdHash(u64);
+
+impl Hasher for IdHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u16(&mut self, id: u16) {
+        self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -394,7 +455,9 @@ struct Lane {
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
     in_flight: usize,
-    tries: HashMap<u16, Try>,
+    tries: HashMap<u16, Try, IdHasher>,
+    /// Transaction ids: unpredictable, so an off-path spoofer must guess them.
+    ids: rand::rngs::StdRng,
     timers: BinaryHeap<Reverse<(Instant, u64, TimerKey)>>,
     timer_seq: u64,
     fresh: VecDeque<Query>,
@@ -407,7 +470,8 @@ struct Lane {
     tcp_sender: mpsc::UnboundedSender<TcpOutcome>,
     tcp_receiver: mpsc::UnboundedReceiver<TcpOutcome>,
     tcp_pending: usize,
-    send_buffer: Vec<u8>,
+    /// Queries waiting to go out in one batch.
+    outbox: Outbox,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -442,7 +506,8 @@ impl Lane {
             slots: Vec::new(),
             free_slots: Vec::new(),
             in_flight: 0,
-            tries: HashMap::new(),
+            tries: HashMap::default(),
+            ids: rand::SeedableRng::from_os_rng(),
             timers: BinaryHeap::new(),
             timer_seq: 0,
             fresh: VecDeque::new(),
@@ -455,7 +520,7 @@ impl Lane {
             tcp_sender,
             tcp_receiver,
             tcp_pending: 0,
-            send_buffer: Vec::with_capacity(512),
+            outbox: Outbox::default(),
         }
     }
 
@@ -464,13 +529,14 @@ impl Lane {
         input: Arc<tokio::sync::Mutex<mpsc::Receiver<NameBatch>>>,
         output: mpsc::Sender<ResultsBuilder>,
     ) -> Result<RunStats, String> {
-        let mut buffer = vec![0u8; MAX_UDP];
+        let mut inbox = Inbox::new(MAX_BATCH, MAX_UDP);
         loop {
             if self.run.cancel.load(Ordering::Relaxed) {
                 break;
             }
             self.refill(&input);
-            let rate_wait = self.send_what_we_can().await?;
+            let rate_wait = self.queue_what_we_can();
+            self.outbox.flush(&self.socket).await;
             if self.input_closed && self.fresh.is_empty() && self.retries.is_empty() && self.in_flight == 0 {
                 break;
             }
@@ -488,16 +554,28 @@ impl Lane {
             }
             tokio::select! {
                 biased;
-                received = self.socket.recv_from(&mut buffer) => {
-                    match received {
-                        Ok((len, from)) => self.on_datagram(&buffer[..len], from),
-                        Err(error) => tracing::debug!("UDP receive failed: {error}"),
+                ready = self.socket.readable() => {
+                    if let Err(error) = ready {
+                        tracing::debug!("UDP receive failed: {error}");
                     }
-                    // Drain whatever else is queued without going back to the scheduler.
-                    for _ in 0..256 {
-                        match self.socket.try_recv_from(&mut buffer) {
-                            Ok((len, from)) => self.on_datagram(&buffer[..len], from),
-                            Err(_) => break,
+                    // Take what is queued, a batch per system call, without going back to the
+                    // scheduler in between.
+                    for _ in 0..RECEIVE_ROUNDS {
+                        match inbox.try_receive(&self.socket) {
+                            Ok(_) => {
+                                let now = Instant::now();
+                                for (datagram, from) in inbox.datagrams() {
+                                    self.on_datagram(datagram, from, now);
+                                }
+                                if !inbox.was_full() {
+                                    break;
+                                }
+                            }
+                            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                            Err(error) => {
+                                tracing::debug!("UDP receive failed: {error}");
+                                break;
+                            }
                         }
                     }
                 }
@@ -574,13 +652,15 @@ impl Lane {
         }
     }
 
-    /// Sends fresh queries and retries while the window and the rate limits allow. Returns
-    /// how long until the rate limits allow the next one, when they are what stops it.
-    async fn send_what_we_can(&mut self) -> Result<Option<Duration>, String> {
+    /// Queues fresh queries and retries in the outbox while the window and the rate limits
+    /// allow. Returns how long until the rate limits allow the next one, when they are what
+    /// stops it.
+    fn queue_what_we_can(&mut self) -> Option<Duration> {
+        let now = Instant::now();
         loop {
             let retry = self.retries.front().copied();
             if retry.is_none() && (self.fresh.is_empty() || !self.window.allows(self.in_flight)) {
-                return Ok(None);
+                return None;
             }
             let server = match retry {
                 Some(slot_index) => {
@@ -589,10 +669,9 @@ impl Lane {
                 }
                 None => self.next_server,
             };
-            let now = Instant::now();
             if !self.limits.is_unlimited() {
                 if let Err(wait) = self.limits.take(server, now) {
-                    return Ok(Some(wait));
+                    return Some(wait);
                 }
             }
             let slot_index = match retry {
@@ -606,7 +685,7 @@ impl Lane {
                     self.open_slot(query, server, now)
                 }
             };
-            self.send_try(slot_index, server, now).await?;
+            self.queue_try(slot_index, server, now);
         }
     }
 
@@ -645,9 +724,9 @@ impl Lane {
         }
     }
 
-    async fn send_try(&mut self, slot_index: u32, server: usize, now: Instant) -> Result<(), String> {
+    fn queue_try(&mut self, slot_index: u32, server: usize, now: Instant) {
         let id = loop {
-            let id: u16 = rand::random();
+            let id: u16 = self.ids.random();
             if !self.tries.contains_key(&id) {
                 break id;
             }
@@ -657,19 +736,11 @@ impl Lane {
         slot.tries.push(id);
         let attempt = slot.attempts;
         let last = u32::from(attempt) > self.run.config.retries;
-        self.send_buffer.clear();
-        encode_query(
-            id,
-            &slot.query.qname,
-            slot.query.qtype,
-            self.run.config.edns_payload,
-            &mut self.send_buffer,
-        );
+        let edns_payload = self.run.config.edns_payload;
+        self.outbox.push_with(self.run.config.nameservers[server], |out| {
+            encode_query(id, &slot.query.qname, slot.query.qtype, edns_payload, out)
+        });
         let generation = slot.generation;
-        let address = self.run.config.nameservers[server];
-        if let Err(error) = self.socket.send_to(&self.send_buffer, address).await {
-            tracing::debug!("sending to {address} failed: {error}");
-        }
         self.stats.sent += 1;
         self.stats.count_sent(server);
         self.run.progress.sent.fetch_add(1, Ordering::Relaxed);
@@ -695,10 +766,9 @@ impl Lane {
             slot: slot_index,
         };
         self.timers.push(Reverse((now + wait, self.timer_seq, key)));
-        Ok(())
     }
 
-    fn on_datagram(&mut self, datagram: &[u8], from: SocketAddr) {
+    fn on_datagram(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) {
         let Some(id) = message_id(datagram) else {
             self.stats.spoofed += 1;
             return;
@@ -730,11 +800,11 @@ impl Lane {
             self.stats.spoofed += 1;
             return;
         }
-        let now = Instant::now();
-        if attempt_number == 1 && slot.attempts == 1 {
+        let first_try = attempt_number == 1 && slot.attempts == 1;
+        if first_try {
             self.round_trips[server].sample(now - sent);
         }
-        self.window.on_reply();
+        self.window.on_reply(first_try.then(|| (now - sent, sent)), now);
         self.stats.count_answered(server);
         self.on_response(slot_index, server, &response, now);
     }
@@ -767,7 +837,7 @@ impl Lane {
         let slot = &mut self.slots[slot_index as usize];
         slot.over_tcp = true;
         slot.attempts = slot.attempts.saturating_add(1);
-        let id: u16 = rand::random();
+        let id: u16 = self.ids.random();
         let mut query = Vec::with_capacity(300);
         encode_query(
             id,
@@ -1040,7 +1110,7 @@ mod tests {
         window.on_loss(sent, Instant::now());
         assert_eq!(window.size, 1000.0, "no reply ever came: every query may go out");
         for _ in 0..10 {
-            window.on_reply();
+            window.on_reply(None, Instant::now());
         }
         let sent = Instant::now();
         std::thread::sleep(Duration::from_millis(1));
@@ -1053,7 +1123,7 @@ mod tests {
         let mut window = Window::new(1000);
         let start = window.size;
         for _ in 0..100 {
-            window.on_reply();
+            window.on_reply(None, Instant::now());
         }
         assert!(window.size > start);
         let before = window.size;
@@ -1066,6 +1136,30 @@ mod tests {
             window.size,
             before / 2.0,
             "a second loss of the same episode does not cut again"
+        );
+    }
+
+    #[test]
+    fn growing_round_trips_trim_the_window_once_per_round() {
+        let mut window = Window::new(1000);
+        let start = Instant::now();
+        let fast = Duration::from_micros(200);
+        for _ in 0..200 {
+            window.on_reply(Some((fast, start)), start);
+        }
+        assert_eq!(window.size, 216.0, "short round trips: slow start");
+        std::thread::sleep(Duration::from_millis(1));
+        let sent = Instant::now();
+        let queued = fast * 2 + QUEUE_ALLOWANCE + Duration::from_millis(1);
+        window.on_reply(Some((queued, sent)), Instant::now());
+        let trimmed = window.size;
+        assert!((trimmed - 216.0 * 0.8).abs() < 1e-9, "{trimmed}");
+        window.on_reply(Some((queued, sent)), Instant::now());
+        assert_eq!(window.size, trimmed, "the same round of tries trims once");
+        window.on_reply(Some((fast, sent)), Instant::now());
+        assert!(
+            window.size > trimmed && window.size < trimmed + 1.0,
+            "growth is additive now"
         );
     }
 

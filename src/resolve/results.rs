@@ -168,7 +168,7 @@ impl ResultsBuilder {
 
     /// The finished table, rows in input order and answers in the order of their rows.
     pub fn finish(mut self, servers: Arc<[SocketAddr]>, stats: RunStats) -> ResultTable {
-        self.rows.sort_unstable_by_key(|row| row.index);
+        put_in_input_order(&mut self.rows);
         let answers = self.answers.finish();
         let mut order = Vec::with_capacity(answers.len());
         for row in &mut self.rows {
@@ -182,6 +182,25 @@ impl ResultsBuilder {
             servers,
             stats,
         }
+    }
+}
+
+/// Sorts `rows` by input position. A whole run's rows are the positions 0..n once each, which
+/// a single pass puts in place; anything else (a part of a run) is sorted.
+fn put_in_input_order(rows: &mut Vec<ResultRow>) {
+    let mut placed: Vec<Option<ResultRow>> = Vec::new();
+    placed.resize_with(rows.len(), || None);
+    let mut strays = Vec::new();
+    for row in std::mem::take(rows) {
+        match placed.get_mut(row.index as usize) {
+            Some(slot @ None) => *slot = Some(row),
+            _ => strays.push(row),
+        }
+    }
+    rows.extend(placed.into_iter().flatten());
+    if !strays.is_empty() {
+        rows.append(&mut strays);
+        rows.sort_unstable_by_key(|row| row.index);
     }
 }
 
@@ -556,6 +575,23 @@ mod tests {
                 (row.index, table.name(row).to_owned(), answer.unwrap_or_default())
             })
             .collect()
+    }
+
+    #[test]
+    fn a_finished_table_is_in_input_order_whether_or_not_it_starts_at_zero() {
+        let whole: Vec<u64> = vec![3, 0, 4, 1, 2];
+        let out = handed_on(rows_at(&whole));
+        assert_eq!(
+            out,
+            (0..5)
+                .map(|n| (n, format!("n{n}.example."), format!("192.0.2.{n}")))
+                .collect::<Vec<_>>()
+        );
+        // A later part of a run: positions past the row count.
+        let out = handed_on(rows_at(&[12, 10, 11, 2]));
+        let positions: Vec<u64> = out.iter().map(|row| row.0).collect();
+        assert_eq!(positions, [2, 10, 11, 12]);
+        assert_eq!(out[3].2, "192.0.2.12", "rows keep their own answers");
     }
 
     #[test]

@@ -414,21 +414,27 @@ impl AuthServer {
         let (udp, tcp) = bind_all(listen).await?;
         let address = tcp.local_addr().map_err(|e| e.to_string())?;
         let handler = Swappable::new(catalog);
+        // A receive loop per core, all on the one socket: whichever is free takes the next
+        // batch, so the work spreads over the cores however few clients there are. (Sockets
+        // of their own with SO_REUSEPORT would split clients by a hash of their address, and
+        // a handful of busy clients can land on one socket and leave the other cores idle.)
+        let udp = Arc::new(udp);
+        let loops = std::thread::available_parallelism().map_or(1, |n| n.get());
         let counters = Arc::new(ServeCounters {
             loads: AtomicU64::new(1),
             last: Mutex::new(stats),
-            udp: udp.iter().map(|_| Arc::default()).collect(),
+            udp: (0..loops).map(|_| Arc::default()).collect(),
         });
         // hickory's server takes TCP; UDP has its own loops (see `udp`).
         let mut server = Server::new(handler.clone());
         server.register_listener(tcp, TCP_IDLE, 32);
         let shutdown = server.shutdown_token().clone();
-        let udp_loops = udp
-            .into_iter()
-            .zip(&counters.udp)
-            .map(|(socket, lane)| {
+        let udp_loops = counters
+            .udp
+            .iter()
+            .map(|lane| {
                 tokio::spawn(udp::answer_udp(
-                    socket,
+                    Arc::clone(&udp),
                     handler.clone(),
                     Arc::clone(lane),
                     shutdown.clone(),
@@ -524,28 +530,19 @@ fn describe(source: &Source) -> String {
     }
 }
 
-/// UDP sockets and a TCP listener on the same address; with port 0, on the same free port.
-///
-/// There is one UDP socket per core, all bound to the address with `SO_REUSEPORT`: the kernel
-/// spreads queries over them by source address, so every core receives and answers instead of
-/// one receive loop handing out all the work.
-async fn bind_all(listen: SocketAddr) -> Result<(Vec<UdpSocket>, TcpListener), String> {
+/// A UDP socket and a TCP listener on the same address; with port 0, on the same free port.
+async fn bind_all(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), String> {
     let cannot = |e: std::io::Error| format!("cannot listen on {listen}: {e}");
-    let lanes = std::thread::available_parallelism().map_or(1, |n| n.get());
     for _ in 0..20 {
-        let first = udp_socket(listen).map_err(cannot)?;
-        let bound = first.local_addr().map_err(cannot)?;
+        let udp = udp_socket(listen).map_err(cannot)?;
+        let bound = udp.local_addr().map_err(cannot)?;
         let tcp = match TcpListener::bind(bound).await {
             Ok(tcp) => tcp,
             // A free UDP port whose TCP twin is taken: try another one.
             Err(_) if listen.port() == 0 => continue,
             Err(error) => return Err(cannot(error)),
         };
-        let mut sockets = vec![first];
-        for _ in 1..lanes {
-            sockets.push(udp_socket(bound).map_err(cannot)?);
-        }
-        return Ok((sockets, tcp));
+        return Ok((udp, tcp));
     }
     Err(format!(
         "cannot find a port free for both UDP and TCP on {}",
@@ -553,14 +550,13 @@ async fn bind_all(listen: SocketAddr) -> Result<(Vec<UdpSocket>, TcpListener), S
     ))
 }
 
-/// A UDP server socket that shares its address with its siblings, with large buffers.
+/// The UDP server socket, with large buffers.
 fn udp_socket(address: SocketAddr) -> std::io::Result<UdpSocket> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(address),
         socket2::Type::DGRAM,
         Some(socket2::Protocol::UDP),
     )?;
-    socket.set_reuse_port(true)?;
     // Best effort: the kernel caps these at its own limits.
     let _ = socket.set_recv_buffer_size(4 << 20);
     let _ = socket.set_send_buffer_size(4 << 20);

@@ -35,6 +35,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::{Served, Swappable};
+use crate::datagrams::{Inbox, Outbox, MAX_BATCH};
 
 /// Header bytes and bits used below (RFC 1035 section 4.1.1).
 const HEADER_LEN: usize = 12;
@@ -57,8 +58,8 @@ const RECEIVE_BUFFER: usize = 4096;
 const CACHE_BYTES: usize = 128 << 20;
 /// Locks the cache is split over, so the loops rarely wait for each other.
 const CACHE_SHARDS: usize = 16;
-/// Queries answered back to back before the loop lets other tasks on its thread run.
-const BURST: u32 = 64;
+/// Batches answered back to back before the loop lets other tasks on its thread run.
+const BURSTS: u32 = 8;
 
 /// Counters of one receive loop (each loop has its own, so counting never shares a cache line).
 #[derive(Debug, Default)]
@@ -69,20 +70,22 @@ pub struct UdpCounters {
     pub from_cache: AtomicU64,
 }
 
-/// Answers the queries arriving on `socket` until `shutdown`.
+/// Answers the queries arriving on `socket` until `shutdown`: a batch of queries in, a batch
+/// of answers out. Several loops may share the socket.
 pub(super) async fn answer_udp(
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
     catalogs: Swappable,
     counters: Arc<UdpCounters>,
     shutdown: CancellationToken,
 ) {
     let mut lane = Lane::new(catalogs, counters);
-    let mut packet = vec![0u8; RECEIVE_BUFFER];
+    let mut inbox = Inbox::new(MAX_BATCH, RECEIVE_BUFFER);
+    let mut answers = Outbox::default();
     let mut reply = Vec::with_capacity(CLASSIC_UDP_LIMIT);
     let mut in_a_row = 0u32;
     loop {
-        let (len, client) = match socket.try_recv_from(&mut packet) {
-            Ok(received) => received,
+        match inbox.try_receive(&socket) {
+            Ok(_) => {}
             Err(error) if error.kind() == ErrorKind::WouldBlock => {
                 in_a_row = 0;
                 tokio::select! {
@@ -113,25 +116,20 @@ pub(super) async fn answer_udp(
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 continue;
             }
-        };
-        // Port 0 cannot be answered; it is spoofed or broken.
-        if client.port() == 0 {
-            continue;
         }
-        lane.answer(&packet[..len], client, &mut reply).await;
-        if !reply.is_empty() {
-            match socket.try_send_to(&reply, client) {
-                Ok(_) => {}
-                Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                    if let Err(error) = socket.send_to(&reply, client).await {
-                        tracing::debug!("answering {client}: {error}");
-                    }
-                }
-                Err(error) => tracing::debug!("answering {client}: {error}"),
+        for (query, client) in inbox.datagrams() {
+            // Port 0 cannot be answered; it is spoofed or broken.
+            if client.port() == 0 {
+                continue;
+            }
+            lane.answer(query, client, &mut reply).await;
+            if !reply.is_empty() {
+                answers.push(client, &reply);
             }
         }
+        answers.flush(&socket).await;
         in_a_row += 1;
-        if in_a_row == BURST {
+        if in_a_row == BURSTS {
             in_a_row = 0;
             if shutdown.is_cancelled() {
                 break;

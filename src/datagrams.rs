@@ -1,0 +1,431 @@
+//! UDP datagrams in batches: many per system call, for the resolver and the server alike.
+//!
+//! DNS over UDP is a stream of small datagrams, and with a `recvfrom` and a `sendto` for each
+//! one the system calls' own cost was a large share of the resolver's and the server's CPU.
+//! An [`Inbox`] takes every datagram queued on a socket, up to its batch, in one `recvmmsg`;
+//! an [`Outbox`] collects datagrams to any number of addresses and sends them with one
+//! `sendmmsg`. Both go through tokio's readiness (`try_io`), so a socket that has nothing to
+//! read or no room to write parks its task as `recv_from` and `send_to` would.
+//!
+//! On systems without those calls the same types read and write one datagram per call.
+
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Most datagrams an [`Inbox`] takes or an [`Outbox`] hands over in one call.
+pub const MAX_BATCH: usize = 64;
+
+/// Buffers for a batch of received datagrams.
+pub struct Inbox {
+    /// `batch` slots of `slot_size` bytes, one per datagram.
+    data: Vec<u8>,
+    slot_size: usize,
+    batch: usize,
+    /// Length (as kept: cut to the slot) and source of each datagram of the last receive.
+    received: Vec<(usize, SocketAddr)>,
+}
+
+impl Inbox {
+    /// Room for `batch` datagrams (at most [`MAX_BATCH`]) of up to `slot_size` bytes each; a
+    /// longer datagram is cut to `slot_size`, as `recv_from` into such a buffer would cut it.
+    ///
+    /// The slots are zeroed lazily by the system's allocator, so slots sized for the largest
+    /// datagram cost memory only for the pages small datagrams actually touch.
+    pub fn new(batch: usize, slot_size: usize) -> Inbox {
+        let batch = batch.clamp(1, MAX_BATCH);
+        Inbox {
+            data: vec![0; batch * slot_size],
+            slot_size,
+            batch,
+            received: Vec::with_capacity(batch),
+        }
+    }
+
+    /// Takes the datagrams queued on `socket` (up to the batch) without waiting; returns how
+    /// many, or `WouldBlock` when there are none (which also clears the socket's readiness).
+    pub fn try_receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        self.received.clear();
+        let (data, slot_size, batch, received) =
+            (&mut self.data, self.slot_size, self.batch, &mut self.received);
+        socket.try_io(Interest::READABLE, || {
+            system::receive(socket, data, slot_size, batch, received)
+        })?;
+        Ok(self.received.len())
+    }
+
+    /// Waits until `socket` has datagrams, then takes them as [`Inbox::try_receive`] does.
+    pub async fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        loop {
+            socket.readable().await?;
+            match self.try_receive(socket) {
+                Err(error) if error.kind() == ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The datagrams of the last receive, in arrival order, with their sources.
+    pub fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
+        self.received
+            .iter()
+            .zip(self.data.chunks(self.slot_size))
+            .map(|(&(len, from), slot)| (&slot[..len], from))
+    }
+
+    /// Whether the last receive filled every slot (so more may be waiting).
+    pub fn was_full(&self) -> bool {
+        self.received.len() == self.batch
+    }
+}
+
+/// Datagrams waiting to be sent, each with its destination.
+#[derive(Default)]
+pub struct Outbox {
+    /// The datagrams' bytes, back to back.
+    bytes: Vec<u8>,
+    /// Where each datagram ends in `bytes`, and where it goes.
+    datagrams: Vec<(usize, SocketAddr)>,
+}
+
+impl Outbox {
+    /// Adds a datagram to `to`, written by `write` (which appends to the vector it is given).
+    pub fn push_with(&mut self, to: SocketAddr, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.bytes);
+        self.datagrams.push((self.bytes.len(), to));
+    }
+
+    /// Adds a copy of `datagram`, to `to`.
+    pub fn push(&mut self, to: SocketAddr, datagram: &[u8]) {
+        self.push_with(to, |out| out.extend_from_slice(datagram));
+    }
+
+    /// How many datagrams wait.
+    pub fn len(&self) -> usize {
+        self.datagrams.len()
+    }
+
+    /// Whether none wait.
+    pub fn is_empty(&self) -> bool {
+        self.datagrams.is_empty()
+    }
+
+    /// Sends every waiting datagram, waiting for room in the socket's buffer when it is full.
+    /// A datagram the system refuses (an unreachable address, say) is dropped and logged, as
+    /// a lost datagram would be; the others still go. Leaves the outbox empty.
+    pub async fn flush(&mut self, socket: &UdpSocket) {
+        let mut next = 0;
+        while next < self.datagrams.len() {
+            let (bytes, datagrams) = (&self.bytes, &self.datagrams[next..]);
+            let start = if next == 0 { 0 } else { self.datagrams[next - 1].0 };
+            let sent = socket.try_io(Interest::WRITABLE, || {
+                system::send(socket, bytes, start, datagrams)
+            });
+            match sent {
+                Ok(count) => next += count.max(1),
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                    if let Err(error) = socket.writable().await {
+                        tracing::debug!("the UDP socket failed: {error}");
+                        break;
+                    }
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                // The first datagram of the rest failed on its own: drop it, go on.
+                Err(error) => {
+                    tracing::debug!("sending to {} failed: {error}", self.datagrams[next].1);
+                    next += 1;
+                }
+            }
+        }
+        self.bytes.clear();
+        self.datagrams.clear();
+    }
+}
+
+/// `recvmmsg` and `sendmmsg`.
+#[cfg(target_os = "linux")]
+mod system {
+    use std::io;
+    use std::mem::{size_of, zeroed};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+    use std::os::fd::AsRawFd;
+
+    use super::MAX_BATCH;
+
+    /// Fills `received` with the datagrams queued on `socket`, into `slot_size`-byte slots of
+    /// `data`; at least one, else an error (`WouldBlock` when none are queued).
+    pub(super) fn receive(
+        socket: &impl AsRawFd,
+        data: &mut [u8],
+        slot_size: usize,
+        batch: usize,
+        received: &mut Vec<(usize, SocketAddr)>,
+    ) -> io::Result<()> {
+        // SAFETY: all-zero bytes are a valid value of these plain C structs.
+        let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { zeroed() };
+        let mut iovecs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
+        let mut headers: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
+        for (n, slot) in data.chunks_mut(slot_size).take(batch).enumerate() {
+            iovecs[n] = libc::iovec {
+                iov_base: slot.as_mut_ptr().cast(),
+                iov_len: slot.len(),
+            };
+            let header = &mut headers[n].msg_hdr;
+            header.msg_name = (&mut names[n] as *mut libc::sockaddr_storage).cast();
+            header.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            header.msg_iov = &mut iovecs[n];
+            header.msg_iovlen = 1;
+        }
+        // SAFETY: every header points at its own name and its own slot of `data`, all of which
+        // outlive the call, with their true lengths; `batch` headers are set.
+        let count = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                headers.as_mut_ptr(),
+                batch as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if count < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for (header, name) in headers.iter().zip(&names).take(count as usize) {
+            // A datagram cut to its slot reports its full length: keep what the slot holds.
+            let len = (header.msg_len as usize).min(slot_size);
+            if let Some(from) = socket_address(name) {
+                received.push((len, from));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the datagrams (their ends in `bytes`, the first starting at `start`); returns how
+    /// many went, at least one, else the error of the first.
+    pub(super) fn send(
+        socket: &impl AsRawFd,
+        bytes: &[u8],
+        start: usize,
+        datagrams: &[(usize, SocketAddr)],
+    ) -> io::Result<usize> {
+        let count = datagrams.len().min(MAX_BATCH);
+        // SAFETY: all-zero bytes are a valid value of these plain C structs.
+        let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { zeroed() };
+        let mut iovecs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
+        let mut headers: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
+        let mut from = start;
+        for (n, &(end, to)) in datagrams.iter().take(count).enumerate() {
+            let datagram = &bytes[from..end];
+            from = end;
+            iovecs[n] = libc::iovec {
+                // The kernel only reads through it (sendmmsg's buffers are const in spirit).
+                iov_base: datagram.as_ptr().cast_mut().cast(),
+                iov_len: datagram.len(),
+            };
+            let header = &mut headers[n].msg_hdr;
+            header.msg_namelen = write_socket_address(to, &mut names[n]);
+            header.msg_name = (&mut names[n] as *mut libc::sockaddr_storage).cast();
+            header.msg_iov = &mut iovecs[n];
+            header.msg_iovlen = 1;
+        }
+        // SAFETY: every header points at its own address and a slice of `bytes`, all of which
+        // outlive the call, with their true lengths; `count` headers are set.
+        let sent = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                headers.as_mut_ptr(),
+                count as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(sent as usize)
+    }
+
+    fn socket_address(name: &libc::sockaddr_storage) -> Option<SocketAddr> {
+        match libc::c_int::from(name.ss_family) {
+            libc::AF_INET => {
+                // SAFETY: the family says the storage holds a sockaddr_in, which it has room for.
+                let v4 = unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                let ip = Ipv4Addr::from(v4.sin_addr.s_addr.to_ne_bytes());
+                Some(SocketAddrV4::new(ip, u16::from_be(v4.sin_port)).into())
+            }
+            libc::AF_INET6 => {
+                // SAFETY: as above, for a sockaddr_in6.
+                let v6 = unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
+                let port = u16::from_be(v6.sin6_port);
+                Some(SocketAddrV6::new(ip, port, v6.sin6_flowinfo, v6.sin6_scope_id).into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes `address` into `name`; returns its length.
+    fn write_socket_address(address: SocketAddr, name: &mut libc::sockaddr_storage) -> libc::socklen_t {
+        match address {
+            SocketAddr::V4(v4) => {
+                // SAFETY: sockaddr_storage has room and alignment for any address type.
+                let out = unsafe { &mut *(name as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                out.sin_family = libc::AF_INET as libc::sa_family_t;
+                out.sin_port = v4.port().to_be();
+                out.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
+                size_of::<libc::sockaddr_in>() as libc::socklen_t
+            }
+            SocketAddr::V6(v6) => {
+                // SAFETY: as above.
+                let out = unsafe { &mut *(name as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                out.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                out.sin6_port = v6.port().to_be();
+                out.sin6_flowinfo = v6.flowinfo();
+                out.sin6_addr.s6_addr = v6.ip().octets();
+                out.sin6_scope_id = v6.scope_id();
+                size_of::<libc::sockaddr_in6>() as libc::socklen_t
+            }
+        }
+    }
+}
+
+/// One datagram per call, where `recvmmsg` and `sendmmsg` are missing.
+#[cfg(not(target_os = "linux"))]
+mod system {
+    use std::io::{self, ErrorKind};
+    use std::net::SocketAddr;
+
+    use tokio::net::UdpSocket;
+
+    pub(super) fn receive(
+        socket: &UdpSocket,
+        data: &mut [u8],
+        slot_size: usize,
+        batch: usize,
+        received: &mut Vec<(usize, SocketAddr)>,
+    ) -> io::Result<()> {
+        for slot in data.chunks_mut(slot_size).take(batch) {
+            match socket.try_recv_from(slot) {
+                Ok((len, from)) => received.push((len, from)),
+                Err(error) if !received.is_empty() && error.kind() == ErrorKind::WouldBlock => break,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn send(
+        socket: &UdpSocket,
+        bytes: &[u8],
+        start: usize,
+        datagrams: &[(usize, SocketAddr)],
+    ) -> io::Result<usize> {
+        let (end, to) = datagrams[0];
+        socket.try_send_to(&bytes[start..end], to).map(|_| 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_batch_goes_out_in_order_to_each_address_and_comes_back_with_its_sources() {
+        runtime().block_on(async {
+            let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let (to, to_other) = (receiver.local_addr().unwrap(), other.local_addr().unwrap());
+            let mut outbox = Outbox::default();
+            for n in 0..100u8 {
+                outbox.push_with(to, |out| out.extend(std::iter::repeat_n(n, usize::from(n) + 1)));
+            }
+            outbox.push(to_other, b"elsewhere");
+            assert_eq!(outbox.len(), 101);
+            outbox.flush(&sender).await;
+            assert!(outbox.is_empty());
+
+            let mut inbox = Inbox::new(MAX_BATCH, 512);
+            let mut seen = Vec::new();
+            while seen.len() < 100 {
+                inbox.receive(&receiver).await.unwrap();
+                for (datagram, from) in inbox.datagrams() {
+                    assert_eq!(from, sender.local_addr().unwrap());
+                    seen.push(datagram.to_vec());
+                }
+            }
+            let expected: Vec<Vec<u8>> = (0..100u8).map(|n| vec![n; usize::from(n) + 1]).collect();
+            assert_eq!(seen, expected);
+            assert_eq!(
+                inbox.try_receive(&receiver).unwrap_err().kind(),
+                ErrorKind::WouldBlock
+            );
+            let mut buffer = [0u8; 64];
+            let (len, _) = other.recv_from(&mut buffer).await.unwrap();
+            assert_eq!(&buffer[..len], b"elsewhere");
+        });
+    }
+
+    #[test]
+    fn a_long_datagram_is_cut_to_its_slot_and_a_full_batch_says_so() {
+        runtime().block_on(async {
+            let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let to = receiver.local_addr().unwrap();
+            sender.send_to(&[7u8; 100], to).await.unwrap();
+            sender.send_to(&[8u8; 10], to).await.unwrap();
+            let mut inbox = Inbox::new(2, 32);
+            // Both are queued once the second has been sent on loopback.
+            assert_eq!(inbox.receive(&receiver).await.unwrap(), 2);
+            assert!(inbox.was_full());
+            let lengths: Vec<usize> = inbox.datagrams().map(|(d, _)| d.len()).collect();
+            assert_eq!(lengths, [32, 10]);
+        });
+    }
+
+    #[test]
+    fn ipv6_sources_and_destinations_round_trip() {
+        runtime().block_on(async {
+            let Ok(receiver) = UdpSocket::bind("[::1]:0").await else {
+                return; // no IPv6 loopback on this machine
+            };
+            let sender = UdpSocket::bind("[::1]:0").await.unwrap();
+            let mut outbox = Outbox::default();
+            outbox.push(receiver.local_addr().unwrap(), b"six");
+            outbox.flush(&sender).await;
+            let mut inbox = Inbox::new(4, 64);
+            inbox.receive(&receiver).await.unwrap();
+            let got: Vec<_> = inbox.datagrams().map(|(d, from)| (d.to_vec(), from)).collect();
+            assert_eq!(got, [(b"six".to_vec(), sender.local_addr().unwrap())]);
+        });
+    }
+
+    #[test]
+    fn an_unreachable_destination_drops_only_its_datagram() {
+        runtime().block_on(async {
+            let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let mut outbox = Outbox::default();
+            outbox.push(receiver.local_addr().unwrap(), b"first");
+            // An IPv6 destination from an IPv4 socket: the system refuses this one datagram.
+            outbox.push("[::1]:53".parse().unwrap(), b"refused");
+            outbox.push(receiver.local_addr().unwrap(), b"last");
+            outbox.flush(&sender).await;
+            let mut inbox = Inbox::new(4, 64);
+            let mut got = Vec::new();
+            while got.len() < 2 {
+                inbox.receive(&receiver).await.unwrap();
+                got.extend(inbox.datagrams().map(|(d, _)| d.to_vec()));
+            }
+            assert_eq!(got, [b"first".to_vec(), b"last".to_vec()]);
+        });
+    }
+}
