@@ -220,15 +220,17 @@ pub fn query_name(name: &str, wire: &mut Vec<u8>) -> Result<(), String> {
             idna::domain_to_ascii(trimmed).map_err(|_| format!("'{trimmed}' is not a valid IDN"))?;
         std::borrow::Cow::Owned(converted)
     };
-    let absolute = if ascii.ends_with('.') {
-        ascii.into_owned()
-    } else {
-        format!("{ascii}.")
-    };
-    if absolute.starts_with('.') && absolute != "." {
+    if ascii.starts_with('.') && ascii != "." {
         return Err("empty label".into());
     }
-    parse_name(absolute.as_bytes(), None, wire)
+    // Names are absolute: one without the final dot is taken relative to the root (no
+    // copy with a dot appended; this runs for every name of a bulk resolution).
+    match ascii.as_ref() {
+        // Alone, `@` would mean the origin to the parser; here it is a one-label name.
+        "@" => parse_name(b"@.", None, wire),
+        name if name.ends_with('.') => parse_name(name.as_bytes(), None, wire),
+        name => parse_name(name.as_bytes(), Some(&[0]), wire),
+    }
 }
 
 /// A domain name as stores keep it: A-labels, lowercase, absolute. `text` is a name as a user

@@ -13,8 +13,7 @@
 //!   datagram is retried after a few round trips rather than after the full `timeout`. The
 //!   earlier tries stay registered, so a reply to any of them completes the query.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -80,14 +79,22 @@ pub async fn resolve_list(run: Arc<Run>, names: Vec<String>) -> Result<ResultTab
 }
 
 /// Sends `names` to the engine in batches of at most [`NAMES_PER_BATCH`]; ends with the list
-/// or when the engine stops reading. A short list is cut into a batch per lane: a lane takes
-/// whole batches, so a list in one batch would keep the other lanes (and their sockets) idle.
+/// or when the engine stops reading. A lane takes whole batches, so a short list is cut into
+/// a batch per lane (in one batch it would keep the other lanes and their sockets idle), and
+/// the batches get smaller towards the end of a long one, so that the lanes run out of names
+/// together rather than one lane working through a last long batch alone.
 pub async fn feed_list(names: Vec<String>, sender: mpsc::Sender<NameBatch>, lanes: usize) {
-    let per_batch = names.len().div_ceil(lanes.max(1)).clamp(1, NAMES_PER_BATCH);
+    let lanes = lanes.max(1);
+    let per_batch = names.len().div_ceil(lanes).clamp(1, NAMES_PER_BATCH);
+    let mut remaining = names.len();
     let mut first = 0u64;
-    let mut names = names.into_iter().peekable();
-    while names.peek().is_some() {
-        let batch: Vec<String> = names.by_ref().take(per_batch).collect();
+    let mut names = names.into_iter();
+    while remaining > 0 {
+        let size = remaining
+            .div_ceil(lanes * 4)
+            .clamp(LEAST_NAMES_PER_BATCH.min(per_batch), per_batch);
+        let batch: Vec<String> = names.by_ref().take(size).collect();
+        remaining -= batch.len();
         let count = batch.len() as u64;
         if sender.send(NameBatch { first, names: batch }).await.is_err() {
             return;
@@ -98,6 +105,8 @@ pub async fn feed_list(names: Vec<String>, sender: mpsc::Sender<NameBatch>, lane
 
 /// Names per batch handed to the engine.
 pub const NAMES_PER_BATCH: usize = 1024;
+/// The smallest batches, at the end of a list.
+const LEAST_NAMES_PER_BATCH: usize = 32;
 
 /// Runs the engine over `input`, collecting every result into one table in input order.
 pub async fn collect(run: Arc<Run>, input: mpsc::Receiver<NameBatch>) -> Result<ResultTable, String> {
@@ -139,11 +148,19 @@ pub async fn resolve(
         } else {
             "0.0.0.0:0".parse().expect("a literal address")
         };
-        let socket = bind_udp(bind).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+        // With one nameserver the lanes' sockets are connected to it: the system then keeps
+        // the route instead of looking it up for every datagram, and drops datagrams from any
+        // other address before they are read.
+        let peer = match run.config.nameservers[..] {
+            [only] => Some(only),
+            _ => None,
+        };
+        let socket = bind_udp(bind, peer).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
         let window_cap = (run.config.concurrency / lanes).max(1);
+        let outbox = peer.map(Outbox::connected_to).unwrap_or_default();
         let lane = Lane::new(
             Arc::clone(&run),
-            socket,
+            (socket, outbox),
             window_cap,
             lane_number,
             Arc::clone(&limits),
@@ -167,8 +184,9 @@ pub async fn resolve(
     Ok(stats)
 }
 
-/// A UDP socket with buffers large enough for a full window of replies.
-fn bind_udp(address: SocketAddr) -> std::io::Result<UdpSocket> {
+/// A UDP socket with buffers large enough for a full window of replies, connected to `peer`
+/// when there is one.
+fn bind_udp(address: SocketAddr, peer: Option<SocketAddr>) -> std::io::Result<UdpSocket> {
     let domain = socket2::Domain::for_address(address);
     let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
     // Best effort: the kernel caps these at its own limits.
@@ -176,6 +194,9 @@ fn bind_udp(address: SocketAddr) -> std::io::Result<UdpSocket> {
     let _ = socket.set_send_buffer_size(1 << 20);
     socket.set_nonblocking(true)?;
     socket.bind(&address.into())?;
+    if let Some(peer) = peer {
+        socket.connect(&peer.into())?;
+    }
     UdpSocket::from_std(socket.into())
 }
 
@@ -412,8 +433,19 @@ impl Hasher for IdHash {
 /// One query: a name and a type.
 struct Query {
     index: u64,
-    qname: Arc<[u8]>,
+    /// The wire names of the query's batch; its own is `name_len` bytes at `name_at`.
+    names: Arc<[u8]>,
+    name_at: u32,
+    name_len: u8,
     qtype: RecordType,
+}
+
+impl Query {
+    /// The name asked for, in wire form.
+    fn qname(&self) -> &[u8] {
+        let start = self.name_at as usize;
+        &self.names[start..start + usize::from(self.name_len)]
+    }
 }
 
 /// A query in flight, and its tries.
@@ -458,8 +490,7 @@ struct Lane {
     tries: HashMap<u16, Try, IdHasher>,
     /// Transaction ids: unpredictable, so an off-path spoofer must guess them.
     ids: rand::rngs::StdRng,
-    timers: BinaryHeap<Reverse<(Instant, u64, TimerKey)>>,
-    timer_seq: u64,
+    timers: Timers,
     fresh: VecDeque<Query>,
     retries: VecDeque<u32>,
     input_closed: bool,
@@ -472,19 +503,75 @@ struct Lane {
     tcp_pending: usize,
     /// Queries waiting to go out in one batch.
     outbox: Outbox,
+    /// Counts not yet added to the run's progress.
+    unreported: Unreported,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Default)]
+struct Unreported {
+    sent: u64,
+    done: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct TimerKey {
     id: u16,
     generation: u32,
     slot: u32,
 }
 
+/// The lane's retransmission and timeout timers, a queue in deadline order per nameserver and
+/// kind of wait (after that server's retransmission timer, or the full timeout).
+///
+/// Within one queue every wait is the same or changes slowly (the round-trip estimate is
+/// smoothed), so a new deadline almost always goes at the back and the earliest is at the
+/// front: pushing and taking are constant time where a heap would be logarithmic, and the
+/// lane sets a timer for every datagram it sends.
+struct Timers {
+    queues: Vec<VecDeque<(Instant, TimerKey)>>,
+}
+
+impl Timers {
+    fn new(servers: usize) -> Timers {
+        Timers {
+            queues: (0..servers.max(1) * 2).map(|_| VecDeque::new()).collect(),
+        }
+    }
+
+    fn push(&mut self, server: usize, full_timeout: bool, at: Instant, key: TimerKey) {
+        let queue = &mut self.queues[server * 2 + usize::from(full_timeout)];
+        // Behind the last deadline not after this one (after equal ones: first set, first due).
+        let position = queue
+            .iter()
+            .rposition(|&(earlier, _)| earlier <= at)
+            .map_or(0, |index| index + 1);
+        queue.insert(position, (at, key));
+    }
+
+    /// The earliest deadline.
+    fn next_due(&self) -> Option<Instant> {
+        self.queues
+            .iter()
+            .filter_map(|queue| queue.front())
+            .map(|&(at, _)| at)
+            .min()
+    }
+
+    /// Takes a timer whose deadline is `now` or earlier, the earliest first.
+    fn pop_due(&mut self, now: Instant) -> Option<TimerKey> {
+        let queue = self
+            .queues
+            .iter_mut()
+            .filter(|queue| queue.front().is_some_and(|&(at, _)| at <= now))
+            .min_by_key(|queue| queue.front().map(|&(at, _)| at))?;
+        queue.pop_front().map(|(_, key)| key)
+    }
+}
+
 impl Lane {
     fn new(
         run: Arc<Run>,
-        socket: UdpSocket,
+        (socket, outbox): (UdpSocket, Outbox),
         window_cap: usize,
         number: usize,
         limits: Arc<RateLimits>,
@@ -508,8 +595,7 @@ impl Lane {
             in_flight: 0,
             tries: HashMap::default(),
             ids: rand::SeedableRng::from_os_rng(),
-            timers: BinaryHeap::new(),
-            timer_seq: 0,
+            timers: Timers::new(servers),
             fresh: VecDeque::new(),
             retries: VecDeque::new(),
             input_closed: false,
@@ -520,7 +606,8 @@ impl Lane {
             tcp_sender,
             tcp_receiver,
             tcp_pending: 0,
-            outbox: Outbox::default(),
+            outbox,
+            unreported: Unreported::default(),
         }
     }
 
@@ -537,6 +624,7 @@ impl Lane {
             self.refill(&input);
             let rate_wait = self.queue_what_we_can();
             self.outbox.flush(&self.socket).await;
+            self.report_progress();
             if self.input_closed && self.fresh.is_empty() && self.retries.is_empty() && self.in_flight == 0 {
                 break;
             }
@@ -544,7 +632,7 @@ impl Lane {
                 self.flush(&output).await?;
             }
             let idle = self.in_flight == 0 && self.fresh.is_empty() && self.retries.is_empty();
-            let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
+            let next_timer = self.timers.next_due();
             let mut wake = Instant::now() + TICK;
             if let Some(at) = next_timer {
                 wake = wake.min(at);
@@ -595,7 +683,23 @@ impl Lane {
             self.tries.clear();
         }
         self.flush(&output).await?;
+        self.report_progress();
         Ok(self.stats)
+    }
+
+    /// Adds what this lane did since the last report to the run's shared counters. Once per
+    /// turn of the loop rather than per query: the lanes run on different threads, and a
+    /// counter they all bump per query would bounce its cache line between the cores.
+    fn report_progress(&mut self) {
+        let progress = &self.run.progress;
+        for (counter, unreported) in [
+            (&progress.sent, &mut self.unreported.sent),
+            (&progress.done, &mut self.unreported.done),
+        ] {
+            if *unreported > 0 {
+                counter.fetch_add(std::mem::take(unreported), Ordering::Relaxed);
+            }
+        }
     }
 
     /// Takes more names when few queries are waiting, without waiting for them.
@@ -626,28 +730,35 @@ impl Lane {
             .progress
             .names
             .fetch_add(batch.names.len() as u64, Ordering::Relaxed);
-        let mut wire = Vec::with_capacity(256);
+        // The batch's names in wire form, back to back in one allocation its queries share.
+        let mut wire = Vec::with_capacity(batch.names.len() * 24);
+        let mut valid = Vec::with_capacity(batch.names.len());
         for (offset, name) in batch.names.into_iter().enumerate() {
             let number = batch.first + offset as u64;
-            wire.clear();
+            let start = wire.len();
             match query_name(&name, &mut wire) {
-                Ok(()) => {
-                    let qname: Arc<[u8]> = Arc::from(wire.as_slice());
-                    for (type_number, &qtype) in self.run.types.iter().enumerate() {
-                        self.fresh.push_back(Query {
-                            index: number * types + type_number as u64,
-                            qname: Arc::clone(&qname),
-                            qtype,
-                        });
-                    }
-                }
+                // A wire name is at most 255 bytes; a batch's names fit a u32 offset.
+                Ok(()) => valid.push((number, start as u32, (wire.len() - start) as u8)),
                 Err(reason) => {
+                    wire.truncate(start);
                     let run = Arc::clone(&self.run);
                     for (type_number, &qtype) in run.types.iter().enumerate() {
                         let index = number * types + type_number as u64;
                         self.record_failure(index, &name, qtype, Status::Invalid, &reason, 0, None, 0);
                     }
                 }
+            }
+        }
+        let names: Arc<[u8]> = wire.into();
+        for (number, name_at, name_len) in valid {
+            for (type_number, &qtype) in self.run.types.iter().enumerate() {
+                self.fresh.push_back(Query {
+                    index: number * types + type_number as u64,
+                    names: Arc::clone(&names),
+                    name_at,
+                    name_len,
+                    qtype,
+                });
             }
         }
     }
@@ -738,12 +849,12 @@ impl Lane {
         let last = u32::from(attempt) > self.run.config.retries;
         let edns_payload = self.run.config.edns_payload;
         self.outbox.push_with(self.run.config.nameservers[server], |out| {
-            encode_query(id, &slot.query.qname, slot.query.qtype, edns_payload, out)
+            encode_query(id, slot.query.qname(), slot.query.qtype, edns_payload, out)
         });
         let generation = slot.generation;
         self.stats.sent += 1;
         self.stats.count_sent(server);
-        self.run.progress.sent.fetch_add(1, Ordering::Relaxed);
+        self.unreported.sent += 1;
         self.tries.insert(
             id,
             Try {
@@ -759,13 +870,14 @@ impl Lane {
         } else {
             self.round_trips[server].retransmit_after(self.run.config.timeout)
         };
-        self.timer_seq += 1;
         let key = TimerKey {
             id,
             generation,
             slot: slot_index,
         };
-        self.timers.push(Reverse((now + wait, self.timer_seq, key)));
+        // Waits of the full timeout (a last try, or no round trip measured yet) queue apart.
+        self.timers
+            .push(server, wait == self.run.config.timeout, now + wait, key);
     }
 
     fn on_datagram(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) {
@@ -812,7 +924,7 @@ impl Lane {
     fn answers_question(&self, response: &Response<'_>, slot_index: u32) -> bool {
         let query = &self.slots[slot_index as usize].query;
         response.is_response
-            && matches!(&response.question, Some((name, qtype, 1)) if *qtype == query.qtype.0 && name[..] == query.qname[..])
+            && matches!(&response.question, Some((name, qtype, 1)) if *qtype == query.qtype.0 && name[..] == *query.qname())
     }
 
     /// A reply matched a query in flight: finish it, retry it, or go over TCP.
@@ -841,7 +953,7 @@ impl Lane {
         let mut query = Vec::with_capacity(300);
         encode_query(
             id,
-            &slot.query.qname,
+            slot.query.qname(),
             slot.query.qtype,
             self.run.config.edns_payload,
             &mut query,
@@ -896,11 +1008,7 @@ impl Lane {
     }
 
     fn expire_timers(&mut self, now: Instant) {
-        while let Some(Reverse((at, _, key))) = self.timers.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some(key) = self.timers.pop_due(now) {
             let Some(attempt) = self.tries.get(&key.id) else {
                 continue;
             };
@@ -939,7 +1047,7 @@ impl Lane {
         slot.active = false;
         self.free_slots.push(slot_index);
         self.in_flight -= 1;
-        self.run.progress.done.fetch_add(1, Ordering::Relaxed);
+        self.unreported.done += 1;
     }
 
     fn finish_with_response(
@@ -952,7 +1060,7 @@ impl Lane {
         let slot = &self.slots[slot_index as usize];
         let (index, qtype, attempts, started) =
             (slot.query.index, slot.query.qtype, slot.attempts, slot.started);
-        let qname = Arc::clone(&slot.query.qname);
+        let qname = slot.query.qname();
         let answers = &mut self.out.answers;
         let answers_start = answers.len();
         let mut has_type = false;
@@ -978,7 +1086,7 @@ impl Lane {
             },
         };
         let answers_len = answers.len() - answers_start;
-        let name = answers.write_span(|out| write_name(&qname, out));
+        let name = answers.write_span(|out| write_name(qname, out));
         let detail = detail.map(|text| answers.push_text(&text));
         self.out.rows.push(ResultRow {
             index,
@@ -1005,7 +1113,7 @@ impl Lane {
             micros(now - slot.started),
         );
         let mut name = String::new();
-        write_name(&slot.query.qname, &mut name);
+        write_name(slot.query.qname(), &mut name);
         self.record_failure(index, &name, qtype, status, detail, attempts, None, elapsed);
         self.close_slot(slot_index);
     }
@@ -1040,7 +1148,7 @@ impl Lane {
             detail,
         });
         if status == Status::Invalid {
-            self.run.progress.done.fetch_add(1, Ordering::Relaxed);
+            self.unreported.done += 1;
         }
     }
 
@@ -1161,6 +1269,31 @@ mod tests {
             window.size > trimmed && window.size < trimmed + 1.0,
             "growth is additive now"
         );
+    }
+
+    #[test]
+    fn timers_come_due_in_deadline_order_across_servers_and_kinds() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let key = |slot: u32| TimerKey {
+            id: slot as u16,
+            generation: 0,
+            slot,
+        };
+        let mut timers = Timers::new(2);
+        timers.push(0, false, at(30), key(1));
+        timers.push(0, false, at(20), key(2)); // the estimate fell: goes before the first
+        timers.push(1, false, at(10), key(3));
+        timers.push(0, true, at(25), key(4));
+        timers.push(0, false, at(30), key(5)); // same deadline as key 1: after it
+        assert_eq!(timers.next_due(), Some(at(10)));
+        assert_eq!(timers.pop_due(at(5)), None, "nothing is due yet");
+        let mut due = Vec::new();
+        while let Some(key) = timers.pop_due(at(100)) {
+            due.push(key.slot);
+        }
+        assert_eq!(due, [3, 2, 4, 1, 5]);
+        assert_eq!(timers.next_due(), None);
     }
 
     #[test]
