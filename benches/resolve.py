@@ -87,7 +87,8 @@ def dnsperf_run(port: int, path: Path, options: str, edns: bool = True) -> tuple
     if edns:
         argv.append("-e")
     cpu_before = children_cpu_seconds()
-    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    # A pass takes seconds; a dnsperf that has not ended in minutes is stuck, not slow.
+    output = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=300).stdout
     cpu = children_cpu_seconds() - cpu_before
     qps = re.search(r"Queries per second:\s+([\d.]+)", output)
     sent = re.search(r"Queries sent:\s+(\d+)", output)

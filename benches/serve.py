@@ -53,7 +53,9 @@ def dnsperf_qps(port: int, queries: Path, seconds: int, server_cpu: Callable[[],
     for options in SETTINGS:
         argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries), "-l", str(seconds)]
         server_before, client_before = server_cpu(), children_cpu_seconds()
-        output = subprocess.run([*argv, *options.split()], capture_output=True, text=True, check=True).stdout
+        output = subprocess.run(
+            [*argv, *options.split()], capture_output=True, text=True, check=True, timeout=seconds + 120
+        ).stdout
         server, client = server_cpu() - server_before, children_cpu_seconds() - client_before
         match = re.search(r"Queries per second:\s+([\d.]+)", output)
         completed = re.search(r"Queries completed:\s+(\d+)", output)

@@ -26,7 +26,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use super::config::ResolverConfig;
-use super::message::{canonical_rdata, encode_query, message_id, rcode, Response};
+use super::message::{canonical_rdata, encode_query, message_id, rcode, AnswerScratch, Response};
 use super::results::{ResultRow, ResultTable, ResultsBuilder, RunStats, Status};
 use crate::datagrams::{Inbox, Outbox, MAX_BATCH};
 use crate::record::name::{query_name, write_name};
@@ -505,6 +505,8 @@ struct Lane {
     outbox: Outbox,
     /// Counts not yet added to the run's progress.
     unreported: Unreported,
+    /// Buffers for reading replies' answers.
+    answer_scratch: AnswerScratch,
 }
 
 #[derive(Default)]
@@ -608,6 +610,7 @@ impl Lane {
             tcp_pending: 0,
             outbox,
             unreported: Unreported::default(),
+            answer_scratch: AnswerScratch::default(),
         }
     }
 
@@ -1062,15 +1065,22 @@ impl Lane {
             (slot.query.index, slot.query.qtype, slot.attempts, slot.started);
         let qname = slot.query.qname();
         let answers = &mut self.out.answers;
+        let name = answers.write_span(|out| write_name(qname, out));
         let answers_start = answers.len();
         let mut has_type = false;
-        let read = response.for_each_answer(|owner, rtype, class, ttl, rdata| {
-            has_type |= rtype == qtype || qtype.0 == 255;
-            let name = answers.write_span(|out| write_name(owner, out));
-            answers.try_push_with_name(name, rtype, class, ttl, |out| {
-                canonical_rdata(rtype, class, rdata, out)
-            })
-        });
+        let read =
+            response.for_each_answer_in(&mut self.answer_scratch, |owner, rtype, class, ttl, rdata| {
+                has_type |= rtype == qtype || qtype.0 == 255;
+                // Most answers are for the name asked (both lowercase here): its text is written.
+                let owner_name = if owner == qname {
+                    name
+                } else {
+                    answers.write_span(|out| write_name(owner, out))
+                };
+                answers.try_push_with_name(owner_name, rtype, class, ttl, |out| {
+                    canonical_rdata(rtype, class, rdata, out)
+                })
+            });
         let (status, detail) = match read {
             Err(error) => {
                 answers.truncate(answers_start);
@@ -1086,7 +1096,6 @@ impl Lane {
             },
         };
         let answers_len = answers.len() - answers_start;
-        let name = answers.write_span(|out| write_name(qname, out));
         let detail = detail.map(|text| answers.push_text(&text));
         self.out.rows.push(ResultRow {
             index,

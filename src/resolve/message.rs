@@ -8,6 +8,8 @@
 //! be compressed, and reading one that is not is the same either way, so this only helps when
 //! a server compressed one anyway.
 
+use std::borrow::Cow;
+
 use crate::record::name::MAX_NAME_LEN;
 use crate::record::rdata::format_rdata;
 use crate::record::{RecordClass, RecordType};
@@ -62,7 +64,7 @@ pub struct Response<'a> {
     /// Response code, with the EDNS extended bits when an OPT record carries them.
     pub rcode: u16,
     /// The question, decompressed and lowercased, with its type and class.
-    pub question: Option<(Vec<u8>, u16, u16)>,
+    pub question: Option<(Cow<'a, [u8]>, u16, u16)>,
     /// Where the answer section starts, and how many records it holds.
     answers_at: usize,
     answer_count: u16,
@@ -83,8 +85,8 @@ impl<'a> Response<'a> {
         let question = if question_count == 0 {
             None
         } else {
-            let mut name = Vec::with_capacity(64);
-            at = read_name(message, at, &mut name)?;
+            let name;
+            (name, at) = read_question_name(message, at)?;
             let qtype = read_u16(message, at)?;
             let qclass = read_u16(message, at + 2)?;
             at += 4;
@@ -124,15 +126,24 @@ impl<'a> Response<'a> {
     /// decompressed and lowercased and rdata in wire form without compression.
     pub fn for_each_answer(
         &self,
+        visit: impl FnMut(&[u8], RecordType, RecordClass, u32, &[u8]) -> Result<(), MessageError>,
+    ) -> Result<(), MessageError> {
+        self.for_each_answer_in(&mut AnswerScratch::default(), visit)
+    }
+
+    /// [`Response::for_each_answer`] with buffers kept by the caller, for callers that read
+    /// many responses.
+    pub fn for_each_answer_in(
+        &self,
+        scratch: &mut AnswerScratch,
         mut visit: impl FnMut(&[u8], RecordType, RecordClass, u32, &[u8]) -> Result<(), MessageError>,
     ) -> Result<(), MessageError> {
         let message = self.message;
         let mut at = self.answers_at;
-        let mut owner = Vec::with_capacity(64);
-        let mut rdata = Vec::with_capacity(256);
+        let AnswerScratch { owner, rdata } = scratch;
         for _ in 0..self.answer_count {
             owner.clear();
-            at = read_name(message, at, &mut owner)?;
+            at = read_name(message, at, owner)?;
             let rtype = RecordType(read_u16(message, at)?);
             let class = RecordClass(read_u16(message, at + 2)?);
             let ttl = u32::from(read_u16(message, at + 4)?) << 16 | u32::from(read_u16(message, at + 6)?);
@@ -143,8 +154,8 @@ impl<'a> Response<'a> {
                 return Err("record data runs past the end of the message".into());
             }
             rdata.clear();
-            decompress_rdata(message, start, end, rtype, &mut rdata)?;
-            visit(&owner, rtype, class, ttl, &rdata)?;
+            decompress_rdata(message, start, end, rtype, rdata)?;
+            visit(owner, rtype, class, ttl, rdata)?;
             at = end;
         }
         Ok(())
@@ -193,6 +204,40 @@ fn skip_name(message: &[u8], mut at: usize) -> Result<usize, MessageError> {
 
 /// Appends the name at `at`, following compression pointers (backwards only, so no loops),
 /// lowercased. Returns the offset just past the name where it sits.
+/// Buffers for the names and rdata of the answers being read.
+#[derive(Debug, Default)]
+pub struct AnswerScratch {
+    owner: Vec<u8>,
+    rdata: Vec<u8>,
+}
+
+/// The question's name at `at` as [`read_name`] gives it, and where it ends. A reply's
+/// question is usually the query's own, in lowercase and without compression: then the name
+/// is read in place, not copied.
+fn read_question_name(message: &[u8], at: usize) -> Result<(Cow<'_, [u8]>, usize), MessageError> {
+    let mut end = at;
+    while let Some(&len) = message.get(end) {
+        if len == 0 {
+            let name = &message[at..=end];
+            if name.len() <= MAX_NAME_LEN {
+                return Ok((Cow::Borrowed(name), end + 1));
+            }
+            break;
+        }
+        let label = match message.get(end + 1..end + 1 + usize::from(len)) {
+            Some(label) if len < 0x40 => label,
+            _ => break, // a pointer, a reserved label type, or cut short
+        };
+        if label.iter().any(u8::is_ascii_uppercase) {
+            break;
+        }
+        end += 1 + usize::from(len);
+    }
+    let mut name = Vec::with_capacity(64);
+    let end = read_name(message, at, &mut name)?;
+    Ok((Cow::Owned(name), end))
+}
+
 fn read_name(message: &[u8], mut at: usize, out: &mut Vec<u8>) -> Result<usize, MessageError> {
     let start_len = out.len();
     let mut resume_at = None;
@@ -331,6 +376,29 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_question_is_read_in_place_and_any_other_is_lowercased_and_decompressed() {
+        let lower = wire("www.example.com.");
+        let mut message = vec![0u8; 12];
+        message.extend_from_slice(&lower);
+        let (name, end) = read_question_name(&message, 12).unwrap();
+        assert!(matches!(name, Cow::Borrowed(_)));
+        assert_eq!((&name[..], end), (&lower[..], message.len()));
+
+        let mut upper = message.clone();
+        upper[13] = b'W';
+        let (name, _) = read_question_name(&upper, 12).unwrap();
+        assert!(matches!(name, Cow::Owned(_)));
+        assert_eq!(&name[..], &lower[..]);
+
+        // "www" then a pointer back to "example.com." at offset 16.
+        let mut pointed = message.clone();
+        pointed.extend_from_slice(&[3, b'w', b'w', b'w', 0xc0, 16]);
+        let (name, end) = read_question_name(&pointed, message.len()).unwrap();
+        assert_eq!((&name[..], end), (&lower[..], pointed.len()));
+        assert!(read_question_name(&message[..20], 12).is_err(), "cut short");
+    }
+
+    #[test]
     fn answers_are_decompressed_lowercased_and_canonical() {
         let mut query = Vec::new();
         encode_query(
@@ -347,7 +415,10 @@ mod tests {
         let message = response(&query, 0, &[(&[0xc0, 12], 15, &exchange)]);
         let parsed = Response::parse(&message).unwrap();
         assert!(parsed.is_response && !parsed.truncated);
-        assert_eq!(parsed.question, Some((wire("www.example.com."), 15, 1)));
+        assert_eq!(
+            parsed.question,
+            Some((Cow::Owned(wire("www.example.com.")), 15, 1))
+        );
         let mut seen = Vec::new();
         parsed
             .for_each_answer(|owner, rtype, class, ttl, rdata| {
