@@ -516,12 +516,39 @@ mod tests {
             .unwrap()
     }
 
+    /// A receiver, another receiver and a sender on loopback.
+    async fn three_sockets() -> (UdpSocket, UdpSocket, UdpSocket) {
+        let bind = || UdpSocket::bind("127.0.0.1:0");
+        (
+            bind().await.unwrap(),
+            bind().await.unwrap(),
+            bind().await.unwrap(),
+        )
+    }
+
+    /// The next `count` datagrams `socket` receives, sorted, each checked to come from `from`.
+    async fn receive_sorted(
+        inbox: &mut Inbox,
+        socket: &UdpSocket,
+        count: usize,
+        from: SocketAddr,
+    ) -> Vec<Vec<u8>> {
+        let mut seen = Vec::new();
+        while seen.len() < count {
+            inbox.receive(socket).await.unwrap();
+            for (datagram, source) in inbox.datagrams() {
+                assert_eq!(source, from);
+                seen.push(datagram.to_vec());
+            }
+        }
+        seen.sort();
+        seen
+    }
+
     #[test]
     fn a_batch_goes_out_to_each_address_and_comes_back_with_its_sources() {
         runtime().block_on(async {
-            let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let (receiver, other, sender) = three_sockets().await;
             let (to, to_other) = (receiver.local_addr().unwrap(), other.local_addr().unwrap());
             let mut outbox = Outbox::default();
             for n in 0..100u8 {
@@ -533,16 +560,8 @@ mod tests {
             assert!(outbox.is_empty());
 
             let mut inbox = Inbox::new(MAX_BATCH, 512);
-            let mut seen = Vec::new();
-            while seen.len() < 100 {
-                inbox.receive(&receiver).await.unwrap();
-                for (datagram, from) in inbox.datagrams() {
-                    assert_eq!(from, sender.local_addr().unwrap());
-                    seen.push(datagram.to_vec());
-                }
-            }
+            let seen = receive_sorted(&mut inbox, &receiver, 100, sender.local_addr().unwrap()).await;
             let expected: Vec<Vec<u8>> = (0..100u8).map(|n| vec![n; usize::from(n) + 1]).collect();
-            seen.sort();
             assert_eq!(seen, expected);
             assert_eq!(
                 inbox.try_receive(&receiver).unwrap_err().kind(),
@@ -557,9 +576,7 @@ mod tests {
     #[test]
     fn datagrams_of_one_length_to_one_address_go_as_one_message_and_arrive_apart() {
         runtime().block_on(async {
-            let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let (receiver, other, sender) = three_sockets().await;
             let (to, to_other) = (receiver.local_addr().unwrap(), other.local_addr().unwrap());
             let mut outbox = Outbox::default();
             let mut expected = Vec::new();
@@ -596,22 +613,12 @@ mod tests {
             outbox.flush(&sender).await;
 
             let mut inbox = Inbox::new(MAX_BATCH, 2048);
-            let mut seen = Vec::new();
-            while seen.len() < expected.len() {
-                inbox.receive(&receiver).await.unwrap();
-                for (datagram, from) in inbox.datagrams() {
-                    assert_eq!(from, sender.local_addr().unwrap());
-                    seen.push(datagram.to_vec());
-                }
-            }
-            seen.sort();
+            let from = sender.local_addr().unwrap();
+            let seen = receive_sorted(&mut inbox, &receiver, expected.len(), from).await;
             expected.sort();
             assert_eq!(seen, expected, "every datagram arrives on its own, whole");
-            let mut others = 0;
-            while others < 150 {
-                inbox.receive(&other).await.unwrap();
-                others += inbox.datagrams().filter(|(d, _)| *d == b"x").count();
-            }
+            let others = receive_sorted(&mut inbox, &other, 150, from).await;
+            assert!(others.iter().all(|datagram| datagram == b"x"));
         });
     }
 
