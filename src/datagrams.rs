@@ -33,8 +33,9 @@ pub struct Inbox {
     data: Vec<u8>,
     slot_size: usize,
     batch: usize,
-    /// Length (as kept: cut to the slot) and source of each datagram of the last receive.
-    received: Vec<(usize, SocketAddr)>,
+    /// Slot, length (as kept: cut to the slot) and source of each datagram of the last
+    /// receive.
+    received: Vec<(usize, usize, SocketAddr)>,
 }
 
 impl Inbox {
@@ -78,10 +79,10 @@ impl Inbox {
 
     /// The datagrams of the last receive, in arrival order, with their sources.
     pub fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
-        self.received
-            .iter()
-            .zip(self.data.chunks(self.slot_size))
-            .map(|(&(len, from), slot)| (&slot[..len], from))
+        self.received.iter().map(|&(slot, len, from)| {
+            let start = slot * self.slot_size;
+            (&self.data[start..start + len], from)
+        })
     }
 
     /// Whether the last receive filled every slot (so more may be waiting).
@@ -156,7 +157,7 @@ impl Outbox {
         self.messages.clear();
         self.arranged.clear();
         if !self.grouping || self.datagrams.len() < 2 {
-            std::mem::swap(&mut self.arranged, &mut self.bytes);
+            self.arranged.extend_from_slice(&self.bytes);
             let mut start = 0;
             for &(end, to) in &self.datagrams {
                 self.messages.push(Message {
@@ -237,10 +238,13 @@ impl Outbox {
     /// Datagrams to the outbox's [`Outbox::connected_to`] address go without an address, so
     /// the system uses the route it keeps for the connection.
     /// A datagram the system refuses (an unreachable address, say) is dropped and logged, as
-    /// a lost datagram would be; the others still go. Leaves the outbox empty.
+    /// a lost datagram would be; the others still go. Leaves the outbox empty. Cancelled while
+    /// it waits for room, it leaves the datagrams in the outbox, and the next flush sends them
+    /// (some possibly again).
     pub async fn flush(&mut self, socket: &UdpSocket) {
         self.arrange();
         let mut next = 0;
+        let mut retried_refusal = false;
         while next < self.messages.len() {
             let (bytes, messages) = (&self.arranged, &self.messages[next..]);
             let start = if next == 0 { 0 } else { self.messages[next - 1].end };
@@ -248,7 +252,10 @@ impl Outbox {
                 system::send(socket, bytes, start, messages, self.connected_to)
             });
             match sent {
-                Ok(count) => next += count.max(1),
+                Ok(count) => {
+                    next += count.max(1);
+                    retried_refusal = false;
+                }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => {
                     if let Err(error) = socket.writable().await {
                         tracing::debug!("the UDP socket failed: {error}");
@@ -256,6 +263,11 @@ impl Outbox {
                     }
                 }
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                // A connected socket reports an earlier datagram's ICMP "port unreachable" on
+                // the next send: the error belongs to none of these, so the send goes again.
+                Err(error) if error.kind() == ErrorKind::ConnectionRefused && !retried_refusal => {
+                    retried_refusal = true;
+                }
                 // A group the system would not cut apart: send its datagrams one by one, and
                 // when it cannot do it at all, stop grouping.
                 Err(error) if self.messages[next].count > 1 => {
@@ -309,7 +321,7 @@ mod system {
         data: &mut [u8],
         slot_size: usize,
         batch: usize,
-        received: &mut Vec<(usize, SocketAddr)>,
+        received: &mut Vec<(usize, usize, SocketAddr)>,
     ) -> io::Result<()> {
         // SAFETY: all-zero bytes are a valid value of these plain C structs.
         let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { zeroed() };
@@ -340,11 +352,12 @@ mod system {
         if count < 0 {
             return Err(io::Error::last_os_error());
         }
-        for (header, name) in headers.iter().zip(&names).take(count as usize) {
-            // A datagram cut to its slot reports its full length: keep what the slot holds.
+        for (slot, (header, name)) in headers.iter().zip(&names).take(count as usize).enumerate() {
+            // What was copied: a longer datagram is cut to its slot (MSG_TRUNC in its flags),
+            // as `recv_from` into a buffer of that size would cut it.
             let len = (header.msg_len as usize).min(slot_size);
             if let Some(from) = socket_address(name) {
-                received.push((len, from));
+                received.push((slot, len, from));
             }
         }
         Ok(())
@@ -474,11 +487,11 @@ mod system {
         data: &mut [u8],
         slot_size: usize,
         batch: usize,
-        received: &mut Vec<(usize, SocketAddr)>,
+        received: &mut Vec<(usize, usize, SocketAddr)>,
     ) -> io::Result<()> {
-        for slot in data.chunks_mut(slot_size).take(batch) {
+        for (index, slot) in data.chunks_mut(slot_size).take(batch).enumerate() {
             match socket.try_recv_from(slot) {
-                Ok((len, from)) => received.push((len, from)),
+                Ok((len, from)) => received.push((index, len, from)),
                 Err(error) if !received.is_empty() && error.kind() == ErrorKind::WouldBlock => break,
                 Err(error) => return Err(error),
             }
@@ -692,6 +705,33 @@ mod tests {
             }
             let from = sender.local_addr().unwrap();
             assert_eq!(got, [(0, from), (1, from), (2, from)]);
+        });
+    }
+
+    #[test]
+    fn an_earlier_datagram_refused_costs_no_later_one() {
+        runtime().block_on(async {
+            // A port nobody listens on, then the sender connected to it.
+            let port = UdpSocket::bind("127.0.0.1:0")
+                .await
+                .unwrap()
+                .local_addr()
+                .unwrap();
+            let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            sender.connect(port).await.unwrap();
+            sender.send(b"refused").await.unwrap();
+            // The ICMP error is now pending on the sender; someone listens from here on.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let Ok(receiver) = UdpSocket::bind(port).await else {
+                return; // the port was taken meanwhile
+            };
+            let mut outbox = Outbox::connected_to(port);
+            outbox.push(port, b"first");
+            outbox.push(port, b"second!");
+            outbox.flush(&sender).await;
+            let mut inbox = Inbox::new(4, 64);
+            let got = receive_sorted(&mut inbox, &receiver, 2, sender.local_addr().unwrap()).await;
+            assert_eq!(got, [b"first".to_vec(), b"second!".to_vec()]);
         });
     }
 

@@ -224,11 +224,11 @@ pub fn query_name(name: &str, wire: &mut Vec<u8>) -> Result<(), String> {
         return Err("empty label".into());
     }
     // Names are absolute: one without the final dot is taken relative to the root (no
-    // copy with a dot appended; this runs for every name of a bulk resolution).
+    // copy with a dot appended; this runs for every name of a bulk resolution). The parser
+    // decides which names end in a dot (`a\.` does not).
     match ascii.as_ref() {
         // Alone, `@` would mean the origin to the parser; here it is a one-label name.
         "@" => parse_name(b"@.", None, wire),
-        name if name.ends_with('.') => parse_name(name.as_bytes(), None, wire),
         name => parse_name(name.as_bytes(), Some(&[0]), wire),
     }
 }

@@ -322,9 +322,13 @@ impl RoundTrip {
 /// Loss alone is a late signal where buffers are deep (a local server, loopback): the window
 /// would grow until every socket buffer on the way is full, each query would wait behind
 /// thousands of others, and round trips past the retransmission timer would send queries
-/// twice. So a round trip far above the least seen (twice it, plus [`QUEUE_ALLOWANCE`]) also
-/// ends growth and trims the window, once per round like a loss, by a fifth rather than half:
-/// it says the queue is long, not that anything was dropped.
+/// twice. So the window also watches the least round trip of each round (the replies that
+/// come back until one to a try sent after the round began): when even the quickest reply of
+/// a round took more than twice the least seen in the run plus [`QUEUE_ALLOWANCE`], every
+/// reply waited in a queue somewhere, and the window is trimmed by a fifth (it says the queue
+/// is long, not that anything was dropped) and does not grow until a round is quick again.
+/// The least of a round, not each reply, decides: answers that are slow on their own (a
+/// recursive resolver's cache misses, a distant second nameserver) come with quick ones.
 ///
 /// A loss is a sign of congestion only while replies are coming back. When nothing has come
 /// back since the last cut (or ever), the nameservers are silent rather than busy: shrinking
@@ -337,7 +341,12 @@ struct Window {
     cap: f64,
     last_cut: Instant,
     replies_since_cut: u64,
+    /// The least round trip seen in the run, and in the current round.
     least_round_trip: Option<Duration>,
+    round_least: Option<Duration>,
+    round_started: Instant,
+    /// Whether the last round said replies wait in a queue.
+    queueing: bool,
 }
 
 /// The queueing delay the window accepts on top of twice the least round trip: enough for a
@@ -356,6 +365,9 @@ impl Window {
             last_cut: Instant::now(),
             replies_since_cut: 0,
             least_round_trip: None,
+            round_least: None,
+            round_started: Instant::now(),
+            queueing: false,
         }
     }
 
@@ -372,14 +384,24 @@ impl Window {
                 .least_round_trip
                 .map_or(round_trip, |least| least.min(round_trip));
             self.least_round_trip = Some(least);
-            if round_trip > least * 2 + QUEUE_ALLOWANCE {
-                if sent > self.last_cut && self.size > LEAST_WINDOW {
-                    self.threshold = (self.size * 0.8).max(LEAST_WINDOW);
-                    self.size = self.threshold;
-                    self.last_cut = now;
+            if sent > self.round_started {
+                // A try sent after the round began came back: the round is over.
+                if let Some(round_least) = self.round_least.take() {
+                    self.queueing = round_least > least * 2 + QUEUE_ALLOWANCE;
+                    if self.queueing && self.size > LEAST_WINDOW {
+                        self.threshold = (self.size * 0.8).max(LEAST_WINDOW);
+                        self.size = self.threshold;
+                    }
                 }
-                return;
+                self.round_started = now;
             }
+            self.round_least = Some(
+                self.round_least
+                    .map_or(round_trip, |quickest| quickest.min(round_trip)),
+            );
+        }
+        if self.queueing {
+            return;
         }
         let growth = if self.size < self.threshold {
             1.0
@@ -1217,6 +1239,18 @@ mod tests {
         assert!(text("a b.example").is_err());
         assert!(text("a..example").is_err());
         assert!(text(&format!("{}.example", "x".repeat(64))).is_err());
+        assert_eq!(
+            text("a\\.example").unwrap(),
+            "a\\.example.",
+            "an escaped dot is in a label"
+        );
+        assert_eq!(
+            text("a\\.").unwrap(),
+            "a\\..",
+            "and does not make the name absolute"
+        );
+        assert_eq!(text(".").unwrap(), ".");
+        assert_eq!(text("@").unwrap(), "\\@.", "a one-label name, not an origin");
     }
 
     #[test]
@@ -1257,26 +1291,62 @@ mod tests {
     }
 
     #[test]
-    fn growing_round_trips_trim_the_window_once_per_round() {
+    fn a_round_of_only_slow_replies_trims_the_window_and_a_quick_reply_lets_it_grow() {
         let mut window = Window::new(1000);
         let start = Instant::now();
         let fast = Duration::from_micros(200);
         for _ in 0..200 {
-            window.on_reply(Some((fast, start)), start);
+            window.on_reply(Some((fast, start)), Instant::now());
         }
         assert_eq!(window.size, 216.0, "short round trips: slow start");
-        std::thread::sleep(Duration::from_millis(1));
-        let sent = Instant::now();
         let queued = fast * 2 + QUEUE_ALLOWANCE + Duration::from_millis(1);
-        window.on_reply(Some((queued, sent)), Instant::now());
+        let round = |window: &mut Window, replies: &[Duration]| {
+            std::thread::sleep(Duration::from_millis(1));
+            let sent = Instant::now();
+            for &round_trip in replies {
+                window.on_reply(Some((round_trip, sent)), Instant::now());
+            }
+        };
+        // The first reply of each call ends the round before it (the one sent earlier).
+        round(&mut window, &[queued, queued, queued]);
+        assert_eq!(
+            window.size, 219.0,
+            "the round that ended was quick: still growing"
+        );
+        round(&mut window, &[queued, queued]);
         let trimmed = window.size;
-        assert!((trimmed - 216.0 * 0.8).abs() < 1e-9, "{trimmed}");
-        window.on_reply(Some((queued, sent)), Instant::now());
-        assert_eq!(window.size, trimmed, "the same round of tries trims once");
-        window.on_reply(Some((fast, sent)), Instant::now());
+        assert!(
+            (trimmed - 219.0 * 0.8).abs() < 1e-9,
+            "{trimmed}: a round of slow replies only"
+        );
+        round(&mut window, &[queued, fast]);
+        assert_eq!(
+            window.size,
+            trimmed * 0.8,
+            "slow again (the quick one is in the new round)"
+        );
+        let trimmed = window.size;
+        round(&mut window, &[queued]);
         assert!(
             window.size > trimmed && window.size < trimmed + 1.0,
-            "growth is additive now"
+            "a round with a quick reply: growing again, additively"
+        );
+    }
+
+    #[test]
+    fn slow_answers_among_quick_ones_do_not_trim_the_window() {
+        let mut window = Window::new(1000);
+        let (fast, slow) = (Duration::from_millis(1), Duration::from_millis(150));
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(1));
+            let sent = Instant::now();
+            for round_trip in [slow, fast, slow, slow] {
+                window.on_reply(Some((round_trip, sent)), Instant::now());
+            }
+        }
+        assert_eq!(
+            window.size, 96.0,
+            "a recursive resolver's cache misses are not a queue"
         );
     }
 

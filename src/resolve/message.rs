@@ -202,8 +202,6 @@ fn skip_name(message: &[u8], mut at: usize) -> Result<usize, MessageError> {
     }
 }
 
-/// Appends the name at `at`, following compression pointers (backwards only, so no loops),
-/// lowercased. Returns the offset just past the name where it sits.
 /// Buffers for the names and rdata of the answers being read.
 #[derive(Debug, Default)]
 pub struct AnswerScratch {
@@ -238,6 +236,8 @@ fn read_question_name(message: &[u8], at: usize) -> Result<(Cow<'_, [u8]>, usize
     Ok((Cow::Owned(name), end))
 }
 
+/// Appends the name at `at`, following compression pointers (backwards only, so no loops),
+/// lowercased. Returns the offset just past the name where it sits.
 fn read_name(message: &[u8], mut at: usize, out: &mut Vec<u8>) -> Result<usize, MessageError> {
     let start_len = out.len();
     let mut resume_at = None;

@@ -192,7 +192,10 @@ fn put_in_input_order(rows: &mut Vec<ResultRow>) {
     placed.resize_with(rows.len(), || None);
     let mut strays = Vec::new();
     for row in std::mem::take(rows) {
-        match placed.get_mut(row.index as usize) {
+        match usize::try_from(row.index)
+            .ok()
+            .and_then(|index| placed.get_mut(index))
+        {
             Some(slot @ None) => *slot = Some(row),
             _ => strays.push(row),
         }
